@@ -1,0 +1,302 @@
+"""One settings object, read from the environment and an optional `.env` file.
+
+Every variable docbot reads is declared here and nowhere else. A wrong value
+fails at start with a `ConfigError` naming the variable and what it expected.
+Secrets are wrapped in `Secret`, whose repr and str never show the value.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+PACKAGED_EMBEDDING_MODEL = "packaged:all-MiniLM-L6-v2"
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or malformed. The message names the variable."""
+
+
+class Secret:
+    """A string that never prints. Call `reveal()` at the one place that needs it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret('**********')" if self._value else "Secret('')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+class Env:
+    """Typed, strict reads of an environment mapping."""
+
+    def __init__(self, values: Mapping[str, str]) -> None:
+        self._values = values
+
+    def raw(self, name: str) -> str | None:
+        value = self._values.get(name)
+        if value is None:
+            return None
+        value = value.strip()
+        return value or None
+
+    def str(self, name: str, default: str = "") -> str:
+        value = self.raw(name)
+        return default if value is None else value
+
+    def secret(self, name: str) -> Secret:
+        return Secret(self.raw(name) or "")
+
+    def int(self, name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
+        value = self.raw(name)
+        if value is None:
+            return default
+        try:
+            result = int(value)
+        except ValueError:
+            raise ConfigError(f"{name} must be an integer, got {value!r}") from None
+        _check_range(name, result, minimum, maximum)
+        return result
+
+    def float(self, name: str, default: float, *, minimum: float | None = None, maximum: float | None = None) -> float:
+        value = self.raw(name)
+        if value is None:
+            return default
+        try:
+            result = float(value)
+        except ValueError:
+            raise ConfigError(f"{name} must be a number, got {value!r}") from None
+        _check_range(name, result, minimum, maximum)
+        return result
+
+    def bool(self, name: str, default: bool) -> bool:
+        value = self.raw(name)
+        if value is None:
+            return default
+        lowered = value.lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off"}:
+            return False
+        raise ConfigError(f"{name} must be true or false (1/0, yes/no, on/off), got {value!r}")
+
+    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+        value = self.str(name, default).lower()
+        if value not in choices:
+            raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+        return value
+
+    def list(self, name: str) -> tuple[str, ...]:
+        value = self.raw(name)
+        if value is None:
+            return ()
+        return tuple(part.strip() for part in value.replace(";", ",").split(",") if part.strip())
+
+
+def _check_range(name: str, value: float, minimum: float | None, maximum: float | None) -> None:
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{name} must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{name} must be <= {maximum}, got {value}")
+
+
+def _device(env: Env) -> str:
+    value = env.str("DOCBOT_EMBEDDING_DEVICE", "auto").lower()
+    if value in {"auto", "cpu", "cuda", "mps"} or value.startswith("cuda:"):
+        return value
+    raise ConfigError(f"DOCBOT_EMBEDDING_DEVICE must be auto, cpu, cuda, cuda:N or mps, got {value!r}")
+
+
+def _named_models(env: Env) -> dict[str, str]:
+    """`DOCBOT_MODELS=claude=bedrock:anthropic.claude-3-haiku...,mistral=cml:...` style aliases."""
+    out: dict[str, str] = {}
+    for item in env.list("DOCBOT_MODELS"):
+        if "=" not in item:
+            raise ConfigError(f"DOCBOT_MODELS entries must look like name=provider:model_id, got {item!r}")
+        name, spec = (part.strip() for part in item.split("=", 1))
+        if ":" not in spec or not name:
+            raise ConfigError(f"DOCBOT_MODELS entries must look like name=provider:model_id, got {item!r}")
+        out[name] = spec
+    return out
+
+
+@dataclass(frozen=True)
+class Settings:
+    # storage
+    data_dir: Path = Path(".docbot")
+    state_url: str = ""  # empty: SQLite under data_dir; postgresql://... for shared state
+    # embedding and index
+    embedding_model: str = PACKAGED_EMBEDDING_MODEL
+    embedding_device: str = "auto"
+    embedding_batch_size: int = 0  # 0: pick by device
+    reranker_model: str = ""
+    chroma_host: str = ""
+    chroma_port: int = 8000
+    min_relevance: float = -1.0  # < 0: the calibrated default in rag.retrieve
+    top_k: int = 5
+    keep_versions: int = 3
+    max_page_loss: float = 0.2
+    # answering
+    default_model: str = "extractive"
+    fallback_chain: tuple[str, ...] = ()
+    named_models: dict[str, str] = field(default_factory=dict)
+    model_timeout_s: float = 60.0
+    bedrock_model_id: str = "mistral.mistral-7b-instruct-v0:2"
+    aws_region: str = ""
+    cml_model_url: str = ""
+    cml_model_access_key: Secret = Secret("")
+    caii_url: str = ""
+    caii_model: str = ""
+    caii_token: Secret = Secret("")
+    # chat platforms
+    admins: tuple[str, ...] = ()
+    slack_admin_group: str = ""
+    slack_mode: str = "socket"
+    slack_bot_token: Secret = Secret("")
+    slack_app_token: Secret = Secret("")
+    slack_signing_secret: Secret = Secret("")
+    slack_api_url: str = ""
+    slack_thread_followups: bool = True
+    teams_app_id: str = ""
+    teams_app_password: Secret = Secret("")
+    teams_app_type: str = "MultiTenant"
+    teams_tenant_id: str = ""
+    teams_emulator: bool = False
+    teams_openid_metadata_url: str = ""  # tests point this at a local server
+    # server
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # CML
+    cml_domain: str = ""
+    cml_api_key: Secret = Secret("")
+    cml_project_id: str = ""
+    cml_runtime_id: str = ""
+    cml_gpus: int = 1
+    cml_scrape_schedule: str = ""
+    cml_app_subdomain: str = "docbot"
+    # ingest
+    ingest_source: str = ""  # default source for reingest: a path, links file/URL, sitemap URL
+    ingest_allow_private: bool = False
+    ingest_concurrency: int = 16
+    ingest_per_host: int = 8
+    # operations
+    log_format: str = "text"
+    log_level: str = "INFO"
+    log_message_text: bool = False
+    max_question_chars: int = 2000
+    rate_limit_per_minute: int = 20
+    max_concurrent_answers: int = 8
+    answer_log_retention_days: int = 90
+    default_language: str = "auto"
+
+    def __repr__(self) -> str:  # dataclass repr would be fine (Secret hides), keep it short
+        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self))
+        return f"Settings({shown})"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+    @property
+    def state_path(self) -> Path:
+        return self.data_dir / "state.sqlite3"
+
+    @property
+    def uses_chroma_server(self) -> bool:
+        return bool(self.chroma_host)
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, env_file: str | Path | None = ".env"
+    ) -> Settings:
+        """Read settings; real environment variables win over the `.env` file."""
+        values: dict[str, str] = {}
+        if env_file is not None and Path(env_file).is_file():
+            values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+        values.update(os.environ if environ is None else environ)
+        env = Env(values)
+        port_default = env.int("CDSW_APP_PORT", 8080, minimum=1, maximum=65535)
+        return cls(
+            data_dir=Path(env.str("DOCBOT_DATA_DIR", ".docbot")).expanduser(),
+            state_url=env.str("DOCBOT_STATE_URL"),
+            embedding_model=env.str("DOCBOT_EMBEDDING_MODEL", PACKAGED_EMBEDDING_MODEL),
+            embedding_device=_device(env),
+            embedding_batch_size=env.int("DOCBOT_EMBEDDING_BATCH_SIZE", 0, minimum=0),
+            reranker_model=env.str("DOCBOT_RERANKER_MODEL"),
+            chroma_host=env.str("CHROMA_HOST"),
+            chroma_port=env.int("CHROMA_PORT", 8000, minimum=1, maximum=65535),
+            min_relevance=env.float("DOCBOT_MIN_RELEVANCE", -1.0, maximum=1.0),
+            top_k=env.int("DOCBOT_TOP_K", 5, minimum=1, maximum=50),
+            keep_versions=env.int("DOCBOT_KEEP_VERSIONS", 3, minimum=1),
+            max_page_loss=env.float("DOCBOT_MAX_PAGE_LOSS", 0.2, minimum=0.0, maximum=1.0),
+            default_model=env.str("DOCBOT_MODEL", "extractive"),
+            fallback_chain=env.list("DOCBOT_FALLBACK"),
+            named_models=_named_models(env),
+            model_timeout_s=env.float("DOCBOT_MODEL_TIMEOUT", 60.0, minimum=0.1),
+            bedrock_model_id=env.str("DOCBOT_BEDROCK_MODEL_ID", "mistral.mistral-7b-instruct-v0:2"),
+            aws_region=env.str("AWS_REGION", env.str("AWS_DEFAULT_REGION")),
+            cml_model_url=env.str("DOCBOT_CML_MODEL_URL"),
+            cml_model_access_key=env.secret("DOCBOT_CML_MODEL_ACCESS_KEY"),
+            caii_url=env.str("DOCBOT_CAII_URL"),
+            caii_model=env.str("DOCBOT_CAII_MODEL"),
+            caii_token=env.secret("DOCBOT_CAII_TOKEN"),
+            admins=env.list("DOCBOT_ADMINS"),
+            slack_admin_group=env.str("DOCBOT_SLACK_ADMIN_GROUP"),
+            slack_mode=env.choice("DOCBOT_SLACK_MODE", "socket", ("socket", "http")),
+            slack_bot_token=env.secret("SLACK_BOT_TOKEN"),
+            slack_app_token=env.secret("SLACK_APP_TOKEN"),
+            slack_signing_secret=env.secret("SLACK_SIGNING_SECRET"),
+            slack_api_url=env.str("DOCBOT_SLACK_API_URL"),
+            slack_thread_followups=env.bool("DOCBOT_SLACK_THREAD_FOLLOWUPS", True),
+            teams_app_id=env.str("MicrosoftAppId"),
+            teams_app_password=env.secret("MicrosoftAppPassword"),
+            teams_app_type=env.str("MicrosoftAppType", "MultiTenant"),
+            teams_tenant_id=env.str("MicrosoftAppTenantId"),
+            teams_emulator=env.bool("DOCBOT_TEAMS_EMULATOR", False),
+            teams_openid_metadata_url=env.str("DOCBOT_TEAMS_OPENID_METADATA_URL"),
+            host=env.str("DOCBOT_HOST", "127.0.0.1"),
+            port=env.int("DOCBOT_PORT", port_default, minimum=0, maximum=65535),
+            cml_domain=env.str("CDSW_DOMAIN"),
+            cml_api_key=env.secret("CDSW_APIV2_KEY"),
+            cml_project_id=env.str("CDSW_PROJECT_ID"),
+            cml_runtime_id=env.str("DOCBOT_CML_RUNTIME_ID"),
+            cml_gpus=env.int("DOCBOT_CML_GPUS", 1, minimum=0, maximum=8),
+            cml_scrape_schedule=env.str("DOCBOT_CML_SCRAPE_SCHEDULE"),
+            cml_app_subdomain=env.str("DOCBOT_CML_APP_SUBDOMAIN", "docbot"),
+            ingest_source=env.str("DOCBOT_INGEST_SOURCE"),
+            ingest_allow_private=env.bool("DOCBOT_INGEST_ALLOW_PRIVATE", False),
+            ingest_concurrency=env.int("DOCBOT_INGEST_CONCURRENCY", 16, minimum=1, maximum=256),
+            ingest_per_host=env.int("DOCBOT_INGEST_PER_HOST", 8, minimum=1, maximum=64),
+            log_format=env.choice("DOCBOT_LOG_FORMAT", "text", ("text", "json")),
+            log_level=env.choice("DOCBOT_LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper(),
+            log_message_text=env.bool("DOCBOT_LOG_MESSAGE_TEXT", False),
+            max_question_chars=env.int("DOCBOT_MAX_QUESTION_CHARS", 2000, minimum=10),
+            rate_limit_per_minute=env.int("DOCBOT_RATE_LIMIT_PER_MINUTE", 20, minimum=0),
+            max_concurrent_answers=env.int("DOCBOT_MAX_CONCURRENT_ANSWERS", 8, minimum=1),
+            answer_log_retention_days=env.int("DOCBOT_ANSWER_LOG_RETENTION_DAYS", 90, minimum=1),
+            default_language=env.choice("DOCBOT_LANGUAGE", "auto", ("auto", "en", "ko")),
+        )
+
+    def secrets(self) -> list[str]:
+        """Every secret value, for redaction filters."""
+        return [v.reveal() for f in fields(self) if isinstance(v := getattr(self, f.name), Secret) and v]
