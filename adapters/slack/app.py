@@ -1,0 +1,522 @@
+"""The Slack adapter: a slack-bolt `AsyncApp` wired to the docbot core.
+
+Socket Mode and the HTTP Events API share every handler. Handlers only parse
+and hand off: bolt acks events at once (`process_before_response=False`), and
+the answer runs in a task of ours that posts a placeholder, streams the answer
+into it with throttled `chat.update`s and finally renders the reply.
+
+Redeliveries are dropped by claiming `slack:{event_id}` (and the message's
+`(channel, ts)`, which an `app_mention` shares with its `message` twin) in the
+state store with a lease: an attempt that finished marks the key done; one that
+died mid-way lets its lease expire, so Slack's next retry is still answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Protocol
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack import render
+from adapters.slack.parse import (
+    Ignored,
+    SlackEvent,
+    bot_in_thread,
+    parse_command,
+    parse_event,
+    parse_feedback,
+    thread_history,
+)
+from bot.commands import parse_command as parse_core_command
+from bot.config import ConfigError, Settings
+from bot.messages import detect_language, t
+from bot.types import IncomingMessage, Reply, ReplyTarget
+
+if TYPE_CHECKING:
+    from aiohttp.web_routedef import RouteDef
+
+log = logging.getLogger(__name__)
+
+DEFAULT_API_URL = "https://slack.com/api/"
+EVENTS_PATH = "/slack/events"
+HISTORY_LIMIT = 20  # conversations.replies is rate-limited hard for some apps: fetch once, small
+ADMIN_GROUP_TTL_S = 300.0
+NOT_OUR_THREAD_TTL_S = 600.0
+THREAD_CACHE_SIZE = 10_000
+
+
+class StateStoreLike(Protocol):
+    def claim_event(self, key: str, lease_s: float = 120.0) -> bool: ...
+
+    def complete_event(self, key: str) -> None: ...
+
+    def release_event(self, key: str) -> None: ...
+
+
+class BotLike(Protocol):
+    """What the adapter needs from `bot.core.Bot`."""
+
+    store: StateStoreLike
+
+    async def handle(
+        self, msg: IncomingMessage, on_delta: Callable[[str], Awaitable[None]] | None = None
+    ) -> Reply: ...
+
+    async def record_feedback(
+        self, answer_id: str, platform: str, user_id: str, value: str
+    ) -> str: ...
+
+    def is_admin(self, platform: str, user_id: str) -> bool: ...
+
+
+class SlackAdapter:
+    """Slack transport for docbot. Mount `routes()` for HTTP mode; `start()` for Socket Mode."""
+
+    def __init__(
+        self,
+        bot: BotLike,
+        settings: Settings,
+        *,
+        event_lease_s: float = 90.0,
+        update_interval_s: float = 1.0,
+        command_ack_s: float = 2.0,
+    ) -> None:
+        if not settings.slack_bot_token:
+            raise ConfigError("SLACK_BOT_TOKEN is required for Slack (xoxb-...)")
+        if settings.slack_mode == "http" and not settings.slack_signing_secret:
+            raise ConfigError("SLACK_SIGNING_SECRET is required when DOCBOT_SLACK_MODE=http")
+        if settings.slack_mode == "socket" and not settings.slack_app_token:
+            raise ConfigError(
+                "SLACK_APP_TOKEN (xapp-..., scope connections:write) is required when "
+                "DOCBOT_SLACK_MODE=socket"
+            )
+        self.bot = bot
+        self.settings = settings
+        self.event_lease_s = event_lease_s
+        self.update_interval_s = update_interval_s
+        self.command_ack_s = command_ack_s
+        api_url = settings.slack_api_url or DEFAULT_API_URL
+        self.client = AsyncWebClient(
+            token=settings.slack_bot_token.reveal(),
+            base_url=api_url if api_url.endswith("/") else api_url + "/",
+        )
+        # Slack answers 429 with Retry-After; the SDK only retries connection errors by default.
+        self.client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=3))
+        self.app = AsyncApp(
+            client=self.client,
+            signing_secret=settings.slack_signing_secret.reveal(),
+            process_before_response=False,  # ack first; answers run in tasks
+            request_verification_enabled=bool(settings.slack_signing_secret),
+            logger=logging.getLogger("slack_bolt.docbot"),
+        )
+        self.app.event("app_mention")(self._on_event)
+        self.app.event("message")(self._on_event)
+        self.app.command(re.compile(r"^/"))(self._on_command)
+        self.app.action(re.compile(f"^({render.ACTION_UP}|{render.ACTION_DOWN})$"))(
+            self._on_feedback
+        )
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._socket: AsyncSocketModeHandler | None = None
+        self._admin_group: frozenset[str] = frozenset()
+        self._admin_group_at = float("-inf")
+        # Threads seen without the bot in them, until when (so chatter costs one history call).
+        self._not_our_threads: OrderedDict[tuple[str, str], float] = OrderedDict()
+        register = getattr(bot, "register_notifier", None)
+        if register is not None:  # re-ingest progress is posted back into the conversation
+            register("slack", self.notify)
+
+    # ---- transport -------------------------------------------------------------------------
+
+    def routes(self) -> list[RouteDef]:
+        """`POST /slack/events` (events, slash commands, interactivity) when a signing secret is set.
+
+        Without one there is no way to authenticate Slack's requests, so nothing is mounted.
+        """
+        if not self.settings.slack_signing_secret:
+            return []
+        return [web.post(EVENTS_PATH, self.handle_http)]
+
+    async def handle_http(self, request: web.Request) -> web.Response:
+        """Bolt does signature verification, the 5-minute replay window and url_verification."""
+        bolt_response = await self.app.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(bolt_response)
+
+    async def start(self) -> None:
+        """Start whatever the configured mode needs (Socket Mode connects; HTTP needs nothing)."""
+        if self.settings.slack_mode == "socket":
+            await self.start_socket_mode()
+
+    async def start_socket_mode(self) -> None:
+        """Open the Socket Mode WebSocket (no public URL needed, which suits CML Applications)."""
+        if not self.settings.slack_app_token:
+            raise ConfigError("SLACK_APP_TOKEN is required for Socket Mode")
+        self._socket = AsyncSocketModeHandler(
+            self.app, app_token=self.settings.slack_app_token.reveal(), web_client=self.client
+        )
+        await self._socket.connect_async()
+        log.info("slack: socket mode connected")
+
+    async def close(self) -> None:
+        """Disconnect and stop answers in flight (their leases expire, so retries answer them)."""
+        if self._socket is not None:
+            await self._socket.close_async()
+            self._socket = None
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def drain(self, timeout: float = 30.0) -> None:
+        """Wait for answers in flight (tests and graceful shutdown)."""
+        deadline = time.monotonic() + timeout
+        while self._tasks and time.monotonic() < deadline:
+            await asyncio.wait(set(self._tasks), timeout=deadline - time.monotonic())
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ---- admins ----------------------------------------------------------------------------
+
+    def is_group_admin(self, user_id: str) -> bool:
+        """Whether the user is in `DOCBOT_SLACK_ADMIN_GROUP` (cached; see `refresh_admin_group`)."""
+        return user_id in self._admin_group
+
+    async def is_admin(self, user_id: str) -> bool:
+        """Allowlist (`DOCBOT_ADMINS`, checked by the core) or the Slack admin user group."""
+        if self.bot.is_admin("slack", user_id):
+            return True
+        await self.refresh_admin_group()
+        return self.is_group_admin(user_id)
+
+    async def refresh_admin_group(self, force: bool = False) -> None:
+        group = self.settings.slack_admin_group
+        if not group or (not force and time.monotonic() - self._admin_group_at < ADMIN_GROUP_TTL_S):
+            return
+        try:
+            resp = await self.client.usergroups_users_list(usergroup=group)
+            self._admin_group = frozenset(resp.get("users") or [])
+        except SlackApiError as exc:
+            log.warning("slack: cannot read admin group %s: %s", group, exc.response.get("error"))
+        self._admin_group_at = time.monotonic()
+
+    # ---- state -----------------------------------------------------------------------------
+
+    async def _claim(self, keys: Sequence[str]) -> bool:
+        """Claim every key or none (the store is blocking: keep it off the event loop)."""
+        claimed: list[str] = []
+        for key in keys:
+            if not await asyncio.to_thread(self.bot.store.claim_event, key, self.event_lease_s):
+                # Not ours: give back what we took, so the attempt that holds this key
+                # alone decides whether the message got its answer.
+                for taken in claimed:
+                    await asyncio.to_thread(self.bot.store.release_event, taken)
+                return False
+            claimed.append(key)
+        return True
+
+    async def _complete(self, keys: Sequence[str]) -> None:
+        for key in keys:
+            try:
+                await asyncio.to_thread(self.bot.store.complete_event, key)
+            except Exception:  # a state hiccup must not turn an answer into an error
+                log.exception("slack: could not mark %s done", key)
+
+    # ---- events ----------------------------------------------------------------------------
+
+    async def _on_event(self, body: dict[str, Any], context: Mapping[str, Any]) -> None:
+        received = time.monotonic()
+        parsed = parse_event(body, context.get("bot_user_id") or "", context.get("bot_id") or "")
+        if isinstance(parsed, Ignored):
+            log.debug("slack: ignored %s: %s", body.get("event_id"), parsed.reason)
+            return
+        if parsed.kind == "thread" and not self.settings.slack_thread_followups:
+            return
+        self._spawn(
+            self._answer_event(
+                parsed, received, context.get("bot_user_id") or "", context.get("bot_id") or ""
+            )
+        )
+
+    async def _answer_event(
+        self, ev: SlackEvent, received: float, bot_user_id: str, bot_id: str
+    ) -> None:
+        keys = [f"slack:{ev.event_id}", ev.message_key] if ev.event_id else [ev.message_key]
+        if not await self._claim(keys):
+            log.info("slack: %s already handled or in progress", ev.event_id)
+            return
+        done = False
+        placeholder_ts: str | None = None
+        try:
+            replies: list[dict[str, Any]] | None = None
+            if ev.kind == "thread":
+                thread_key = (ev.channel, ev.history_thread_ts or ev.ts)
+                if self._not_our_threads.get(thread_key, 0.0) > time.monotonic():
+                    done = True  # checked a moment ago: conversations.replies is rate-limited
+                    return
+                replies = await self._thread(*thread_key)
+                if not bot_in_thread(replies, bot_user_id, bot_id):
+                    self._remember_not_ours(thread_key)
+                    done = True  # a conversation between people: not ours to join
+                    return
+            # Commands typed as text ("docbot status") are answered at once, ephemerally.
+            if parse_core_command(ev.message.text) is None:
+                waiting = t("placeholder", detect_language(ev.message.text))
+                resp = await self.client.chat_postMessage(
+                    channel=ev.channel,
+                    thread_ts=ev.reply_thread_ts,
+                    **render.placeholder(waiting).kwargs(),
+                )
+                placeholder_ts = resp["ts"]
+                if ev.reply_thread_ts:
+                    self._not_our_threads.pop((ev.channel, ev.reply_thread_ts), None)
+            if ev.history_thread_ts and replies is None:
+                replies = await self._thread(ev.channel, ev.history_thread_ts)
+            history = thread_history(
+                replies or [], bot_user_id=bot_user_id, bot_id=bot_id, before_ts=ev.ts
+            )
+            msg = replace(ev.message, history=history)
+            stream = _Stream(self.client, ev.channel, placeholder_ts, self.update_interval_s)
+            try:
+                reply = await self.bot.handle(
+                    msg, on_delta=stream.on_delta if placeholder_ts else None
+                )
+            finally:
+                await stream.stop()
+            await stream.wait_turn()
+            await self._deliver(ev, reply, placeholder_ts, time.monotonic() - received)
+            done = True
+        except asyncio.CancelledError:
+            raise  # shutting down mid-answer: the lease expires and Slack's retry answers
+        except Exception:
+            log.exception("slack: answering event %s failed", ev.event_id)
+            await self._post_error(ev.channel, ev.reply_thread_ts, placeholder_ts)
+            done = True
+        finally:
+            if done:
+                await self._complete(keys)
+
+    def _remember_not_ours(self, key: tuple[str, str]) -> None:
+        self._not_our_threads[key] = time.monotonic() + NOT_OUR_THREAD_TTL_S
+        self._not_our_threads.move_to_end(key)
+        while len(self._not_our_threads) > THREAD_CACHE_SIZE:
+            self._not_our_threads.popitem(last=False)
+
+    async def _thread(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
+        try:
+            resp = await self.client.conversations_replies(
+                channel=channel, ts=thread_ts, limit=HISTORY_LIMIT
+            )
+        except SlackApiError as exc:
+            log.warning("slack: no thread history (%s)", exc.response.get("error"))
+            return []
+        return list(resp.get("messages") or [])
+
+    async def _deliver(
+        self, ev: SlackEvent, reply: Reply, placeholder_ts: str | None, elapsed_s: float
+    ) -> None:
+        user = ev.message.user_id
+        if reply.ephemeral and not ev.message.is_direct:
+            if placeholder_ts:
+                await self.client.chat_delete(channel=ev.channel, ts=placeholder_ts)
+            for message in render.render_reply(reply):
+                await self.client.chat_postEphemeral(
+                    channel=ev.channel, user=user, thread_ts=ev.reply_thread_ts, **message.kwargs()
+                )
+            return
+        messages = render.render_reply(reply, elapsed_s=elapsed_s)
+        if placeholder_ts:
+            await self.client.chat_update(
+                channel=ev.channel, ts=placeholder_ts, **messages[0].kwargs()
+            )
+        else:
+            await self.client.chat_postMessage(
+                channel=ev.channel, thread_ts=ev.reply_thread_ts, **messages[0].kwargs()
+            )
+        for message in messages[1:]:
+            await self.client.chat_postMessage(
+                channel=ev.channel, thread_ts=ev.reply_thread_ts, **message.kwargs()
+            )
+
+    async def _post_error(
+        self, channel: str, thread_ts: str | None, placeholder_ts: str | None
+    ) -> None:
+        error = render.error_message()
+        try:
+            if placeholder_ts:
+                await self.client.chat_update(channel=channel, ts=placeholder_ts, **error.kwargs())
+            else:
+                await self.client.chat_postMessage(
+                    channel=channel, thread_ts=thread_ts, **error.kwargs()
+                )
+        except Exception as exc:  # nothing more we can do; keep the log free of payloads
+            log.error("slack: could not post the error message either: %s", type(exc).__name__)
+
+    async def notify(self, target: ReplyTarget | None, text: str) -> None:
+        """Post a later message (re-ingest progress) where a command was given.
+
+        Into the thread when there is one, else the channel; when the bot may not
+        post there (not a member), only the asker sees it.
+        """
+        if target is None or target.platform != "slack" or not target.data.get("channel"):
+            return
+        data = target.data
+        message = render.render_reply(Reply(text=text, is_command=True))[0]
+        try:
+            await self.client.chat_postMessage(
+                channel=data["channel"], thread_ts=data.get("thread_ts"), **message.kwargs()
+            )
+        except SlackApiError as exc:
+            if not data.get("user"):
+                raise
+            log.info("slack: notice goes ephemeral (%s)", exc.response.get("error"))
+            await self.client.chat_postEphemeral(
+                channel=data["channel"], user=data["user"], **message.kwargs()
+            )
+
+    # ---- slash commands --------------------------------------------------------------------
+
+    async def _on_command(self, ack: Any, body: dict[str, Any]) -> None:
+        """Answer ephemerally; inside the ack when the core is quick, else by a later post."""
+        msg = parse_command(body)
+        key = f"slack:{msg.event_id}"
+        if not await self._claim([key]):
+            await ack()
+            return
+        await self.refresh_admin_group()
+        task = asyncio.create_task(self._handle_command(msg))
+        finished, _ = await asyncio.wait({task}, timeout=self.command_ack_s)
+        if task in finished:
+            messages = task.result()
+            await ack(response_type="ephemeral", **messages[0].kwargs())
+            if len(messages) > 1:
+                await self._post_ephemeral(msg, messages[1:])
+            await self._complete([key])
+            return
+        waiting = t("placeholder", detect_language(msg.text))
+        await ack(response_type="ephemeral", text=waiting)
+        self._spawn(self._finish_command(task, msg, key))
+
+    async def _handle_command(self, msg: IncomingMessage) -> list[render.SlackMessage]:
+        try:
+            return render.render_reply(await self.bot.handle(msg))
+        except Exception:
+            log.exception("slack: command %s failed", msg.event_id)
+            return [render.error_message()]
+
+    async def _finish_command(
+        self, task: asyncio.Task[list[render.SlackMessage]], msg: IncomingMessage, key: str
+    ) -> None:
+        try:
+            await self._post_ephemeral(msg, await task)
+        finally:
+            await self._complete([key])
+
+    async def _post_ephemeral(
+        self, msg: IncomingMessage, messages: list[render.SlackMessage]
+    ) -> None:
+        for message in messages:
+            try:
+                await self.client.chat_postEphemeral(
+                    channel=msg.conversation_id, user=msg.user_id, **message.kwargs()
+                )
+            except SlackApiError as exc:
+                # e.g. not_in_channel: a command can come from a channel the bot is not in.
+                log.warning("slack: ephemeral reply failed: %s", exc.response.get("error"))
+
+    # ---- feedback buttons ------------------------------------------------------------------
+
+    async def _on_feedback(self, ack: Any, body: dict[str, Any]) -> None:
+        await ack()
+        action = parse_feedback(body)
+        if action is None:
+            return
+        try:
+            thanks = await self.bot.record_feedback(
+                action.answer_id, "slack", action.user_id, action.value
+            )
+            await self.client.chat_postEphemeral(
+                channel=action.channel,
+                user=action.user_id,
+                thread_ts=action.thread_ts,
+                **render.thanks_message(thanks).kwargs(),
+            )
+        except Exception:
+            log.exception("slack: feedback on %s failed", action.answer_id)
+
+
+class _Stream:
+    """Throttled `chat.update`s of the placeholder while the answer streams in.
+
+    At most one update per `interval` seconds; only the latest text is sent, and
+    an update never overtakes the final message (`stop` waits for the one in flight).
+    """
+
+    def __init__(
+        self, client: AsyncWebClient, channel: str, ts: str | None, interval: float
+    ) -> None:
+        self._client = client
+        self._channel = channel
+        self._ts = ts
+        self._interval = interval
+        self._latest = ""
+        self._sent = ""
+        # The first streamed edit comes one interval after the placeholder: an answer that is
+        # ready by then goes straight to its final form.
+        self._last_at = time.monotonic()
+        self._wake = asyncio.Event()
+        self._stopped = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def on_delta(self, text: str) -> None:
+        self._latest = text
+        if self._task is None and self._ts:
+            self._task = asyncio.create_task(self._run())
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while not self._stopped.is_set():
+            await self._wake.wait()
+            self._wake.clear()
+            wait = self._last_at + self._interval - time.monotonic()
+            if wait > 0:
+                try:
+                    await asyncio.wait_for(self._stopped.wait(), wait)
+                except asyncio.TimeoutError:
+                    pass
+            if self._stopped.is_set() or self._latest == self._sent:
+                continue
+            text = self._latest
+            try:
+                await self._client.chat_update(
+                    channel=self._channel, ts=self._ts, **render.streaming(text).kwargs()
+                )
+            except SlackApiError as exc:
+                log.warning("slack: streaming update failed: %s", exc.response.get("error"))
+            self._sent, self._last_at = text, time.monotonic()
+
+    async def stop(self) -> None:
+        self._stopped.set()
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+
+    async def wait_turn(self) -> None:
+        """After streamed edits, sleep until the next edit is allowed (one per interval)."""
+        wait = self._last_at + self._interval - time.monotonic()
+        if self._sent and wait > 0:
+            await asyncio.sleep(wait)

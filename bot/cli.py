@@ -1,0 +1,327 @@
+"""The `docbot` command line. The forms below are a contract other tools rely on.
+
+    docbot ingest (--path DIR | --sitemap URL | --links FILE_OR_URL | --url URL) [--json]
+    docbot scrape ... / docbot index [--force | --rollback]
+    docbot retrieve [-k N] [--json] QUESTION      docbot retrieve --jsonl [-k N]
+    docbot ask [--model NAME] [--no-rag] [--json] QUESTION      docbot ask --jsonl
+    docbot chat | demo | serve | eval QUESTIONS.jsonl | stats | deploy ...
+
+Models load once per process; the --jsonl modes answer many questions in one.
+Errors print one clear line (no traceback) and exit non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bot.config import ConfigError, Settings
+
+log = logging.getLogger("docbot")
+
+DEMO_QUESTIONS = [
+    "How do I connect docbot to Slack?",
+    "How can I switch the model to Claude on Bedrock?",
+    "Who is allowed to re-ingest the docs?",
+    "What is the capital of Australia?",
+    "Slack에 docbot을 어떻게 연결하나요?",
+]
+
+
+def repo_docs_dir() -> Path:
+    """The bundled corpus: the project's own docs/ (next to the packages in a checkout)."""
+    for candidate in (Path(__file__).resolve().parents[1] / "docs", Path.cwd() / "docs"):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError("the bundled docs/ folder was not found; run from a docbot checkout")
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(obj, ensure_ascii=False))
+
+
+def _jsonl_questions() -> list[str]:
+    return [line.strip() for line in sys.stdin if line.strip()]
+
+
+# commands ------------------------------------------------------------------------
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.cli import settings_for_args, source_from_args
+    from ingest.pipeline import IngestRequest, format_summary, run_ingest
+
+    settings = settings_for_args(args, settings)
+    spec = source_from_args(args, settings)
+    if not any(getattr(args, k, None) for k in ("path", "sitemap", "links", "url")) and not settings.ingest_source:
+        raise ConfigError("docbot ingest needs a source: --path DIR, --sitemap URL, --links FILE_OR_URL or --url URL")
+    request = IngestRequest(spec, base_url=args.base_url or "", force=args.force)
+
+    async def say(text: str) -> None:
+        if not args.json:
+            print(text, file=sys.stderr)
+
+    result = asyncio.run(run_ingest(request, settings, progress=not args.json and sys.stderr.isatty(), on_progress=say))
+    if args.json:
+        _print_json(result)
+    else:
+        print(format_summary(result))
+    return 0
+
+
+def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.pipeline import pages_from_snapshot
+    from rag.index_build import build_index, ingest_lock, write_summary
+    from rag.index_store import IndexStore
+
+    store = IndexStore(settings)
+    if args.rollback:
+        version = store.rollback()
+        print(f"live index is now {version.id} ({version.page_count} pages, {version.chunk_count} chunks)")
+        return 0
+    with ingest_lock(settings):
+        pages, manifest = pages_from_snapshot(settings)
+        summary = build_index(pages, settings, force=args.force, progress=not args.json and sys.stderr.isatty(),
+                              source=str(manifest.get("source", "")))
+    result = {"source": str(manifest.get("source", "")), "index": summary.to_dict()}
+    write_summary(settings, result)
+    if args.json:
+        _print_json(summary.to_dict())
+    else:
+        print(f"published {summary.version}: {summary.pages} pages, {summary.chunks} chunks "
+              f"({summary.chunks_embedded} embedded, {summary.chunks_reused} reused)")
+    return 0
+
+
+def cmd_retrieve(args: argparse.Namespace, settings: Settings) -> int:
+    from rag.retrieve import Retriever
+
+    retriever = Retriever(settings)
+    if not retriever.refresh():
+        raise ConfigError("no index yet: run `docbot ingest --path DIR` first")
+    questions = _jsonl_questions() if args.jsonl else [" ".join(args.question)]
+    if not questions or not questions[0]:
+        raise ConfigError("give a question, or --jsonl with questions on stdin")
+    for question in questions:
+        hits = retriever.search(question, k=args.k)
+        if args.jsonl or args.json:
+            _print_json({"question": question, "results": [h.to_dict() for h in hits]})
+        else:
+            for i, h in enumerate(hits, 1):
+                print(f"{i}. {h.score:.3f}  {h.title} › {h.section.split(' › ')[-1]}\n   {h.url}")
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from adapters.console import render, to_message
+    from bot.core import Bot
+
+    bot = Bot.from_settings(settings)
+    if args.model:
+        name = bot.answerer.router.resolve(args.model)
+        if name is None:
+            raise ConfigError(f"--model: unknown model {args.model!r}; available: {', '.join(bot.answerer.router.names())}")
+    questions = _jsonl_questions() if args.jsonl else [" ".join(args.question)]
+    if not questions or not questions[0]:
+        raise ConfigError("give a question, or --jsonl with questions on stdin")
+
+    async def run() -> None:
+        session = f"cli-{os.getpid()}"
+        scope_msg = to_message("", user="cli", history=[], session=session)
+        overrides: dict[str, Any] = {}
+        if args.model:
+            overrides["model"] = bot.answerer.router.resolve(args.model)
+        if args.no_rag:
+            overrides["rag"] = False
+        bot.store.reset_settings(bot.scopes(scope_msg)[1])
+        if overrides:
+            bot.store.update_settings(bot.scopes(scope_msg)[1], **overrides)
+        for question in questions:
+            reply = await bot.handle(to_message(question, user="cli", history=[], session=session))
+            if args.jsonl or args.json:
+                out = reply.to_dict()
+                out = {"question": question, **out, "citations": [{"n": c.n, "url": c.url, "title": c.title, "section": c.section} for c in reply.citations]}
+                _print_json(out)
+            else:
+                print(render(reply))
+        bot.store.reset_settings(bot.scopes(scope_msg)[1])
+
+    asyncio.run(run())
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    from adapters.console import chat_loop
+    from bot.core import Bot
+
+    bot = Bot.from_settings(settings)
+    return asyncio.run(chat_loop(bot))
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    """Ingest the bundled docs into a fresh data dir and answer sample questions, offline."""
+    import dataclasses
+    import tempfile
+
+    from adapters.console import render, to_message
+    from bot.core import Bot
+    from ingest.pipeline import IngestRequest, format_summary, run_ingest
+    from ingest.sources import SourceSpec
+
+    started = time.perf_counter()
+    data_dir = Path(args.data_dir) if args.data_dir else Path(tempfile.mkdtemp(prefix="docbot-demo-"))
+    settings = dataclasses.replace(settings, data_dir=data_dir, state_url="", chroma_host="", default_model="extractive")
+    docs = repo_docs_dir()
+    print(f"docbot demo: indexing the bundled docs ({docs}) into {data_dir} …", flush=True)
+    result = asyncio.run(run_ingest(IngestRequest(SourceSpec("path", str(docs))), settings))
+    print(format_summary(result), flush=True)
+    bot = Bot.from_settings(settings)
+
+    async def ask_all() -> None:
+        for question in args.questions or DEMO_QUESTIONS:
+            print(f"\n\033[1m? {question}\033[0m" if sys.stdout.isatty() else f"\n? {question}")
+            reply = await bot.handle(to_message(question, user="demo", history=[], session="demo"))
+            print(render(reply), flush=True)
+
+    asyncio.run(ask_all())
+    print(f"\ndemo finished in {time.perf_counter() - started:.1f}s (data: {data_dir})")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.server import serve
+
+    return asyncio.run(serve(settings, slack=not args.no_slack, teams=not args.no_teams))
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.evaluation import run_cli_eval
+
+    return run_cli_eval(args, settings)
+
+
+def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.state import StateStore
+    from bot.stats import compute_stats, format_stats
+
+    store = StateStore(settings.state_url or settings.state_path)
+    since = time.time() - args.days * 86400
+    stats = compute_stats(store.answers(since), store.feedback_counts(since))
+    if args.json:
+        _print_json(stats)
+    else:
+        print(format_stats(stats, days=args.days).replace("*", ""))
+    return 0
+
+
+# parser --------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    from ingest.cli import add_source_arguments
+
+    parser = argparse.ArgumentParser(prog="docbot", description="Answers questions from product docs, with citations.")
+    parser.add_argument("--env-file", default=".env", help="read settings from this file too (default .env)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("ingest", help="scrape or read a source and publish a new index version")
+    add_source_arguments(p)
+    p.add_argument("--base-url", help="--path: the URL the folder is published under (citation links)")
+    p.add_argument("--force", action="store_true", help="publish even if many pages were lost")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=cmd_ingest)
+
+    try:
+        from ingest.cli import register as register_scrape
+        from ingest.cli import run_scrape
+
+        register_scrape(sub).set_defaults(func=lambda a, s: run_scrape(a, s))
+    except ImportError:  # pragma: no cover
+        pass
+
+    p = sub.add_parser("index", help="build and publish an index version from the current docs snapshot")
+    p.add_argument("--force", action="store_true", help="publish even if many pages were lost")
+    p.add_argument("--rollback", action="store_true", help="make the previous version live again")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("retrieve", help="show the sections retrieved for a question")
+    p.add_argument("-k", type=int, default=5)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--jsonl", action="store_true", help="questions on stdin, one JSON result per line")
+    p.add_argument("question", nargs="*")
+    p.set_defaults(func=cmd_retrieve)
+
+    p = sub.add_parser("ask", help="answer a question with citations")
+    p.add_argument("--model", help="model name (see `docbot ask --model ?`)")
+    p.add_argument("--no-rag", action="store_true", help="answer from the model alone, without the docs")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--jsonl", action="store_true", help="questions on stdin, one JSON answer per line")
+    p.add_argument("question", nargs="*")
+    p.set_defaults(func=cmd_ask)
+
+    sub.add_parser("chat", help="interactive chat in the terminal").set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("demo", help="index the bundled docs and answer sample questions, offline")
+    p.add_argument("--data-dir", help="where to put the demo index (default: a new temp dir)")
+    p.add_argument("questions", nargs="*")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("serve", help="run the chat adapters and the health/metrics server")
+    p.add_argument("--no-slack", action="store_true")
+    p.add_argument("--no-teams", action="store_true")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("eval", help="retrieval and answer quality on a questions file")
+    p.add_argument("questions_file")
+    p.add_argument("--json", dest="json_out", help="write the metrics as JSON here")
+    p.add_argument("--no-answers", action="store_true", help="retrieval metrics only")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("stats", help="usage, declines, feedback and doc gaps from the answer log")
+    p.add_argument("--days", type=int, default=30)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_stats)
+
+    try:
+        from deploy.cli import register as register_deploy
+        from deploy.cli import run as run_deploy
+
+        register_deploy(sub).set_defaults(func=lambda a, s: run_deploy(a, s))
+    except ImportError:  # pragma: no cover
+        pass
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env(env_file=args.env_file)
+    except ConfigError as exc:
+        print(f"docbot: configuration error: {exc}", file=sys.stderr)
+        return 2
+    from bot.logs import setup_logging
+
+    setup_logging(settings)
+    try:
+        return int(args.func(args, settings) or 0)
+    except ConfigError as exc:
+        print(f"docbot: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # one clear line; the traceback only at debug level
+        log.debug("command failed", exc_info=True)
+        print(f"docbot: {args.command} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

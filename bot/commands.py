@@ -1,0 +1,105 @@
+"""The `/docbot` command grammar, the same on every platform (pure).
+
+    /docbot help | status | model <name> | rag on|off | temperature <0..1>
+            | length short|medium|long | language en|ko|auto | reset
+            | reingest | stats                      (admins only)
+
+Settings commands change the asker's own settings in this conversation; a
+trailing `channel` (or `--channel`) changes the conversation's default for
+everyone instead. Typed text works too: `docbot status`, `/docbot status`.
+With the slash (or a platform slash command) every word is a command and an
+unknown one gets help; without it, only known command words are commands, so
+"docbot how do I install?" stays a question.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+COMMANDS = ("help", "status", "model", "rag", "temperature", "length", "language", "reset", "reingest", "stats")
+ADMIN_COMMANDS = frozenset({"reingest", "stats"})
+SETTING_COMMANDS = frozenset({"model", "rag", "temperature", "length", "language"})
+ALIASES = {"temp": "temperature", "lang": "language", "models": "model", "?": "help", "ingest": "reingest"}
+_PREFIX = re.compile(r"^\s*(/)?docbot\b[\s:,]*", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    value: str = ""  # normalised argument ("" when none)
+    channel_scope: bool = False
+
+
+@dataclass(frozen=True)
+class CommandError:
+    """A malformed command; `key`/`params` select a message from bot.messages."""
+
+    key: str
+    params: dict[str, str]
+
+
+def _split(rest: str) -> tuple[str, list[str], bool]:
+    words = rest.split()
+    channel = False
+    if words and words[-1].lower() in ("channel", "--channel"):
+        channel = True
+        words = words[:-1]
+    if not words:
+        return "", [], channel
+    name = words[0].lower().lstrip("/")
+    return ALIASES.get(name, name), words[1:], channel
+
+
+def parse_command(text: str, *, is_command: bool = False) -> Command | CommandError | None:
+    """None when the text is a question, not a command."""
+    match = _PREFIX.match(text)
+    if match:
+        rest = text[match.end():]
+        explicit = bool(match.group(1)) or is_command
+    elif is_command:
+        rest, explicit = text, True
+    else:
+        return None
+    name, args, channel = _split(rest)
+    if not name:
+        return Command("help") if explicit or not rest.strip() else None
+    if name not in COMMANDS:
+        if explicit:
+            return CommandError("unknown_command", {"command": name})
+        return None
+    return _validate(name, args, channel)
+
+
+def _validate(name: str, args: list[str], channel: bool) -> Command | CommandError:
+    arg = " ".join(args).strip()
+    low = arg.lower()
+    if name in ("help", "status", "reset", "reingest", "stats"):
+        return Command(name, low, channel)
+    if name == "model":
+        if not arg:
+            return Command("model", "", channel)  # lists the models
+        return Command("model", low, channel)
+    if name == "rag":
+        if low in ("on", "true", "yes", "1"):
+            return Command("rag", "on", channel)
+        if low in ("off", "false", "no", "0"):
+            return Command("rag", "off", channel)
+        return CommandError("bad_value", {"command": "rag", "expected": "`on` or `off`", "value": arg or "(nothing)"})
+    if name == "temperature":
+        try:
+            value = float(low.replace(",", "."))
+        except ValueError:
+            value = -1.0
+        if not 0.0 <= value <= 1.0 or value != value:  # NaN guard
+            return CommandError("bad_value", {"command": "temperature", "expected": "a number from 0 to 1", "value": arg or "(nothing)"})
+        return Command("temperature", f"{value:g}", channel)
+    if name == "length":
+        if low in ("short", "medium", "long"):
+            return Command("length", low, channel)
+        return CommandError("bad_value", {"command": "length", "expected": "`short`, `medium` or `long`", "value": arg or "(nothing)"})
+    if name == "language":
+        if low in ("en", "ko", "auto"):
+            return Command("language", low, channel)
+        return CommandError("bad_value", {"command": "language", "expected": "`en`, `ko` or `auto`", "value": arg or "(nothing)"})
+    return CommandError("unknown_command", {"command": name})  # pragma: no cover - COMMANDS covers all

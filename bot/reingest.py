@@ -1,0 +1,48 @@
+"""Re-ingest from chat: on CML, run the two Jobs; elsewhere, the same pipeline in-process."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from bot.config import Settings
+
+log = logging.getLogger(__name__)
+
+Say = Callable[[str], Awaitable[None]]
+Job = Callable[[Say], Awaitable[None]]
+
+
+def on_cml(settings: Settings) -> bool:
+    return bool(settings.cml_domain and settings.cml_project_id and settings.cml_api_key)
+
+
+def plan_reingest(settings: Settings) -> Job | None:
+    """The coroutine to run for `/docbot reingest`, or None when nothing is configured."""
+    if on_cml(settings):
+        async def cml_job(say: Say) -> None:
+            from deploy.client import make_client
+            from deploy.reingest import run_cml_reingest
+
+            try:
+                summary = await run_cml_reingest(make_client(settings), settings, say)
+                await say(f"Re-ingest on CML finished: {summary.get('text') or summary}")
+            except Exception as exc:  # reported in the thread; details in the log
+                log.exception("CML re-ingest failed")
+                await say(f"Re-ingest on CML failed: {exc}")
+
+        return cml_job
+    if not settings.ingest_source:
+        return None
+
+    async def local_job(say: Say) -> None:
+        from ingest.pipeline import IngestRequest, run_ingest
+        from ingest.sources import default_source
+
+        try:
+            await run_ingest(IngestRequest(default_source(settings.ingest_source)), settings, on_progress=say)
+        except Exception as exc:
+            log.exception("re-ingest failed")
+            await say(f"Re-ingest failed, the current docs stay live: {type(exc).__name__}: {exc}")
+
+    return local_job

@@ -1,0 +1,256 @@
+"""The bot's state behind one interface: settings, processed events, answer log, feedback.
+
+SQLite under the data dir by default; PostgreSQL by URL (`DOCBOT_STATE_URL=
+postgresql://...`) when several bot processes share it. The SQL is the common
+subset of both (upserts with `ON CONFLICT`), with `?` placeholders rewritten
+for psycopg. No secrets are stored; users are stored as salted hashes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS settings (
+        scope TEXT PRIMARY KEY, data TEXT NOT NULL, updated DOUBLE PRECISION NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS events (
+        key TEXT PRIMARY KEY, state TEXT NOT NULL, lease_until DOUBLE PRECISION NOT NULL,
+        updated DOUBLE PRECISION NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS answers (
+        id TEXT PRIMARY KEY, ts DOUBLE PRECISION NOT NULL, platform TEXT NOT NULL, user_hash TEXT NOT NULL,
+        conversation_hash TEXT NOT NULL, question TEXT NOT NULL, sources TEXT NOT NULL, model TEXT NOT NULL,
+        latency_ms DOUBLE PRECISION NOT NULL, declined INTEGER NOT NULL, language TEXT NOT NULL,
+        feedback TEXT)""",
+    """CREATE TABLE IF NOT EXISTS feedback (
+        answer_id TEXT NOT NULL, user_hash TEXT NOT NULL, value TEXT NOT NULL, ts DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (answer_id, user_hash))""",
+    "CREATE INDEX IF NOT EXISTS answers_ts ON answers (ts)",
+    "CREATE INDEX IF NOT EXISTS events_updated ON events (updated)",
+]
+
+EVENT_TTL_S = 24 * 3600
+LENGTHS = ("short", "medium", "long")
+LANGUAGES = ("auto", "en", "ko")
+
+
+@dataclass(frozen=True)
+class ConversationSettings:
+    model: str = "extractive"
+    rag: bool = True
+    temperature: float = 0.2
+    length: str = "medium"
+    language: str = "auto"
+
+
+def hash_id(value: str, salt: str = "docbot") -> str:
+    return hashlib.sha256(f"{salt}:{value}".encode()).hexdigest()[:16]
+
+
+class StateStore:
+    def __init__(self, url_or_path: str | Path, *, defaults: ConversationSettings | None = None) -> None:
+        self.defaults = defaults or ConversationSettings()
+        target = str(url_or_path)
+        self._lock = threading.RLock()
+        self.is_postgres = target.startswith(("postgresql://", "postgres://"))
+        if self.is_postgres:
+            import psycopg
+
+            self._conn: Any = psycopg.connect(target, autocommit=True)
+            self.backend = "postgresql"
+        else:
+            Path(target).parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(target, check_same_thread=False, timeout=10.0, isolation_level=None)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA busy_timeout=10000")
+            self.backend = "sqlite"
+        for statement in SCHEMA:
+            self._execute(statement)
+
+    # plumbing --------------------------------------------------------------
+    def _sql(self, statement: str) -> str:
+        return statement.replace("?", "%s") if self.is_postgres else statement
+
+    def _execute(self, statement: str, params: Sequence[Any] = ()) -> int:
+        with self._lock:
+            cur = self._conn.execute(self._sql(statement), tuple(params))
+            return cur.rowcount
+
+    def _query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            cur = self._conn.execute(self._sql(statement), tuple(params))
+            return list(cur.fetchall())
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        with self._lock:
+            if self.is_postgres:
+                with self._conn.transaction():
+                    yield
+            else:
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield
+                except BaseException:
+                    self._conn.execute("ROLLBACK")
+                    raise
+                self._conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    # settings --------------------------------------------------------------
+    def _load_scope(self, scope: str) -> dict[str, Any]:
+        rows = self._query("SELECT data FROM settings WHERE scope = ?", (scope,))
+        return json.loads(rows[0][0]) if rows else {}
+
+    def get_settings(self, *scopes: str) -> ConversationSettings:
+        """Effective settings: defaults, overridden by each scope in order (broad to narrow)."""
+        merged: dict[str, Any] = {}
+        for scope in scopes:
+            merged.update(self._load_scope(scope))
+        known = {f.name for f in fields(ConversationSettings)}
+        return replace(self.defaults, **{k: v for k, v in merged.items() if k in known})
+
+    def update_settings(self, scope: str, **changes: Any) -> None:
+        with self._transaction():
+            data = self._load_scope(scope)
+            data.update(changes)
+            self._execute(
+                "INSERT INTO settings (scope, data, updated) VALUES (?, ?, ?) "
+                "ON CONFLICT (scope) DO UPDATE SET data = excluded.data, updated = excluded.updated",
+                (scope, json.dumps(data), time.time()),
+            )
+
+    def reset_settings(self, scope: str) -> None:
+        self._execute("DELETE FROM settings WHERE scope = ?", (scope,))
+
+    # events (dedupe) ---------------------------------------------------------
+    def claim_event(self, key: str, lease_s: float = 120.0) -> bool:
+        """True when this attempt should handle the event.
+
+        False when it was completed already, or when another attempt holds a lease
+        that has not run out. A crashed attempt's lease runs out, so a later
+        redelivery is still answered.
+        """
+        now = time.time()
+        changed = self._execute(
+            "INSERT INTO events (key, state, lease_until, updated) VALUES (?, 'pending', ?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET lease_until = excluded.lease_until, updated = excluded.updated "
+            "WHERE events.state = 'pending' AND events.lease_until < ?",
+            (key, now + lease_s, now, now),
+        )
+        return changed == 1
+
+    def complete_event(self, key: str) -> None:
+        now = time.time()
+        self._execute(
+            "INSERT INTO events (key, state, lease_until, updated) VALUES (?, 'done', ?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET state = 'done', updated = excluded.updated",
+            (key, now, now),
+        )
+
+    def release_event(self, key: str) -> None:
+        """Give up a claim so that a redelivery is handled (the attempt failed cleanly)."""
+        self._execute("DELETE FROM events WHERE key = ? AND state = 'pending'", (key,))
+
+    def purge(self, *, answer_retention_days: int | None = None) -> None:
+        now = time.time()
+        self._execute("DELETE FROM events WHERE updated < ?", (now - EVENT_TTL_S,))
+        if answer_retention_days:
+            cutoff = now - answer_retention_days * 86400
+            self._execute("DELETE FROM feedback WHERE answer_id IN (SELECT id FROM answers WHERE ts < ?)", (cutoff,))
+            self._execute("DELETE FROM answers WHERE ts < ?", (cutoff,))
+
+    # answer log and feedback -----------------------------------------------------
+    def log_answer(
+        self,
+        *,
+        platform: str,
+        user_id: str,
+        conversation_id: str,
+        question: str,
+        sources: list[str],
+        model: str,
+        latency_ms: float,
+        declined: bool,
+        language: str = "en",
+        answer_id: str | None = None,
+        ts: float | None = None,
+    ) -> str:
+        answer_id = answer_id or uuid.uuid4().hex[:12]
+        self._execute(
+            "INSERT INTO answers (id, ts, platform, user_hash, conversation_hash, question, sources, model, "
+            "latency_ms, declined, language, feedback) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+            (
+                answer_id,
+                ts if ts is not None else time.time(),
+                platform,
+                hash_id(user_id),
+                hash_id(conversation_id),
+                question,
+                json.dumps(sources),
+                model,
+                float(latency_ms),
+                int(declined),
+                language,
+            ),
+        )
+        return answer_id
+
+    def record_feedback(self, answer_id: str, user_id: str, value: str) -> bool:
+        """Store 'up' or 'down' from one user for one answer (their last click wins)."""
+        if value not in ("up", "down"):
+            raise ValueError("feedback value must be 'up' or 'down'")
+        if not self._query("SELECT 1 FROM answers WHERE id = ?", (answer_id,)):
+            return False
+        with self._transaction():
+            self._execute(
+                "INSERT INTO feedback (answer_id, user_hash, value, ts) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (answer_id, user_hash) DO UPDATE SET value = excluded.value, ts = excluded.ts",
+                (answer_id, hash_id(user_id), value, time.time()),
+            )
+            self._execute("UPDATE answers SET feedback = ? WHERE id = ?", (value, answer_id))
+        return True
+
+    def answer_language(self, answer_id: str) -> str | None:
+        rows = self._query("SELECT language FROM answers WHERE id = ?", (answer_id,))
+        return str(rows[0][0]) if rows else None
+
+    def answers(self, since: float = 0.0) -> list[dict[str, Any]]:
+        rows = self._query(
+            "SELECT id, ts, platform, user_hash, question, sources, model, latency_ms, declined, language, feedback "
+            "FROM answers WHERE ts >= ? ORDER BY ts",
+            (since,),
+        )
+        keys = ("id", "ts", "platform", "user_hash", "question", "sources", "model", "latency_ms", "declined", "language", "feedback")
+        out = []
+        for row in rows:
+            item = dict(zip(keys, row, strict=True))
+            item["sources"] = json.loads(item["sources"])
+            item["declined"] = bool(item["declined"])
+            out.append(item)
+        return out
+
+    def feedback_counts(self, since: float = 0.0) -> dict[str, int]:
+        rows = self._query(
+            "SELECT f.value, COUNT(*) FROM feedback f JOIN answers a ON a.id = f.answer_id WHERE a.ts >= ? GROUP BY f.value",
+            (since,),
+        )
+        counts = {"up": 0, "down": 0}
+        counts.update({value: int(n) for value, n in rows})
+        return counts
+
+
+def settings_to_dict(settings: ConversationSettings) -> dict[str, Any]:
+    return asdict(settings)

@@ -1,0 +1,141 @@
+"""Markdown pages to sections (pure).
+
+Handles the front matter of static-site generators (YAML `---` or TOML `+++`),
+Hugo shortcodes, fenced code blocks (a `#` inside a fence is not a heading) and
+heading ids the way Hugo/GitHub derive them, so that a section's anchor matches
+the `id` of the heading on the rendered site.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from ingest.model import Page, Section
+
+_FRONT_MATTER = re.compile(r"\A(?:---|\+\+\+)\s*\n(.*?)\n(?:---|\+\+\+)\s*(?:\n|\Z)", re.S)
+_FM_FIELD = re.compile(r"^\s*(title|linkTitle|description|lastmod|date)\s*[:=]\s*(.+?)\s*$", re.M)
+_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+_CUSTOM_ID = re.compile(r"\s*\{#([^}]+)\}\s*$")
+_FENCE = re.compile(r"^\s*(```|~~~)")
+_SHORTCODE = re.compile(r"\{\{[<%].*?[>%]\}\}", re.S)
+_LINK = re.compile(r"!?\[([^\]]*)\]\(([^)\s]*)(?:\s+\"[^\"]*\")?\)")
+_HTML_TAG = re.compile(r"</?[a-zA-Z][^>]*>")
+_MULTI_BLANK = re.compile(r"\n{3,}")
+
+
+def slugify(heading: str) -> str:
+    """Heading text to an anchor id, as Hugo's default (GitHub style) does.
+
+    Lower-case; keep letters (any script), digits, '-' and '_'; spaces become '-';
+    everything else is dropped.
+    """
+    text = _LINK.sub(r"\1", heading)
+    text = re.sub(r"[`*_]{1,3}(.+?)[`*_]{1,3}", r"\1", text).strip().lower()
+    out: list[str] = []
+    for ch in text:
+        if ch in "-_" or ch.isalnum():
+            out.append(ch)
+        elif ch.isspace():
+            out.append("-")
+        elif unicodedata.category(ch).startswith("M"):  # combining marks belong to the letter
+            out.append(ch)
+    return "".join(out)
+
+
+def _front_matter(text: str) -> tuple[dict[str, str], str]:
+    match = _FRONT_MATTER.match(text)
+    if not match:
+        return {}, text
+    fields: dict[str, str] = {}
+    for key, value in _FM_FIELD.findall(match.group(1)):
+        fields.setdefault(key, value.strip().strip("'\""))
+    return fields, text[match.end() :]
+
+
+def clean_inline(text: str) -> str:
+    """Markdown/HTML inline noise removed, words and code kept."""
+    text = _SHORTCODE.sub("", text)
+    text = _LINK.sub(r"\1", text)
+    text = _HTML_TAG.sub("", text)
+    return text
+
+
+def parse_markdown(text: str, url: str, *, source: str = "", last_modified: str = "") -> Page:
+    """Split a Markdown document into a `Page` of heading sections."""
+    fields, body = _front_matter(text.replace("\r\n", "\n"))
+    title = fields.get("title") or fields.get("linkTitle") or ""
+    date = fields.get("lastmod") or fields.get("date") or last_modified
+    sections: list[Section] = []
+    path: list[tuple[int, str]] = []  # (level, heading) stack
+    anchor = ""
+    lines: list[str] = []
+    used: dict[str, int] = {}
+    in_fence = False
+
+    def flush() -> None:
+        body_text = _MULTI_BLANK.sub("\n\n", clean_inline("\n".join(lines))).strip()
+        heading_path = [title] + [h for _, h in path] if title else [h for _, h in path]
+        if body_text or path:
+            sections.append(Section(anchor=anchor, heading_path=heading_path, text=body_text))
+
+    for line in body.split("\n"):
+        if _FENCE.match(line):
+            in_fence = not in_fence
+            lines.append(line)
+            continue
+        match = None if in_fence else _HEADING.match(line)
+        if not match:
+            lines.append(line)
+            continue
+        level, raw = len(match.group(1)), match.group(2)
+        custom = _CUSTOM_ID.search(raw)
+        heading = clean_inline(_CUSTOM_ID.sub("", raw)).strip()
+        if level == 1 and not title and not sections and not lines and not path:
+            title = heading  # a leading H1 is the page title
+            continue
+        flush()
+        lines = []
+        while path and path[-1][0] >= level:
+            path.pop()
+        path.append((level, heading))
+        base = custom.group(1) if custom else slugify(heading)
+        # Hugo numbers duplicate ids: "setup", "setup-1", ...
+        count = used.get(base, 0)
+        used[base] = count + 1
+        anchor = base if count == 0 else f"{base}-{count}"
+    flush()
+    if not title:
+        title = url.rstrip("/").rsplit("/", 1)[-1] or url
+    description = fields.get("description", "")
+    if description and sections and sections[0].anchor == "":
+        sections[0].text = (description + "\n\n" + sections[0].text).strip()
+    elif description:
+        sections.insert(0, Section(anchor="", heading_path=[title], text=description))
+    # Drop empty sections that only carried a heading with nothing under it and no children text.
+    sections = [s for s in sections if s.text or s.anchor == ""] or sections
+    sections = [s for s in sections if s.text]
+    return Page(
+        url=url,
+        title=title,
+        sections=sections,
+        source=source or url,
+        last_modified=date[:10] if date else "",
+    )
+
+
+def parse_text(
+    text: str, url: str, *, title: str = "", source: str = "", last_modified: str = ""
+) -> Page:
+    """A plain-text file: one section, paragraphs kept."""
+    body = text.replace("\r\n", "\n").strip()
+    if not title:
+        first = body.split("\n", 1)[0].strip()
+        title = first[:120] if first else url
+    return Page(
+        url=url,
+        title=title,
+        sections=[Section(anchor="", heading_path=[title], text=body)] if body else [],
+        source=source or url,
+        last_modified=last_modified,
+    )

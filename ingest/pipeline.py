@@ -1,0 +1,110 @@
+"""The whole ingest in one process: source -> pages -> new index version.
+
+`docbot ingest` runs this; on CML the same two halves run as two dependent
+Jobs (`ingest/scrape_job.py`, then `ingest/index_job.py`). The live index is
+untouched until the new version has passed its checks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bot.config import Settings
+from ingest.model import Page
+from ingest.sources import SourceSpec
+from rag.index_build import IndexSummary, build_index, ingest_lock, write_summary
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class IngestRequest:
+    source: SourceSpec
+    base_url: str = ""  # path: URL the folder is published under (for citations)
+    force: bool = False
+
+
+async def _noop(_: str) -> None:
+    return None
+
+
+def pages_from_snapshot(settings: Settings) -> tuple[list[Page], dict[str, Any]]:
+    from ingest.snapshot import load_current
+
+    loaded = load_current(settings.data_dir)
+    if loaded is None:
+        raise FileNotFoundError("no docs snapshot yet: run `docbot scrape` first")
+    return loaded
+
+
+async def run_ingest(
+    request: IngestRequest,
+    settings: Settings,
+    *,
+    progress: bool = False,
+    on_progress: Progress = _noop,
+) -> dict[str, Any]:
+    """Scrape (or read) and index; returns a JSON-able summary of both stages."""
+    started = time.perf_counter()
+    spec = request.source
+    result: dict[str, Any] = {"source": spec.describe()}
+    with ingest_lock(settings):
+        if spec.kind == "path" and request.base_url:
+            # citations under the URL the folder is published at; read directly
+            from ingest.local import read_folder
+
+            await on_progress(f"Reading {spec.value}…")
+            pages = await asyncio.to_thread(read_folder, spec.value, base_url=request.base_url)
+            if not pages:
+                raise FileNotFoundError(f"no HTML, Markdown or text files in {spec.value}")
+            result["scrape"] = {"pages": len(pages)}
+        else:
+            from ingest.scrape import scrape
+
+            await on_progress(f"Fetching {spec.describe()}…")
+            summary = await scrape(spec, settings, progress=progress)
+            result["scrape"] = summary.to_dict()
+            await on_progress(f"Fetched: {summary.format()}")
+            pages, _ = await asyncio.to_thread(pages_from_snapshot, settings)
+        await on_progress(f"Indexing {len(pages)} pages…")
+        index: IndexSummary = await asyncio.to_thread(
+            build_index,
+            pages,
+            settings,
+            force=request.force,
+            progress=progress,
+            source=result["source"],
+        )
+    result["index"] = index.to_dict()
+    result["seconds"] = round(time.perf_counter() - started, 2)
+    write_summary(settings, result)
+    await on_progress(format_summary(result))
+    return result
+
+
+def format_summary(result: dict[str, Any]) -> str:
+    index = result.get("index", {})
+    scrape = result.get("scrape", {})
+    parts = []
+    if "new" in scrape:
+        parts.append(
+            f"pages {scrape.get('pages', 0)}: {scrape.get('new', 0)} new, {scrape.get('changed', 0)} changed, "
+            f"{scrape.get('unchanged', 0)} unchanged, {scrape.get('removed', 0)} removed, {scrape.get('failed', 0)} failed"
+        )
+    else:
+        parts.append(f"pages {scrape.get('pages', index.get('pages', 0))}")
+    parts.append(
+        f"chunks {index.get('chunks', 0)}: {index.get('chunks_embedded', 0)} embedded, {index.get('chunks_reused', 0)} reused"
+    )
+    if index.get("version"):
+        parts.append(f"index version {index['version']}")
+    if "seconds" in result:
+        parts.append(f"{result['seconds']:.1f}s")
+    return "Ingest finished: " + "; ".join(parts)

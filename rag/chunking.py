@@ -1,0 +1,145 @@
+"""Pages to chunks that fit the embedding model's window (pure).
+
+A chunk never crosses a section boundary. Long sections are split at paragraph,
+then sentence, boundaries into windows of at most `max_tokens` tokens (measured
+with the model's tokenizer when given), with a small overlap. Every chunk's
+embedded text starts with the page title and heading path, so a chunk about
+"Installation" under "Katib" knows it is about Katib.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from ingest.model import Page
+
+SECTION_SEP = " › "
+_SENTENCE = re.compile(r"(?<=[.!?。！？])\s+|\n")
+
+
+def approx_tokens(text: str) -> int:
+    """A tokenizer-free estimate (WordPiece averages ~1.3 tokens per English word)."""
+    words = len(text.split())
+    cjk = sum(1 for ch in text if ord(ch) >= 0x2E80)
+    return int(words * 1.3) + cjk
+
+
+@dataclass
+class Chunk:
+    id: str
+    page_url: str
+    anchor: str
+    title: str
+    section: str  # heading path joined with SECTION_SEP, title first
+    text: str  # the body of this piece of the section
+    embed_text: str  # what gets embedded: header + body
+    last_updated: str = ""
+    language: str = ""
+
+    @property
+    def url(self) -> str:
+        return f"{self.page_url}#{self.anchor}" if self.anchor else self.page_url
+
+    @property
+    def content_hash(self) -> str:
+        return hashlib.sha256(self.embed_text.encode()).hexdigest()
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, obj: dict[str, Any]) -> Chunk:
+        return cls(**{k: obj.get(k, "") for k in cls.__dataclass_fields__})
+
+
+def _split_units(text: str) -> list[str]:
+    """Paragraphs, with over-long paragraphs broken into sentences."""
+    units: list[str] = []
+    for para in re.split(r"\n\s*\n", text):
+        para = para.strip()
+        if para:
+            units.append(para)
+    return units
+
+
+def _windows(units: list[str], budget: int, overlap: int, count: Callable[[str], int]) -> list[str]:
+    pieces: list[str] = []
+    for unit in units:
+        if count(unit) <= budget:
+            pieces.append(unit)
+            continue
+        sentences = [s for s in _SENTENCE.split(unit) if s.strip()]
+        for sentence in sentences:
+            if count(sentence) <= budget:
+                pieces.append(sentence)
+            else:  # one enormous line (a table row, a minified blob): cut by words
+                words = sentence.split()
+                step = max(1, int(budget / 1.5))
+                pieces.extend(" ".join(words[i : i + step]) for i in range(0, len(words), step))
+    windows: list[str] = []
+    current: list[str] = []
+    size = 0
+    for piece in pieces:
+        n = count(piece)
+        if current and size + n > budget:
+            windows.append("\n\n".join(current))
+            # carry the tail of the previous window as overlap
+            tail: list[str] = []
+            tail_size = 0
+            for prev in reversed(current):
+                t = count(prev)
+                if tail_size + t > overlap:
+                    break
+                tail.insert(0, prev)
+                tail_size += t
+            current, size = tail, tail_size
+        current.append(piece)
+        size += n
+    if current:
+        windows.append("\n\n".join(current))
+    return windows
+
+
+def chunk_page(
+    page: Page,
+    *,
+    max_tokens: int = 256,
+    overlap_tokens: int = 32,
+    count_tokens: Callable[[str], int] = approx_tokens,
+) -> list[Chunk]:
+    chunks: list[Chunk] = []
+    for position, section in enumerate(page.sections):
+        path = section.heading_path or [page.title]
+        if path[0] != page.title:
+            path = [page.title, *path]
+        section_name = SECTION_SEP.join(path)
+        header = section_name + "\n"
+        budget = max(32, max_tokens - count_tokens(header) - 2)  # 2: [CLS]/[SEP]
+        for i, body in enumerate(_windows(_split_units(section.text), budget, overlap_tokens, count_tokens)):
+            embed_text = header + body
+            ident = hashlib.sha1(f"{page.url}\0{section.anchor}\0{position}\0{i}\0{embed_text}".encode()).hexdigest()[:20]
+            chunks.append(
+                Chunk(
+                    id=ident,
+                    page_url=page.url,
+                    anchor=section.anchor,
+                    title=page.title,
+                    section=section_name,
+                    text=body,
+                    embed_text=embed_text,
+                    last_updated=page.last_modified,
+                    language=page.language,
+                )
+            )
+    return chunks
+
+
+def chunk_pages(pages: list[Page], **kwargs: Any) -> list[Chunk]:
+    out: list[Chunk] = []
+    for page in pages:
+        out.extend(chunk_page(page, **kwargs))
+    return out

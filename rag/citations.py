@@ -1,0 +1,124 @@
+"""After generation: `[n]` markers checked against the sources and renumbered.
+
+Pure functions. Markers are renumbered 1..k in order of first use, numbers
+that match no source are removed, and only cited sources become citations.
+An answer that cites nothing while retrieval was weak becomes a decline.
+Markers inside code (fenced blocks, inline code) are left alone: `arr[0]` is
+not a citation.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bot.types import Citation
+from rag.generation import Source
+
+# Kept in one place until bot/messages.py centralises user-facing text.
+MESSAGES: dict[str, dict[str, str]] = {
+    "decline": {
+        "en": "I couldn't find this in the documentation, so I won't guess. "
+        "Try rephrasing the question or naming the product or feature.",
+        "ko": "문서에서 이 내용을 찾지 못해 추측하지 않겠습니다. "
+        "질문을 바꾸어 보거나 제품이나 기능 이름을 함께 적어 주세요.",
+    },
+    "empty": {
+        "en": "No answer could be generated. Please try again.",
+        "ko": "답변을 만들지 못했습니다. 다시 시도해 주세요.",
+    },
+}
+
+SNIPPET_CHARS = 240
+
+# `[1]`, `[1, 2]`, `[1,2,3]`; not `[1](url)` (a Markdown link) nor `[[1]]`.
+_MARKER = re.compile(r"(?<!\[)\[(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\](?![(\]])")
+_CODE = re.compile(r"```.*?(?:```|$)|`[^`\n]*`", re.DOTALL)
+
+
+def message(key: str, language: str) -> str:
+    texts = MESSAGES[key]
+    return texts.get(language, texts["en"])
+
+
+def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    cut = flat[:limit]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > limit * 0.6 else cut).rstrip(" ,;:") + "…"
+
+
+def _tidy(text: str) -> str:
+    """Spaces left behind by removed markers: "word  ." -> "word.", doubled spaces."""
+    text = re.sub(r"[ \t]+([.,;:!?)])", r"\1", text)
+    text = re.sub(r"(\S)[ \t]{2,}", r"\1 ", text)
+    return re.sub(r"[ \t]+\n", "\n", text)
+
+
+def _renumber(segment: str, by_n: dict[int, Source], order: dict[int, int]) -> str:
+    """Markers of one prose segment (no code in it) renumbered, tidied."""
+
+    def replace(match: re.Match[str]) -> str:
+        out = []
+        for raw in re.split(r"\s*[,;]\s*", match.group(1)):
+            n = int(raw)
+            if n not in by_n:
+                continue  # an invented number
+            if n not in order:
+                order[n] = len(order) + 1
+            marker = f"[{order[n]}]"
+            if marker not in out:
+                out.append(marker)
+        return "".join(out)
+
+    return _tidy(_MARKER.sub(replace, segment))
+
+
+def _map_markers(text: str, by_n: dict[int, Source]) -> tuple[str, dict[int, int]]:
+    order: dict[int, int] = {}
+    pieces: list[str] = []
+    last = 0
+    for code in _CODE.finditer(text):
+        pieces.append(_renumber(text[last : code.start()], by_n, order))
+        pieces.append(code.group(0))
+        last = code.end()
+    pieces.append(_renumber(text[last:], by_n, order))
+    return "".join(pieces), order
+
+
+def finalize(
+    text: str,
+    sources: list[Source],
+    *,
+    retrieval_weak: bool,
+    use_docs: bool,
+    language: str = "en",
+) -> tuple[str, list[Citation], bool]:
+    """(answer text, citations of the sources it uses, declined).
+
+    - markers renumbered 1..k in order of first use; numbers matching no source removed;
+    - without docs (`rag off`) every marker is removed and there are no citations;
+    - an empty answer, or one that cites nothing while retrieval was weak, is declined.
+    """
+    if not text.strip():
+        key = "decline" if use_docs and (retrieval_weak or not sources) else "empty"
+        return message(key, language), [], True
+    by_n = {s.n: s for s in sources} if use_docs else {}
+    mapped, order = _map_markers(text, by_n)
+    mapped = mapped.strip()
+    if use_docs and not order and (retrieval_weak or not sources):
+        return message("decline", language), [], True
+    citations = [
+        Citation(
+            n=new,
+            title=by_n[old].title,
+            url=by_n[old].url,
+            section=by_n[old].section,
+            snippet=snippet(by_n[old].text),
+            score=by_n[old].score,
+            last_updated=by_n[old].last_updated,
+        )
+        for old, new in sorted(order.items(), key=lambda item: item[1])
+    ]
+    return mapped, citations, False

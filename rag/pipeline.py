@@ -1,0 +1,124 @@
+"""Question in, `Reply` out: retrieve, threshold, generate (routed), cite.
+
+Blocking work (embedding, Chroma, BM25) runs in a worker thread; the event
+loop only awaits. Below the relevance threshold the answer is an honest
+decline, never a guess from loosely related sections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+from bot.config import Settings
+from bot.messages import t
+from bot.types import Reply, Turn
+from rag.citations import finalize
+from rag.extractive import ExtractiveProvider
+from rag.generation import GenerationRequest, Source
+from rag.retrieve import Hit, Retriever
+from rag.router import ModelRouter
+
+DeltaCallback = Callable[[str], Awaitable[None]]
+
+
+def hits_to_sources(hits: list[Hit]) -> list[Source]:
+    return [
+        Source(
+            n=i + 1,
+            title=h.title,
+            url=h.url,
+            section=h.section,
+            text=h.text,
+            score=h.score,
+            last_updated=h.last_updated,
+            chunk_id=h.chunk_id,
+        )
+        for i, h in enumerate(hits)
+    ]
+
+
+class Answerer:
+    def __init__(self, settings: Settings, retriever: Retriever | None = None, router: ModelRouter | None = None) -> None:
+        self.settings = settings
+        self.retriever = retriever or Retriever(settings)
+        self.extractive = ExtractiveProvider(lambda: self.retriever.embedder)
+        self.router = router or ModelRouter(settings, self.extractive)
+
+    def warm_up(self) -> None:
+        """Load the embedding model and the live index now rather than on the first question."""
+        _ = self.retriever.embedder
+        self.retriever.refresh()
+
+    async def answer(
+        self,
+        question: str,
+        *,
+        model: str = "extractive",
+        use_docs: bool = True,
+        temperature: float = 0.2,
+        length: str = "medium",
+        language: str = "en",
+        history: list[Turn] | None = None,
+        on_delta: DeltaCallback | None = None,
+    ) -> Reply:
+        started = time.perf_counter()
+        timings: dict[str, float] = {}
+        history = history or []
+        sources: list[Source] = []
+        weak = False
+        if use_docs:
+            t0 = time.perf_counter()
+            has_index = await asyncio.to_thread(self.retriever.refresh)
+            if not has_index:
+                return Reply(text=t("no_index", language), declined=True, model="", language=language,
+                             timings_ms={"total": (time.perf_counter() - started) * 1000})
+            hits = await asyncio.to_thread(self.retriever.search, question, self.settings.top_k, history)
+            timings["retrieve"] = (time.perf_counter() - t0) * 1000
+            if not self.retriever.is_relevant(hits):
+                timings["total"] = (time.perf_counter() - started) * 1000
+                return Reply(text=t("decline", language), declined=True, used_docs=True, model="", language=language, timings_ms=timings)
+            sources = hits_to_sources(hits)
+            weak = max(h.score for h in hits) < self.retriever.min_relevance + 0.1
+        elif (self.router.resolve(model) or model) == "extractive":
+            return Reply(text=t("no_rag_extractive", language), declined=True, model=self.extractive.label, language=language)
+
+        request = GenerationRequest(
+            question=question,
+            sources=sources,
+            history=history,
+            use_docs=use_docs,
+            temperature=temperature,
+            length=length,
+            language=language,
+        )
+        t0 = time.perf_counter()
+        streamed: list[str] = []
+
+        async def forward(delta: str) -> None:
+            # adapters get the whole text so far, so a message can simply be replaced
+            streamed.append(delta)
+            if on_delta is not None:
+                await on_delta("".join(streamed))
+
+        async def restart() -> None:
+            streamed.clear()  # a provider failed mid-answer; the next one starts afresh
+
+        routed = await self.router.generate(model, request, forward, restart)
+        timings["generate"] = (time.perf_counter() - t0) * 1000
+        text, citations, declined = finalize(routed.text, sources, retrieval_weak=weak, use_docs=use_docs, language=language)
+        if declined and use_docs:
+            text = t("decline", language)
+        notices = list(routed.notices)  # the router already says when the docs were not used
+        timings["total"] = (time.perf_counter() - started) * 1000
+        return Reply(
+            text=text,
+            citations=citations,
+            model=routed.label,
+            used_docs=use_docs and bool(citations),
+            declined=declined,
+            notices=notices,
+            timings_ms=timings,
+            language=language,
+        )

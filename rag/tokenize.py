@@ -1,0 +1,87 @@
+"""Keyword-search tokens (pure).
+
+Latin/Cyrillic/... words are lower-cased and lightly stemmed; identifiers keep
+their inner dots and dashes as well as their parts (`kfp.dsl` -> `kfp.dsl`, `kfp`,
+`dsl`). Hangul, Han and Kana runs have no spaces between words, so they become
+overlapping character bigrams (and the single character when a run is one
+character long): a Korean question then matches Korean docs without a
+dictionary, and mixed text matches on both its scripts.
+"""
+
+from __future__ import annotations
+
+import re
+
+_WORD = re.compile(r"[^\W_]+(?:[.\-_/][^\W_]+)*", re.UNICODE)
+
+STOPWORDS = frozenset(
+    """a an and are as at be but by can could do does for from has have how i if in into is it its
+    me my of on or our so that the their them then there these this to was we what when where which
+    who why will with you your yo u pls please hey hi any anyone know need want get""".split()
+)
+
+
+def is_cjk(ch: str) -> bool:
+    code = ord(ch)
+    return (
+        0x1100 <= code <= 0x11FF  # Hangul Jamo
+        or 0x3040 <= code <= 0x30FF  # Hiragana, Katakana
+        or 0x3130 <= code <= 0x318F  # Hangul compatibility Jamo
+        or 0x3400 <= code <= 0x4DBF  # Han extension A
+        or 0x4E00 <= code <= 0x9FFF  # Han
+        or 0xAC00 <= code <= 0xD7AF  # Hangul syllables
+        or 0xF900 <= code <= 0xFAFF  # Han compatibility
+        or 0xFF66 <= code <= 0xFF9F  # half-width Katakana
+    )
+
+
+def stem(word: str) -> str:
+    """A deliberately small English stemmer: plural and common verb endings."""
+    if len(word) <= 3 or not word.isascii() or not word.isalpha():
+        return word
+    for suffix, repl in (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            if suffix == "s" and word.endswith(("ss", "us", "is")):
+                return word
+            if suffix == "es" and not word.endswith(("ches", "shes", "xes", "zes", "sses")):
+                return word[:-1]
+            return word[: len(word) - len(suffix)] + repl
+    return word
+
+
+def _cjk_runs(token: str) -> list[str]:
+    """Split a token into CJK runs and the rest."""
+    runs: list[str] = []
+    current = ""
+    current_cjk = False
+    for ch in token:
+        c = is_cjk(ch)
+        if current and c != current_cjk:
+            runs.append(current)
+            current = ""
+        current += ch
+        current_cjk = c
+    if current:
+        runs.append(current)
+    return runs
+
+
+def tokenize(text: str, *, keep_stopwords: bool = False) -> list[str]:
+    tokens: list[str] = []
+    for match in _WORD.finditer(text.lower()):
+        word = match.group(0)
+        for run in _cjk_runs(word):
+            if is_cjk(run[0]):
+                if len(run) == 1:
+                    tokens.append(run)
+                else:
+                    tokens.extend(run[i : i + 2] for i in range(len(run) - 1))
+                continue
+            if not keep_stopwords and run in STOPWORDS:
+                continue
+            if any(sep in run for sep in ".-_/"):
+                tokens.append(run)
+                tokens.extend(stem(p) for p in re.split(r"[.\-_/]", run) if p and p not in STOPWORDS)
+            else:
+                tokens.append(stem(run))
+    return tokens

@@ -1,0 +1,143 @@
+"""Slack payloads -> core types: which events are addressed to the bot, and how."""
+
+from __future__ import annotations
+
+import copy
+import json
+import urllib.parse
+from typing import Any
+
+from adapters.slack.parse import (
+    Ignored,
+    SlackEvent,
+    bot_in_thread,
+    parse_command,
+    parse_event,
+    parse_feedback,
+    thread_history,
+)
+from tests.adapters.slack.support import fixture_bytes, fixture_json
+
+BOT = "U07HLPBOT1"
+BOT_ID = "B07HLPBOT9"
+
+
+def with_event(name: str, **fields: Any) -> dict[str, Any]:
+    body = copy.deepcopy(fixture_json(name))
+    body["event"].update(fields)
+    for key in [k for k, v in fields.items() if v is None]:
+        del body["event"][key]
+    return body
+
+
+def test_app_mention_in_a_thread() -> None:
+    ev = parse_event(fixture_json("slack_app_mention.json"), BOT, BOT_ID)
+    assert isinstance(ev, SlackEvent)
+    assert ev.kind == "mention"
+    assert ev.event_id == "Ev07Q2MENT01"
+    assert ev.reply_thread_ts == "1730812001.000100"
+    assert ev.history_thread_ts == "1730812001.000100"
+    msg = ev.message
+    assert msg.text == "what is the parental leave policy for contractors?"
+    assert msg.settings_scope == "slack:T0AB12CDE:C05PQRS6TU"
+    assert msg.reply_target is not None
+    assert msg.reply_target.data == {
+        "team": "T0AB12CDE",
+        "channel": "C05PQRS6TU",
+        "thread_ts": "1730812001.000100",
+        "user": "U04KLMNOP5",
+    }
+    json.loads(msg.reply_target.to_json())  # serialisable
+
+
+def test_top_level_mention_starts_a_thread_on_the_message() -> None:
+    ev = parse_event(with_event("slack_app_mention.json", thread_ts=None), BOT)
+    assert isinstance(ev, SlackEvent)
+    assert ev.reply_thread_ts == "1730812345.123456"
+    assert ev.history_thread_ts is None
+
+
+def test_dm_is_answered_in_place() -> None:
+    ev = parse_event(fixture_json("slack_dm.json"), BOT, BOT_ID)
+    assert isinstance(ev, SlackEvent)
+    assert ev.kind == "dm" and ev.message.is_direct
+    assert ev.reply_thread_ts is None
+    assert ev.message.text.startswith("How do I reset my VPN token?")
+
+
+def test_own_and_other_bots_edits_and_joins_are_ignored() -> None:
+    assert isinstance(parse_event(fixture_json("extra_slack_dm_own_bot_echo.json"), BOT), Ignored)
+    for fields in (
+        {"subtype": "message_changed"},
+        {"subtype": "message_deleted"},
+        {"subtype": "channel_join"},
+        {"bot_id": "B0OTHER"},
+        {"user": BOT},
+        {"user": None},
+    ):
+        result = parse_event(with_event("slack_dm.json", **fields), BOT, BOT_ID)
+        assert isinstance(result, Ignored), fields
+
+
+def test_message_twin_of_a_mention_is_ignored() -> None:
+    twin = with_event("slack_app_mention.json", type="message", channel_type="channel")
+    assert parse_event(twin, BOT) == Ignored("message twin of an app_mention")
+
+
+def test_thread_message_without_mention_is_a_follow_up_candidate() -> None:
+    body = with_event(
+        "slack_app_mention.json", type="message", channel_type="channel", text="and interns?"
+    )
+    ev = parse_event(body, BOT)
+    assert isinstance(ev, SlackEvent) and ev.kind == "thread"
+    top_level = with_event("slack_dm.json", channel="C1", channel_type="channel")
+    assert isinstance(parse_event(top_level, BOT), Ignored)
+
+
+def test_slash_command_docbot_and_question_commands() -> None:
+    form = dict(urllib.parse.parse_qsl(fixture_bytes("slack_slash_command.txt").decode()))
+    ask = parse_command(form)
+    assert ask.text == "how do I request a new laptop?" and not ask.is_command
+    assert ask.event_id.startswith("cmd:7812345678901.")
+    assert "response_url" not in json.dumps(ask.reply_target.data if ask.reply_target else {})
+    docbot = parse_command({**form, "command": "/docbot", "text": "model bedrock"})
+    assert docbot.text == "/docbot model bedrock" and docbot.is_command
+    assert docbot.conversation_id == "C05PQRS6TU" and docbot.user_id == "U04KLMNOP5"
+    assert parse_command({**form, "command": "/docbot", "text": ""}).text == "/docbot"
+
+
+def test_feedback_action() -> None:
+    action = parse_feedback(fixture_json("slack_block_actions.json"))
+    assert action is not None
+    assert (action.answer_id, action.value, action.user_id) == ("ans-7f3c", "down", "U04KLMNOP5")
+    assert (action.channel, action.message_ts, action.thread_ts) == (
+        "C05PQRS6TU",
+        "1730812350.000300",
+        "1730812001.000100",
+    )
+    form = fixture_bytes("slack_block_actions.form.txt").decode()
+    from_form = json.loads(urllib.parse.parse_qs(form)["payload"][0])
+    assert parse_feedback(from_form) == action
+    bad = copy.deepcopy(fixture_json("slack_block_actions.json"))
+    bad["actions"][0]["value"] = "sideways:ans-1"
+    assert parse_feedback(bad) is None
+
+
+def test_thread_history_roles_order_and_placeholder() -> None:
+    replies = [
+        {"ts": "100.000001", "user": "U1", "text": "<@U07HLPBOT1> what is KFP?"},
+        {"ts": "100.000002", "user": BOT, "bot_id": BOT_ID, "text": "Searching the docs…"},
+        {"ts": "100.000003", "user": BOT, "bot_id": BOT_ID, "text": "KFP is *Pipelines*."},
+        {"ts": "100.000004", "bot_id": "B0OTHER", "text": "other bot noise"},
+        {"ts": "100.000005", "user": "U2", "text": "edited", "subtype": "message_changed"},
+        {"ts": "100.000010", "user": "U1", "text": "and caching?"},
+    ]
+    turns = thread_history(replies, bot_user_id=BOT, bot_id=BOT_ID, before_ts="100.000010")
+    assert [(t.role, t.text) for t in turns] == [
+        ("user", "what is KFP?"),
+        ("assistant", "KFP is *Pipelines*."),
+    ]
+    assert bot_in_thread(replies, BOT, BOT_ID)
+    assert not bot_in_thread(replies[:1], BOT, BOT_ID)
+    # ts compares numerically by parts: "100.000010" is after "100.000009" and "99.9".
+    assert len(thread_history(replies, bot_user_id=BOT, before_ts="100.000002")) == 1
