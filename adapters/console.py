@@ -20,7 +20,9 @@ MAX_HISTORY_TURNS = 6
 PROMPT = "you> "
 
 
-def to_message(text: str, *, user: str, history: list[Turn], session: str = "terminal") -> IncomingMessage:
+def to_message(
+    text: str, *, user: str, history: list[Turn], session: str = "terminal"
+) -> IncomingMessage:
     return IncomingMessage(
         platform="console",
         conversation_id=session,
@@ -42,14 +44,18 @@ def render(reply: Reply) -> str:
         lines.append(t("sources", reply.language) + ":")
         for c in reply.citations:
             where = f" › {c.section.split(' › ')[-1]}" if c.section and " › " in c.section else ""
-            updated = f" ({t('updated', reply.language, date=c.last_updated)})" if c.last_updated else ""
+            updated = (
+                f" ({t('updated', reply.language, date=c.last_updated)})" if c.last_updated else ""
+            )
             lines.append(f"  [{c.n}] {c.title}{where}{updated}\n      {c.url}")
     for notice in reply.notices:
         lines.append(f"note: {notice}")
     if not reply.is_command and reply.model:
         docs = t("docs_used" if reply.used_docs else "docs_not_used", reply.language)
         seconds = reply.timings_ms.get("total", 0.0) / 1000
-        lines.append("— " + t("footer", reply.language, model=reply.model, docs=docs, seconds=seconds))
+        lines.append(
+            "— " + t("footer", reply.language, model=reply.model, docs=docs, seconds=seconds)
+        )
     return "\n".join(lines)
 
 
@@ -69,7 +75,10 @@ async def chat_loop(
         print(f"docbot> {text}", file=out, flush=True)
 
     bot.register_notifier("console", notify)
-    print("docbot chat: ask about the docs; `docbot help` for commands, Ctrl-D or `exit` to leave.", file=out)
+    print(
+        "docbot chat: ask about the docs; `docbot help` for commands, Ctrl-D or `exit` to leave.",
+        file=out,
+    )
     while True:
         try:
             line = await asyncio.to_thread(reader)

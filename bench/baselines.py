@@ -120,14 +120,19 @@ def build_lab(pages: Sequence[SitePage], batch_size: int = 32) -> Retriever:
 
     def retrieve(question: str) -> list[dict[str, Any]]:
         qv = model.encode([question], show_progress_bar=False)[0].tolist()
-        res = coll.query(
-            query_embeddings=[qv], n_results=LAB_TOP_K, include=["metadatas", "distances"]
-        )
-        metas = (res.get("metadatas") or [[]])[0]
-        dists = (res.get("distances") or [[]])[0]
+        # Whole-page vectors are dominated by the same menus, so many pages tie (pages whose
+        # first 256 word pieces are identical get identical vectors) and Chroma returns tied
+        # pages in arbitrary order. Fetch a few extra and break ties by page order so a run is
+        # repeatable; the top 3 by distance is unchanged.
+        n = min(len(pages), LAB_TOP_K + 20)
+        res = coll.query(query_embeddings=[qv], n_results=n, include=["distances"])
+        rows = sorted(
+            zip(res["ids"][0], res["distances"][0], strict=True),
+            key=lambda r: (round(float(r[1]), 5), int(r[0])),
+        )[:LAB_TOP_K]
         return [
-            {"url": m["url"], "title": m["title"], "score": -float(d)}
-            for m, d in zip(metas, dists, strict=True)
+            {"url": pages[int(i)].url, "title": pages[int(i)].title, "score": -float(d)}
+            for i, d in rows
         ]
 
     return retrieve

@@ -3,6 +3,7 @@
     python bench/bench_teams.py                          # Katib docs, 8 conversations x 3 questions
     python bench/bench_teams.py --conversations 32 --questions 5
     python bench/bench_teams.py --data-dir .docbot       # use an index you already built
+    python bench/bench_teams.py --empty-index --conversations 64   # adapter capacity, no model
 
 Everything real but the network: the aiohttp `POST /api/messages` endpoint with JWT validation
 against OpenID metadata served on loopback, the docbot core with the offline extractive model
@@ -81,7 +82,9 @@ def pct(values: list[float], q: float) -> float:
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="docbot-bench-teams-"))
-    index_s = await asyncio.to_thread(build_index, data_dir, Path(args.corpus), args.base_url)
+    index_s = 0.0
+    if not args.empty_index:
+        index_s = await asyncio.to_thread(build_index, data_dir, Path(args.corpus), args.base_url)
 
     issuer = OpenIdIssuer().start()
     connector = await StandInConnector().start()
@@ -156,6 +159,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 }
             )
 
+    since = time.time()
     t0 = time.perf_counter()
     async with ClientSession() as session:
         await asyncio.gather(*(conversation(session, c) for c in range(args.conversations)))
@@ -163,7 +167,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
     # The core's own time per answer (embedding, retrieval, extractive answer), from its log;
     # the rest of "reply" is the adapter: auth, parsing, typing, rendering, connector calls.
-    core_ms = [row["latency_ms"] for row in bot.store.answers()][1:]  # minus the warm-up
+    core_ms = [row["latency_ms"] for row in bot.store.answers(since)]
     await runner.cleanup()
     await connector.stop()
     issuer.stop()
@@ -205,6 +209,11 @@ def main() -> None:
     parser.add_argument("--base-url", default=CORPUS_BASE_URL)
     parser.add_argument("--keyword", default="katib", help="pick dev questions mentioning this")
     parser.add_argument("--max-concurrent-answers", type=int, default=8)
+    parser.add_argument(
+        "--empty-index",
+        action="store_true",
+        help="no index: the core declines at once, so this measures the adapter's own capacity",
+    )
     result = asyncio.run(run(parser.parse_args()))
     print(json.dumps(result, indent=2))
 

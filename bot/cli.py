@@ -58,15 +58,24 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
     settings = settings_for_args(args, settings)
     spec = source_from_args(args, settings)
-    if not any(getattr(args, k, None) for k in ("path", "sitemap", "links", "url")) and not settings.ingest_source:
-        raise ConfigError("docbot ingest needs a source: --path DIR, --sitemap URL, --links FILE_OR_URL or --url URL")
+    if (
+        not any(getattr(args, k, None) for k in ("path", "sitemap", "links", "url"))
+        and not settings.ingest_source
+    ):
+        raise ConfigError(
+            "docbot ingest needs a source: --path DIR, --sitemap URL, --links FILE_OR_URL or --url URL"
+        )
     request = IngestRequest(spec, base_url=args.base_url or "", force=args.force)
 
     async def say(text: str) -> None:
         if not args.json:
             print(text, file=sys.stderr)
 
-    result = asyncio.run(run_ingest(request, settings, progress=not args.json and sys.stderr.isatty(), on_progress=say))
+    result = asyncio.run(
+        run_ingest(
+            request, settings, progress=not args.json and sys.stderr.isatty(), on_progress=say
+        )
+    )
     if args.json:
         _print_json(result)
     else:
@@ -75,27 +84,32 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
-    from ingest.pipeline import pages_from_snapshot
-    from rag.index_build import build_index, ingest_lock, write_summary
-    from rag.index_store import IndexStore
+    from ingest.index_job import run_index_job
 
-    store = IndexStore(settings)
-    if args.rollback:
-        version = store.rollback()
-        print(f"live index is now {version.id} ({version.page_count} pages, {version.chunk_count} chunks)")
-        return 0
-    with ingest_lock(settings):
-        pages, manifest = pages_from_snapshot(settings)
-        summary = build_index(pages, settings, force=args.force, progress=not args.json and sys.stderr.isatty(),
-                              source=str(manifest.get("source", "")))
-    result = {"source": str(manifest.get("source", "")), "index": summary.to_dict()}
-    write_summary(settings, result)
+    code, result = run_index_job(
+        settings,
+        force=args.force,
+        rollback=args.rollback,
+        progress=not args.json and sys.stderr.isatty(),
+    )
     if args.json:
-        _print_json(summary.to_dict())
+        _print_json(result)
+    elif "error" in result:
+        print(
+            f"docbot: {result['error']}" + (" (the live index is unchanged)" if code == 1 else ""),
+            file=sys.stderr,
+        )
+    elif "rolled_back_to" in result:
+        print(
+            f"live index is now {result['rolled_back_to']} ({result['pages']} pages, {result['chunks']} chunks)"
+        )
     else:
-        print(f"published {summary.version}: {summary.pages} pages, {summary.chunks} chunks "
-              f"({summary.chunks_embedded} embedded, {summary.chunks_reused} reused)")
-    return 0
+        index = result["index"]
+        print(
+            f"published {index['version']}: {index['pages']} pages, {index['chunks']} chunks "
+            f"({index['chunks_embedded']} embedded, {index['chunks_reused']} reused)"
+        )
+    return code
 
 
 def cmd_retrieve(args: argparse.Namespace, settings: Settings) -> int:
@@ -125,7 +139,9 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     if args.model:
         name = bot.answerer.router.resolve(args.model)
         if name is None:
-            raise ConfigError(f"--model: unknown model {args.model!r}; available: {', '.join(bot.answerer.router.names())}")
+            raise ConfigError(
+                f"--model: unknown model {args.model!r}; available: {', '.join(bot.answerer.router.names())}"
+            )
     questions = _jsonl_questions() if args.jsonl else [" ".join(args.question)]
     if not questions or not questions[0]:
         raise ConfigError("give a question, or --jsonl with questions on stdin")
@@ -145,7 +161,14 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
             reply = await bot.handle(to_message(question, user="cli", history=[], session=session))
             if args.jsonl or args.json:
                 out = reply.to_dict()
-                out = {"question": question, **out, "citations": [{"n": c.n, "url": c.url, "title": c.title, "section": c.section} for c in reply.citations]}
+                out = {
+                    "question": question,
+                    **out,
+                    "citations": [
+                        {"n": c.n, "url": c.url, "title": c.title, "section": c.section}
+                        for c in reply.citations
+                    ],
+                }
                 _print_json(out)
             else:
                 print(render(reply))
@@ -174,8 +197,12 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from ingest.sources import SourceSpec
 
     started = time.perf_counter()
-    data_dir = Path(args.data_dir) if args.data_dir else Path(tempfile.mkdtemp(prefix="docbot-demo-"))
-    settings = dataclasses.replace(settings, data_dir=data_dir, state_url="", chroma_host="", default_model="extractive")
+    data_dir = (
+        Path(args.data_dir) if args.data_dir else Path(tempfile.mkdtemp(prefix="docbot-demo-"))
+    )
+    settings = dataclasses.replace(
+        settings, data_dir=data_dir, state_url="", chroma_host="", default_model="extractive"
+    )
     docs = repo_docs_dir()
     print(f"docbot demo: indexing the bundled docs ({docs}) into {data_dir} …", flush=True)
     result = asyncio.run(run_ingest(IngestRequest(SourceSpec("path", str(docs))), settings))
@@ -223,14 +250,20 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from ingest.cli import add_source_arguments
 
-    parser = argparse.ArgumentParser(prog="docbot", description="Answers questions from product docs, with citations.")
-    parser.add_argument("--env-file", default=".env", help="read settings from this file too (default .env)")
+    parser = argparse.ArgumentParser(
+        prog="docbot", description="Answers questions from product docs, with citations."
+    )
+    parser.add_argument(
+        "--env-file", default=".env", help="read settings from this file too (default .env)"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
     p = sub.add_parser("ingest", help="scrape or read a source and publish a new index version")
     add_source_arguments(p)
-    p.add_argument("--base-url", help="--path: the URL the folder is published under (citation links)")
+    p.add_argument(
+        "--base-url", help="--path: the URL the folder is published under (citation links)"
+    )
     p.add_argument("--force", action="store_true", help="publish even if many pages were lost")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=cmd_ingest)
@@ -243,7 +276,9 @@ def build_parser() -> argparse.ArgumentParser:
     except ImportError:  # pragma: no cover
         pass
 
-    p = sub.add_parser("index", help="build and publish an index version from the current docs snapshot")
+    p = sub.add_parser(
+        "index", help="build and publish an index version from the current docs snapshot"
+    )
     p.add_argument("--force", action="store_true", help="publish even if many pages were lost")
     p.add_argument("--rollback", action="store_true", help="make the previous version live again")
     p.add_argument("--json", action="store_true")
@@ -252,15 +287,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("retrieve", help="show the sections retrieved for a question")
     p.add_argument("-k", type=int, default=5)
     p.add_argument("--json", action="store_true")
-    p.add_argument("--jsonl", action="store_true", help="questions on stdin, one JSON result per line")
+    p.add_argument(
+        "--jsonl", action="store_true", help="questions on stdin, one JSON result per line"
+    )
     p.add_argument("question", nargs="*")
     p.set_defaults(func=cmd_retrieve)
 
     p = sub.add_parser("ask", help="answer a question with citations")
     p.add_argument("--model", help="model name (see `docbot ask --model ?`)")
-    p.add_argument("--no-rag", action="store_true", help="answer from the model alone, without the docs")
+    p.add_argument(
+        "--no-rag", action="store_true", help="answer from the model alone, without the docs"
+    )
     p.add_argument("--json", action="store_true")
-    p.add_argument("--jsonl", action="store_true", help="questions on stdin, one JSON answer per line")
+    p.add_argument(
+        "--jsonl", action="store_true", help="questions on stdin, one JSON answer per line"
+    )
     p.add_argument("question", nargs="*")
     p.set_defaults(func=cmd_ask)
 

@@ -17,10 +17,27 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-COMMANDS = ("help", "status", "model", "rag", "temperature", "length", "language", "reset", "reingest", "stats")
+COMMANDS = (
+    "help",
+    "status",
+    "model",
+    "rag",
+    "temperature",
+    "length",
+    "language",
+    "reset",
+    "reingest",
+    "stats",
+)
 ADMIN_COMMANDS = frozenset({"reingest", "stats"})
 SETTING_COMMANDS = frozenset({"model", "rag", "temperature", "length", "language"})
-ALIASES = {"temp": "temperature", "lang": "language", "models": "model", "?": "help", "ingest": "reingest"}
+ALIASES = {
+    "temp": "temperature",
+    "lang": "language",
+    "models": "model",
+    "?": "help",
+    "ingest": "reingest",
+}
 _PREFIX = re.compile(r"^\s*(/)?docbot\b[\s:,]*", re.IGNORECASE)
 
 
@@ -55,7 +72,7 @@ def parse_command(text: str, *, is_command: bool = False) -> Command | CommandEr
     """None when the text is a question, not a command."""
     match = _PREFIX.match(text)
     if match:
-        rest = text[match.end():]
+        rest = text[match.end() :]
         explicit = bool(match.group(1)) or is_command
     elif is_command:
         rest, explicit = text, True
@@ -85,21 +102,47 @@ def _validate(name: str, args: list[str], channel: bool) -> Command | CommandErr
             return Command("rag", "on", channel)
         if low in ("off", "false", "no", "0"):
             return Command("rag", "off", channel)
-        return CommandError("bad_value", {"command": "rag", "expected": "`on` or `off`", "value": arg or "(nothing)"})
+        return CommandError(
+            "bad_value",
+            {"command": "rag", "expected": "`on` or `off`", "value": arg or "(nothing)"},
+        )
     if name == "temperature":
         try:
             value = float(low.replace(",", "."))
         except ValueError:
             value = -1.0
         if not 0.0 <= value <= 1.0 or value != value:  # NaN guard
-            return CommandError("bad_value", {"command": "temperature", "expected": "a number from 0 to 1", "value": arg or "(nothing)"})
+            return CommandError(
+                "bad_value",
+                {
+                    "command": "temperature",
+                    "expected": "a number from 0 to 1",
+                    "value": arg or "(nothing)",
+                },
+            )
         return Command("temperature", f"{value:g}", channel)
     if name == "length":
         if low in ("short", "medium", "long"):
             return Command("length", low, channel)
-        return CommandError("bad_value", {"command": "length", "expected": "`short`, `medium` or `long`", "value": arg or "(nothing)"})
+        return CommandError(
+            "bad_value",
+            {
+                "command": "length",
+                "expected": "`short`, `medium` or `long`",
+                "value": arg or "(nothing)",
+            },
+        )
     if name == "language":
         if low in ("en", "ko", "auto"):
             return Command("language", low, channel)
-        return CommandError("bad_value", {"command": "language", "expected": "`en`, `ko` or `auto`", "value": arg or "(nothing)"})
-    return CommandError("unknown_command", {"command": name})  # pragma: no cover - COMMANDS covers all
+        return CommandError(
+            "bad_value",
+            {
+                "command": "language",
+                "expected": "`en`, `ko` or `auto`",
+                "value": arg or "(nothing)",
+            },
+        )
+    return CommandError(
+        "unknown_command", {"command": name}
+    )  # pragma: no cover - COMMANDS covers all

@@ -67,7 +67,9 @@ class Env:
     def secret(self, name: str) -> Secret:
         return Secret(self.raw(name) or "")
 
-    def int(self, name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    def int(
+        self, name: str, default: int, *, minimum: int | None = None, maximum: int | None = None
+    ) -> int:
         value = self.raw(name)
         if value is None:
             return default
@@ -78,7 +80,14 @@ class Env:
         _check_range(name, result, minimum, maximum)
         return result
 
-    def float(self, name: str, default: float, *, minimum: float | None = None, maximum: float | None = None) -> float:
+    def float(
+        self,
+        name: str,
+        default: float,
+        *,
+        minimum: float | None = None,
+        maximum: float | None = None,
+    ) -> float:
         value = self.raw(name)
         if value is None:
             return default
@@ -124,7 +133,9 @@ def _device(env: Env) -> str:
     value = env.str("DOCBOT_EMBEDDING_DEVICE", "auto").lower()
     if value in {"auto", "cpu", "cuda", "mps"} or value.startswith("cuda:"):
         return value
-    raise ConfigError(f"DOCBOT_EMBEDDING_DEVICE must be auto, cpu, cuda, cuda:N or mps, got {value!r}")
+    raise ConfigError(
+        f"DOCBOT_EMBEDDING_DEVICE must be auto, cpu, cuda, cuda:N or mps, got {value!r}"
+    )
 
 
 def _named_models(env: Env) -> dict[str, str]:
@@ -132,10 +143,14 @@ def _named_models(env: Env) -> dict[str, str]:
     out: dict[str, str] = {}
     for item in env.list("DOCBOT_MODELS"):
         if "=" not in item:
-            raise ConfigError(f"DOCBOT_MODELS entries must look like name=provider:model_id, got {item!r}")
+            raise ConfigError(
+                f"DOCBOT_MODELS entries must look like name=provider:model_id, got {item!r}"
+            )
         name, spec = (part.strip() for part in item.split("=", 1))
         if ":" not in spec or not name:
-            raise ConfigError(f"DOCBOT_MODELS entries must look like name=provider:model_id, got {item!r}")
+            raise ConfigError(
+                f"DOCBOT_MODELS entries must look like name=provider:model_id, got {item!r}"
+            )
         out[name] = spec
     return out
 
@@ -288,7 +303,9 @@ class Settings:
             ingest_concurrency=env.int("DOCBOT_INGEST_CONCURRENCY", 16, minimum=1, maximum=256),
             ingest_per_host=env.int("DOCBOT_INGEST_PER_HOST", 8, minimum=1, maximum=64),
             log_format=env.choice("DOCBOT_LOG_FORMAT", "text", ("text", "json")),
-            log_level=env.choice("DOCBOT_LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper(),
+            log_level=env.choice(
+                "DOCBOT_LOG_LEVEL", "info", ("debug", "info", "warning", "error")
+            ).upper(),
             log_message_text=env.bool("DOCBOT_LOG_MESSAGE_TEXT", False),
             max_question_chars=env.int("DOCBOT_MAX_QUESTION_CHARS", 2000, minimum=10),
             rate_limit_per_minute=env.int("DOCBOT_RATE_LIMIT_PER_MINUTE", 20, minimum=0),
@@ -299,4 +316,6 @@ class Settings:
 
     def secrets(self) -> list[str]:
         """Every secret value, for redaction filters."""
-        return [v.reveal() for f in fields(self) if isinstance(v := getattr(self, f.name), Secret) and v]
+        return [
+            v.reveal() for f in fields(self) if isinstance(v := getattr(self, f.name), Secret) and v
+        ]

@@ -13,6 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 
+from bot import metrics
 from bot.commands import ADMIN_COMMANDS, Command, CommandError, parse_command
 from bot.config import Settings
 from bot.limits import RateLimiter
@@ -37,13 +38,17 @@ class Bot:
         self.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
         self._slots = asyncio.Semaphore(settings.max_concurrent_answers)
         self._notifiers: dict[str, Notifier] = {}
+        self._admin_checks: dict[str, Callable[[str], bool]] = {}
         self._reingest_task: asyncio.Task[None] | None = None
         self._in_flight: set[asyncio.Task[object]] = set()
         self.started = time.time()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Bot:
-        store = StateStore(settings.state_url or settings.state_path, defaults=ConversationSettings(model=settings.default_model))
+        store = StateStore(
+            settings.state_url or settings.state_path,
+            defaults=ConversationSettings(model=settings.default_model),
+        )
         return cls(settings, store, Answerer(settings))
 
     # wiring ----------------------------------------------------------------
@@ -51,8 +56,20 @@ class Bot:
         """How the bot posts later messages (re-ingest progress) into a conversation."""
         self._notifiers[platform] = notifier
 
+    def register_admin_check(self, platform: str, check: Callable[[str], bool]) -> None:
+        """An extra, platform-verified admin test (e.g. membership of a Slack user group)."""
+        self._admin_checks[platform] = check
+
     def is_admin(self, platform: str, user_id: str) -> bool:
-        return bool(user_id) and user_id in self.settings.admins
+        if not user_id:
+            return False
+        if user_id in self.settings.admins:
+            return True
+        check = self._admin_checks.get(platform)
+        return bool(check and check(user_id))
+
+    def _msg_is_admin(self, msg: IncomingMessage) -> bool:
+        return self.is_admin(msg.platform, msg.user_id)
 
     def scopes(self, msg: IncomingMessage) -> tuple[str, str]:
         """(conversation scope, the asker's own scope inside it)."""
@@ -66,19 +83,39 @@ class Bot:
         task = asyncio.current_task()
         if task is not None:
             self._in_flight.add(task)
+        started = time.perf_counter()
+        metrics.IN_FLIGHT.inc()
         try:
-            return await self._handle(msg, on_delta)
+            reply = await self._handle(msg, on_delta)
         except Exception as exc:  # the last line of defence: never silence, never a traceback
             log.exception("failed to answer a %s message", msg.platform)
+            metrics.ERRORS.labels(msg.platform).inc()
             lang = self._language(msg)
-            return Reply(text=t("error", lang, reason=type(exc).__name__), declined=True, language=lang)
+            return Reply(
+                text=t("error", lang, reason=type(exc).__name__), declined=True, language=lang
+            )
         finally:
+            metrics.IN_FLIGHT.dec()
             if task is not None:
                 self._in_flight.discard(task)
+        metrics.REQUESTS.labels(msg.platform, "command" if reply.is_command else "question").inc()
+        if not reply.is_command:
+            metrics.LATENCY.labels(msg.platform).observe(time.perf_counter() - started)
+            if reply.declined:
+                metrics.DECLINES.labels(msg.platform).inc()
+            else:
+                metrics.ANSWERS.labels(msg.platform, reply.model or "none").inc()
+            if reply.fallback_used:
+                metrics.FALLBACKS.labels(msg.platform).inc()
+        return reply
 
     async def drain(self, timeout_s: float = 30.0) -> None:
         """Graceful shutdown: wait for the answers in flight."""
-        pending = [task for task in self._in_flight if not task.done() and task is not asyncio.current_task()]
+        pending = [
+            task
+            for task in self._in_flight
+            if not task.done() and task is not asyncio.current_task()
+        ]
         if pending:
             await asyncio.wait(pending, timeout=timeout_s)
 
@@ -100,16 +137,28 @@ class Bot:
         text = msg.text.strip()
         parsed = parse_command(text, is_command=msg.is_command)
         if isinstance(parsed, CommandError):
-            return Reply(text=t(parsed.key, lang, **parsed.params), ephemeral=True, is_command=True, language=lang)
+            return Reply(
+                text=t(parsed.key, lang, **parsed.params),
+                ephemeral=True,
+                is_command=True,
+                language=lang,
+            )
         if isinstance(parsed, Command):
             return await self._command(msg, parsed, conv, lang)
         if not text:
             return Reply(text=t("empty_question", lang), ephemeral=True, language=lang)
         if len(text) > self.settings.max_question_chars:
-            return Reply(text=t("too_long", lang, length=len(text), limit=self.settings.max_question_chars), declined=True, language=lang)
+            return Reply(
+                text=t("too_long", lang, length=len(text), limit=self.settings.max_question_chars),
+                declined=True,
+                language=lang,
+            )
         wait = self.rate_limiter.check(f"{msg.platform}:{msg.user_id}")
         if wait:
-            return Reply(text=t("rate_limited", lang, seconds=int(wait) + 1), declined=True, language=lang)
+            metrics.RATE_LIMITED.labels(msg.platform).inc()
+            return Reply(
+                text=t("rate_limited", lang, seconds=int(wait) + 1), declined=True, language=lang
+            )
         async with self._slots:
             reply = await self.answerer.answer(
                 text,
@@ -139,20 +188,25 @@ class Bot:
         lang = await asyncio.to_thread(self.store.answer_language, answer_id) or "en"
         if value not in ("up", "down"):
             return t("feedback_unknown", lang)
-        ok = await asyncio.to_thread(self.store.record_feedback, answer_id, f"{platform}:{user_id}", value)
+        ok = await asyncio.to_thread(
+            self.store.record_feedback, answer_id, f"{platform}:{user_id}", value
+        )
         if not ok:
             return t("feedback_unknown", lang)
+        metrics.FEEDBACK.labels(value).inc()
         return t("feedback_thanks_up" if value == "up" else "feedback_thanks_down", lang)
 
     # commands --------------------------------------------------------------
-    async def _command(self, msg: IncomingMessage, cmd: Command, conv: ConversationSettings, lang: str) -> Reply:
+    async def _command(
+        self, msg: IncomingMessage, cmd: Command, conv: ConversationSettings, lang: str
+    ) -> Reply:
         def reply(text: str) -> Reply:
             return Reply(text=text, ephemeral=True, is_command=True, language=lang)
 
         router = self.answerer.router
-        if cmd.name in ADMIN_COMMANDS and not self.is_admin(msg.platform, msg.user_id):
+        if cmd.name in ADMIN_COMMANDS and not self._msg_is_admin(msg):
             return reply(t("admin_only", lang, command=cmd.name))
-        if cmd.channel_scope and not msg.is_direct and not self.is_admin(msg.platform, msg.user_id):
+        if cmd.channel_scope and not msg.is_direct and not self._msg_is_admin(msg):
             return reply(t("admin_only", lang, command=f"{cmd.name} channel"))
         scope = self.scopes(msg)[0 if cmd.channel_scope else 1]
         if cmd.name == "help":
@@ -164,7 +218,9 @@ class Bot:
                 return reply(t("unknown_model", lang, value="?", models=", ".join(router.names())))
             name = router.resolve(cmd.value)
             if name is None:
-                return reply(t("unknown_model", lang, value=cmd.value, models=", ".join(router.names())))
+                return reply(
+                    t("unknown_model", lang, value=cmd.value, models=", ".join(router.names()))
+                )
             await asyncio.to_thread(self.store.update_settings, scope, model=name)
             return reply(t("set_model", lang, value=name))
         if cmd.name == "rag":
@@ -179,7 +235,12 @@ class Bot:
         if cmd.name == "language":
             await asyncio.to_thread(self.store.update_settings, scope, language=cmd.value)
             new_lang = cmd.value if cmd.value != "auto" else lang
-            return Reply(text=t("set_language", new_lang, value=cmd.value), ephemeral=True, is_command=True, language=new_lang)
+            return Reply(
+                text=t("set_language", new_lang, value=cmd.value),
+                ephemeral=True,
+                is_command=True,
+                language=new_lang,
+            )
         if cmd.name == "reset":
             await asyncio.to_thread(self.store.reset_settings, scope)
             return reply(t("reset", lang))
@@ -209,12 +270,16 @@ class Bot:
             from ingest.pipeline import format_summary
 
             try:
-                ingest = format_summary(json.loads(summary_path.read_text(encoding="utf-8"))).removeprefix("Ingest finished: ")
+                ingest = format_summary(
+                    json.loads(summary_path.read_text(encoding="utf-8"))
+                ).removeprefix("Ingest finished: ")
             except (OSError, ValueError):
                 ingest = "unreadable"
         if self.reingest_running:
             ingest += " (a re-ingest is running now)"
-        health = ", ".join(f"{name}: {state}" for name, state in self.answerer.router.health().items())
+        health = ", ".join(
+            f"{name}: {state}" for name, state in self.answerer.router.health().items()
+        )
         values = asdict(conv)
         return t(
             "status",

@@ -11,7 +11,9 @@ from collections.abc import Callable
 class RateLimiter:
     """At most `per_minute` accepted calls per key in any 60 s window; 0 disables it."""
 
-    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic, window_s: float = 60.0) -> None:
+    def __init__(
+        self, per_minute: int, clock: Callable[[], float] = time.monotonic, window_s: float = 60.0
+    ) -> None:
         self.per_minute = per_minute
         self.window_s = window_s
         self.clock = clock

@@ -44,7 +44,8 @@ class RedactingFilter(logging.Filter):
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
@@ -71,6 +72,14 @@ def setup_logging(settings: Settings, *, stream: object = None) -> RedactingFilt
     root.addHandler(handler)
     root.setLevel(settings.log_level)
     # Libraries that are chatty at INFO
-    for noisy in ("httpx", "chromadb", "sentence_transformers", "urllib3", "botocore", "bm25s", "transformers"):
+    for noisy in (
+        "httpx",
+        "chromadb",
+        "sentence_transformers",
+        "urllib3",
+        "botocore",
+        "bm25s",
+        "transformers",
+    ):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     return redactor

@@ -106,15 +106,30 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "I don't know the model `{value}`. Available: {models}.",
         "ko": "`{value}` 모델은 없습니다. 사용 가능한 모델: {models}",
     },
-    "set_model": {"en": "Model set to *{value}* for this conversation.", "ko": "이 대화의 모델을 *{value}*(으)로 바꿨습니다."},
-    "set_rag_on": {"en": "Answers will use the docs (RAG on).", "ko": "이제 문서를 근거로 답합니다(RAG 켜짐)."},
+    "set_model": {
+        "en": "Model set to *{value}* for this conversation.",
+        "ko": "이 대화의 모델을 *{value}*(으)로 바꿨습니다.",
+    },
+    "set_rag_on": {
+        "en": "Answers will use the docs (RAG on).",
+        "ko": "이제 문서를 근거로 답합니다(RAG 켜짐).",
+    },
     "set_rag_off": {
         "en": "RAG is off: answers come from the model alone, without the docs.",
         "ko": "RAG를 껐습니다. 문서 없이 모델만으로 답합니다.",
     },
-    "set_temperature": {"en": "Temperature set to {value}.", "ko": "temperature를 {value}(으)로 바꿨습니다."},
-    "set_length": {"en": "Answer length set to *{value}*.", "ko": "답변 길이를 *{value}*(으)로 바꿨습니다."},
-    "set_language": {"en": "Reply language set to *{value}*.", "ko": "답변 언어를 *{value}*(으)로 바꿨습니다."},
+    "set_temperature": {
+        "en": "Temperature set to {value}.",
+        "ko": "temperature를 {value}(으)로 바꿨습니다.",
+    },
+    "set_length": {
+        "en": "Answer length set to *{value}*.",
+        "ko": "답변 길이를 *{value}*(으)로 바꿨습니다.",
+    },
+    "set_language": {
+        "en": "Reply language set to *{value}*.",
+        "ko": "답변 언어를 *{value}*(으)로 바꿨습니다.",
+    },
     "reset": {"en": "Settings reset to the defaults.", "ko": "설정을 기본값으로 되돌렸습니다."},
     "admin_only": {
         "en": "Sorry, `{command}` is for docbot admins only. Ask an admin if you need it.",

@@ -20,6 +20,7 @@ def on_cml(settings: Settings) -> bool:
 def plan_reingest(settings: Settings) -> Job | None:
     """The coroutine to run for `/docbot reingest`, or None when nothing is configured."""
     if on_cml(settings):
+
         async def cml_job(say: Say) -> None:
             from deploy.client import make_client
             from deploy.reingest import run_cml_reingest
@@ -40,7 +41,9 @@ def plan_reingest(settings: Settings) -> Job | None:
         from ingest.sources import default_source
 
         try:
-            await run_ingest(IngestRequest(default_source(settings.ingest_source)), settings, on_progress=say)
+            await run_ingest(
+                IngestRequest(default_source(settings.ingest_source)), settings, on_progress=say
+            )
         except Exception as exc:
             log.exception("re-ingest failed")
             await say(f"Re-ingest failed, the current docs stay live: {type(exc).__name__}: {exc}")

@@ -57,7 +57,9 @@ def hash_id(value: str, salt: str = "docbot") -> str:
 
 
 class StateStore:
-    def __init__(self, url_or_path: str | Path, *, defaults: ConversationSettings | None = None) -> None:
+    def __init__(
+        self, url_or_path: str | Path, *, defaults: ConversationSettings | None = None
+    ) -> None:
         self.defaults = defaults or ConversationSettings()
         target = str(url_or_path)
         self._lock = threading.RLock()
@@ -69,7 +71,9 @@ class StateStore:
             self.backend = "postgresql"
         else:
             Path(target).parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(target, check_same_thread=False, timeout=10.0, isolation_level=None)
+            self._conn = sqlite3.connect(
+                target, check_same_thread=False, timeout=10.0, isolation_level=None
+            )
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA busy_timeout=10000")
             self.backend = "sqlite"
@@ -169,7 +173,10 @@ class StateStore:
         self._execute("DELETE FROM events WHERE updated < ?", (now - EVENT_TTL_S,))
         if answer_retention_days:
             cutoff = now - answer_retention_days * 86400
-            self._execute("DELETE FROM feedback WHERE answer_id IN (SELECT id FROM answers WHERE ts < ?)", (cutoff,))
+            self._execute(
+                "DELETE FROM feedback WHERE answer_id IN (SELECT id FROM answers WHERE ts < ?)",
+                (cutoff,),
+            )
             self._execute("DELETE FROM answers WHERE ts < ?", (cutoff,))
 
     # answer log and feedback -----------------------------------------------------
@@ -233,7 +240,19 @@ class StateStore:
             "FROM answers WHERE ts >= ? ORDER BY ts",
             (since,),
         )
-        keys = ("id", "ts", "platform", "user_hash", "question", "sources", "model", "latency_ms", "declined", "language", "feedback")
+        keys = (
+            "id",
+            "ts",
+            "platform",
+            "user_hash",
+            "question",
+            "sources",
+            "model",
+            "latency_ms",
+            "declined",
+            "language",
+            "feedback",
+        )
         out = []
         for row in rows:
             item = dict(zip(keys, row, strict=True))

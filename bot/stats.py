@@ -17,7 +17,9 @@ def _normalise(question: str) -> str:
     return " ".join(question.lower().split()).rstrip("?!. ")
 
 
-def compute_stats(answers: list[dict[str, Any]], feedback: dict[str, int], *, top: int = 5) -> dict[str, Any]:
+def compute_stats(
+    answers: list[dict[str, Any]], feedback: dict[str, int], *, top: int = 5
+) -> dict[str, Any]:
     total = len(answers)
     declined = [a for a in answers if a["declined"]]
     latencies = sorted(a["latency_ms"] for a in answers)
@@ -52,7 +54,9 @@ def compute_stats(answers: list[dict[str, Any]], feedback: dict[str, int], *, to
         "feedback_down": down,
         "up_ratio": round(up / (up + down), 3) if up + down else None,
         "latency_ms_p50": round(statistics.median(latencies), 1) if latencies else None,
-        "latency_ms_p95": round(latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))], 1) if latencies else None,
+        "latency_ms_p95": round(latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))], 1)
+        if latencies
+        else None,
         "top_questions": [{"question": q, "count": n} for q, n in questions.most_common(top)],
         "doc_gaps": gaps,
         "models": dict(models),
@@ -67,13 +71,20 @@ def format_stats(stats: dict[str, Any], *, days: int) -> str:
     if stats["up_ratio"] is None:
         lines.append("Feedback: none yet")
     else:
-        lines.append(f"Feedback: 👍 {stats['feedback_up']} · 👎 {stats['feedback_down']} ({stats['up_ratio']:.0%} positive)")
+        lines.append(
+            f"Feedback: 👍 {stats['feedback_up']} · 👎 {stats['feedback_down']} ({stats['up_ratio']:.0%} positive)"
+        )
     if stats["latency_ms_p50"] is not None:
-        lines.append(f"Latency: p50 {stats['latency_ms_p50'] / 1000:.1f}s · p95 {stats['latency_ms_p95'] / 1000:.1f}s")
+        lines.append(
+            f"Latency: p50 {stats['latency_ms_p50'] / 1000:.1f}s · p95 {stats['latency_ms_p95'] / 1000:.1f}s"
+        )
     if stats["top_questions"]:
         lines.append("*Top questions*")
         lines.extend(f"• {q['question']} ({q['count']})" for q in stats["top_questions"])
     if stats["doc_gaps"]:
         lines.append("*Doc gaps* (declined questions by topic)")
-        lines.extend(f"• {g['topic']}: {g['questions']} — e.g. “{g['examples'][0]}”" for g in stats["doc_gaps"])
+        lines.extend(
+            f"• {g['topic']}: {g['questions']} — e.g. “{g['examples'][0]}”"
+            for g in stats["doc_gaps"]
+        )
     return "\n".join(lines)

@@ -93,6 +93,7 @@ class Reply:
     model: str = ""
     used_docs: bool = False
     declined: bool = False
+    fallback_used: bool = False  # another model answered than the one chosen
     notices: list[str] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
     answer_id: str = ""

@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 from tqdm import tqdm
 
 from ingest import snapshot as snap
-from ingest.fetch import Fetcher, FetchPolicy, FetchResult
+from ingest.fetch import Fetcher, FetchPolicy, FetchResult, redact_url
 from ingest.html_clean import normalize_date, parse_html
 from ingest.model import Page
-from ingest.sources import SourceError, SourceSpec, crawl, list_urls
+from ingest.sources import SourceError, SourceSpec, crawl, list_pages
 from ingest.ssrf import BlockedURL
 
 if TYPE_CHECKING:
@@ -140,7 +140,10 @@ async def scrape(
                     "duplicates",
                 )
             },
-            "summary": summary.to_dict(),
+            "stats": {
+                k: getattr(summary, k)
+                for k in ("requests", "not_modified", "retries", "bytes", "seconds", "pages_per_s")
+            },
             "pages": entries,
         }
         await asyncio.to_thread(snap.write_snapshot, data_dir, snapshot_id, pages, manifest)
@@ -200,12 +203,14 @@ async def _fetch_source(
         done = 0
 
         parsing: dict[str, asyncio.Task[_Outcome]] = {}
+        lastmod: dict[str, str] = {}  # a sitemap's <lastmod> per URL
 
         def tick(result: FetchResult) -> None:
             nonlocal done
             done += 1
             # clean each page as it arrives, while the rest are still downloading
-            parsing.setdefault(result.url, asyncio.ensure_future(_parse(result)))
+            date = lastmod.get(result.url, "")
+            parsing.setdefault(result.url, asyncio.ensure_future(_parse(result, date)))
             bar.update(1)
             if done % 100 == 0:
                 log.info("fetched %d pages", done)
@@ -238,9 +243,11 @@ async def _fetch_source(
                     )
             else:
                 try:
-                    urls = await list_urls(source, fetcher)
+                    listed = await list_pages(source, fetcher)
                 except BlockedURL as exc:
                     raise SourceError(str(exc)) from None
+                urls = listed.urls
+                lastmod.update(listed.lastmod)
                 bar.total = len(urls)
                 bar.refresh()
                 log.info("fetching %d pages from %s", len(urls), source.describe())
@@ -256,13 +263,17 @@ async def _fetch_source(
         summary.not_modified = stats.not_modified
         summary.retries = stats.retries
         summary.bytes = stats.bytes
-    outcomes = await asyncio.gather(*(parsing.get(r.url) or _parse(r) for r in results))
+    outcomes = await asyncio.gather(
+        *(parsing.get(r.url) or _parse(r, lastmod.get(r.url, "")) for r in results)
+    )
     return list(outcomes), links
 
 
-def _parse_body(result: FetchResult) -> Page:
+def _parse_body(result: FetchResult, listed_date: str = "") -> Page:
+    """The page; its date from its own metadata, else the sitemap's <lastmod>, else the
+    Last-Modified header (often just the deploy time)."""
     url = result.final_url or result.url
-    header_date = normalize_date(result.last_modified)
+    header_date = normalize_date(listed_date) or normalize_date(result.last_modified)
     if result.content_type in ("text/markdown", "text/x-markdown") or (
         result.content_type == "text/plain" and url.lower().endswith((".md", ".markdown"))
     ):
@@ -278,11 +289,13 @@ def _parse_body(result: FetchResult) -> Page:
     return parse_html(html, url, last_modified=header_date)
 
 
-async def _parse(result: FetchResult) -> _Outcome:
+async def _parse(result: FetchResult, listed_date: str = "") -> _Outcome:
     if result.status != "ok":
         return _Outcome(result.url, result)
     try:
-        page = await asyncio.wait_for(asyncio.to_thread(_parse_body, result), PARSE_TIMEOUT_S)
+        page = await asyncio.wait_for(
+            asyncio.to_thread(_parse_body, result, listed_date), PARSE_TIMEOUT_S
+        )
     except asyncio.TimeoutError:
         return _Outcome(result.url, result, error=f"parsing took longer than {PARSE_TIMEOUT_S:g}s")
     except Exception as exc:  # a parser bug on one page must not sink the scrape

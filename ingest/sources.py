@@ -24,7 +24,7 @@ from urllib.parse import urldefrag, urljoin, urlsplit, urlunsplit
 import lxml.html
 from lxml import etree
 
-from ingest.fetch import Fetcher, FetchResult
+from ingest.fetch import Fetcher, FetchResult, redact_url
 
 log = logging.getLogger(__name__)
 
@@ -306,16 +306,22 @@ async def read_sitemap(value: str, fetcher: Fetcher) -> Sitemap:
 
 async def list_urls(spec: SourceSpec, fetcher: Fetcher) -> list[str]:
     """The page URLs of a links or sitemap source."""
+    return (await list_pages(spec, fetcher)).urls
+
+
+async def list_pages(spec: SourceSpec, fetcher: Fetcher) -> Sitemap:
+    """The page URLs of a links or sitemap source, with a sitemap's `<lastmod>` dates."""
     if spec.kind == "links":
         text, base = await _read_text_source(spec.value, fetcher)
-        urls = parse_links(text, base)
+        listed = Sitemap(urls=parse_links(text, base))
     elif spec.kind == "sitemap":
-        urls = (await read_sitemap(spec.value, fetcher)).urls
+        listed = await read_sitemap(spec.value, fetcher)
     else:
         raise SourceError(f"list_urls does not handle {spec.kind} sources")
-    if not urls:
+    if not listed.urls:
         raise SourceError(f"no page URLs in {spec.describe()}")
-    return urls[:MAX_URLS]
+    listed.urls = listed.urls[:MAX_URLS]
+    return listed
 
 
 async def crawl(

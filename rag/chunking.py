@@ -119,9 +119,13 @@ def chunk_page(
         section_name = SECTION_SEP.join(path)
         header = section_name + "\n"
         budget = max(32, max_tokens - count_tokens(header) - 2)  # 2: [CLS]/[SEP]
-        for i, body in enumerate(_windows(_split_units(section.text), budget, overlap_tokens, count_tokens)):
+        for i, body in enumerate(
+            _windows(_split_units(section.text), budget, overlap_tokens, count_tokens)
+        ):
             embed_text = header + body
-            ident = hashlib.sha1(f"{page.url}\0{section.anchor}\0{position}\0{i}\0{embed_text}".encode()).hexdigest()[:20]
+            ident = hashlib.sha1(
+                f"{page.url}\0{section.anchor}\0{position}\0{i}\0{embed_text}".encode()
+            ).hexdigest()[:20]
             chunks.append(
                 Chunk(
                     id=ident,

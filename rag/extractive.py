@@ -45,11 +45,16 @@ def split_sentences(text: str) -> list[str]:
     return out
 
 
-def prefilter(question_words: set[str], candidates: list[tuple[int, int, str]], limit: int) -> list[tuple[int, int, str]]:
+def prefilter(
+    question_words: set[str], candidates: list[tuple[int, int, str]], limit: int
+) -> list[tuple[int, int, str]]:
     """Keep the `limit` candidates sharing the most words with the question (ties: earlier first)."""
     if len(candidates) <= limit:
         return candidates
-    scored = [(-len(question_words & set(tokenize(c[2]))), c[0], c[1], i) for i, c in enumerate(candidates)]
+    scored = [
+        (-len(question_words & set(tokenize(c[2]))), c[0], c[1], i)
+        for i, c in enumerate(candidates)
+    ]
     keep = sorted(i for *_, i in sorted(scored)[:limit])
     return [candidates[i] for i in keep]
 
@@ -122,7 +127,9 @@ class ExtractiveProvider:
         embedder = self._embedder()
         qvec = embedder.embed_query(request.question)
         count = SENTENCES_BY_LENGTH.get(request.length, SENTENCES_BY_LENGTH["medium"])
-        picked = select_sentences(set(tokenize(request.question)), qvec, request.sources, embedder.embed_passages, count)
+        picked = select_sentences(
+            set(tokenize(request.question)), qvec, request.sources, embedder.embed_passages, count
+        )
         if not picked:  # sections of code or tables only: point at the best one
             best = request.sources[0]
             return f"The section “{best.section or best.title}” covers this [{best.n}]."

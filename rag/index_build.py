@@ -86,7 +86,9 @@ def is_ingest_running(settings: Settings) -> bool:
     return False
 
 
-def _reusable_vectors(store: IndexStore, previous: VersionInfo | None, model: str) -> dict[str, np.ndarray]:
+def _reusable_vectors(
+    store: IndexStore, previous: VersionInfo | None, model: str
+) -> dict[str, np.ndarray]:
     if previous is None or previous.manifest.get("embedding_model") != model:
         return {}
     try:
@@ -108,7 +110,9 @@ def build_index(
     source: str = "",
 ) -> IndexSummary:
     """Build, check and publish a version from `pages`. Raises PublishRefusedError on a failed check."""
-    embedder = embedder or get_embedder(settings.embedding_model, settings.embedding_device, settings.embedding_batch_size)
+    embedder = embedder or get_embedder(
+        settings.embedding_model, settings.embedding_device, settings.embedding_batch_size
+    )
     store = IndexStore(settings)
     summary = IndexSummary(embedding_model=embedder.name, device=embedder.device)
     previous = store.current()
@@ -116,7 +120,9 @@ def build_index(
     summary.previous_pages = previous.page_count if previous else 0
 
     t0 = time.perf_counter()
-    chunks: list[Chunk] = chunk_pages(pages, max_tokens=embedder.info.max_tokens, count_tokens=embedder.count_tokens)
+    chunks: list[Chunk] = chunk_pages(
+        pages, max_tokens=embedder.info.max_tokens, count_tokens=embedder.count_tokens
+    )
     summary.pages = len({p.url for p in pages})
     summary.chunks = len(chunks)
     summary.seconds["chunk"] = round(time.perf_counter() - t0, 3)
@@ -147,7 +153,12 @@ def build_index(
 
     t0 = time.perf_counter()
     if todo:
-        log.info("embedding %d chunks (%d reused) on %s", len(todo), summary.chunks_reused, embedder.device)
+        log.info(
+            "embedding %d chunks (%d reused) on %s",
+            len(todo),
+            summary.chunks_reused,
+            embedder.device,
+        )
         new = embedder.embed_passages([chunks[i].embed_text for i in todo], show_progress=progress)
         vectors[todo] = new
     summary.chunks_embedded = len(todo)

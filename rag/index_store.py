@@ -73,7 +73,9 @@ def chroma_client(settings: Settings, version_dir: Path | None = None) -> Any:
 
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
     if settings.uses_chroma_server:
-        return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
+        return chromadb.HttpClient(
+            host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
+        )
     if version_dir is None:
         raise IndexStoreError("embedded Chroma needs a version directory")
     return chromadb.PersistentClient(path=str(version_dir / "chroma"), settings=chroma_settings)
@@ -179,14 +181,23 @@ class IndexStore:
         np.save(work / "embeddings.npy", np.asarray(embeddings, dtype=np.float32))
         build_keyword_index(chunks, work / "bm25")
         self._write_vectors(vid, work, chunks, embeddings)
-        manifest = {**manifest, "version": vid, "chunks": len(chunks), "created": dt.datetime.now(dt.timezone.utc).isoformat()}
-        (work / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
+        manifest = {
+            **manifest,
+            "version": vid,
+            "chunks": len(chunks),
+            "created": dt.datetime.now(dt.timezone.utc).isoformat(),
+        }
+        (work / "manifest.json").write_text(
+            json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8"
+        )
         final = self.versions_dir / vid
         final.parent.mkdir(parents=True, exist_ok=True)
         os.replace(work, final)  # same filesystem: atomic directory rename
         return VersionInfo(id=vid, path=final, manifest=manifest)
 
-    def _write_vectors(self, vid: str, work: Path, chunks: list[Chunk], embeddings: np.ndarray) -> None:
+    def _write_vectors(
+        self, vid: str, work: Path, chunks: list[Chunk], embeddings: np.ndarray
+    ) -> None:
         client = chroma_client(self.settings, work)
         name = collection_name(vid)
         if self.settings.uses_chroma_server:
@@ -195,7 +206,9 @@ class IndexStore:
             except Exception:  # absent: nothing to clean
                 pass
         # embedding_function=None: we always pass vectors, so Chroma never loads its default ONNX model
-        col = client.create_collection(name, embedding_function=None, metadata={"hnsw:space": "cosine"})
+        col = client.create_collection(
+            name, embedding_function=None, metadata={"hnsw:space": "cosine"}
+        )
         step = max(1, min(5000, int(client.get_max_batch_size())))
         for start in range(0, len(chunks), step):
             part = chunks[start : start + step]
@@ -208,7 +221,12 @@ class IndexStore:
     def publish(self, version: VersionInfo) -> None:
         """Make `version` live, then prune old versions."""
         atomic_write_text(self.pointer, version.id + "\n")
-        log.info("published index version %s (%d pages, %d chunks)", version.id, version.page_count, version.chunk_count)
+        log.info(
+            "published index version %s (%d pages, %d chunks)",
+            version.id,
+            version.page_count,
+            version.chunk_count,
+        )
         self.prune()
 
     def rollback(self) -> VersionInfo:
@@ -244,7 +262,9 @@ class IndexStore:
             try:
                 chroma_client(self.settings).delete_collection(collection_name(version_id))
             except Exception as exc:
-                log.warning("could not delete Chroma collection of %s: %s", version_id, type(exc).__name__)
+                log.warning(
+                    "could not delete Chroma collection of %s: %s", version_id, type(exc).__name__
+                )
         shutil.rmtree(self.versions_dir / version_id, ignore_errors=True)
 
 

@@ -39,7 +39,9 @@ class KeywordIndex:
         import bm25s
 
         self.size = size
-        self.model = bm25s.BM25.load(str(directory), show_progress=False, mmap=False) if size else None
+        self.model = (
+            bm25s.BM25.load(str(directory), show_progress=False, mmap=False) if size else None
+        )
         self.vocab = set(self.model.vocab_dict) if self.model is not None else set()
 
     def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:

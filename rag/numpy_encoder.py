@@ -28,7 +28,9 @@ except ImportError:  # pragma: no cover
 def _gelu(x: np.ndarray) -> np.ndarray:
     if _erf is not None:
         return 0.5 * x * (1.0 + _erf(x / math.sqrt(2.0)))
-    return 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)))  # pragma: no cover
+    return (
+        0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)))
+    )  # pragma: no cover
 
 
 def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float) -> np.ndarray:
@@ -88,7 +90,14 @@ class NumpyEncoder:
             and config.get("position_embedding_type", "absolute") == "absolute"
             and config.get("hidden_act") == "gelu"
             and pooling.get("pooling_mode_mean_tokens") is True
-            and not any(pooling.get(k) for k in ("pooling_mode_cls_token", "pooling_mode_max_tokens", "pooling_mode_mean_sqrt_len_tokens"))
+            and not any(
+                pooling.get(k)
+                for k in (
+                    "pooling_mode_cls_token",
+                    "pooling_mode_max_tokens",
+                    "pooling_mode_mean_sqrt_len_tokens",
+                )
+            )
             and all(t.endswith(("Transformer", "Pooling", "Normalize")) for t in module_types)
             and (path / "model.safetensors").is_file()
             and (path / "tokenizer.json").is_file()
@@ -115,7 +124,9 @@ class NumpyEncoder:
             + w["embeddings.position_embeddings.weight"][np.arange(seq)][None, :, :]
             + w["embeddings.token_type_embeddings.weight"][types]
         )
-        x = _layer_norm(x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], self.eps)
+        x = _layer_norm(
+            x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], self.eps
+        )
         head_dim = self.dimension // self.heads
         bias = ((1.0 - mask) * -1e9)[:, None, None, :]  # padded keys get no attention
         for i in range(self.layers):
@@ -135,9 +146,19 @@ class NumpyEncoder:
             probs = np.exp(scores)
             probs /= probs.sum(-1, keepdims=True)
             ctx = (probs @ v).transpose(0, 2, 1, 3).reshape(batch, seq, self.dimension)
-            x = _layer_norm(x + proj(ctx, "attention.output.dense"), w[p + "attention.output.LayerNorm.weight"], w[p + "attention.output.LayerNorm.bias"], self.eps)
+            x = _layer_norm(
+                x + proj(ctx, "attention.output.dense"),
+                w[p + "attention.output.LayerNorm.weight"],
+                w[p + "attention.output.LayerNorm.bias"],
+                self.eps,
+            )
             h = _gelu(proj(x, "intermediate.dense"))
-            x = _layer_norm(x + proj(h, "output.dense"), w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"], self.eps)
+            x = _layer_norm(
+                x + proj(h, "output.dense"),
+                w[p + "output.LayerNorm.weight"],
+                w[p + "output.LayerNorm.bias"],
+                self.eps,
+            )
         summed = (x * mask[:, :, None]).sum(1)
         pooled = summed / np.clip(mask.sum(1, keepdims=True), 1e-9, None)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)

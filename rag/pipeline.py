@@ -40,7 +40,12 @@ def hits_to_sources(hits: list[Hit]) -> list[Source]:
 
 
 class Answerer:
-    def __init__(self, settings: Settings, retriever: Retriever | None = None, router: ModelRouter | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        retriever: Retriever | None = None,
+        router: ModelRouter | None = None,
+    ) -> None:
         self.settings = settings
         self.retriever = retriever or Retriever(settings)
         self.extractive = ExtractiveProvider(lambda: self.retriever.embedder)
@@ -72,17 +77,36 @@ class Answerer:
             t0 = time.perf_counter()
             has_index = await asyncio.to_thread(self.retriever.refresh)
             if not has_index:
-                return Reply(text=t("no_index", language), declined=True, model="", language=language,
-                             timings_ms={"total": (time.perf_counter() - started) * 1000})
-            hits = await asyncio.to_thread(self.retriever.search, question, self.settings.top_k, history)
+                return Reply(
+                    text=t("no_index", language),
+                    declined=True,
+                    model="",
+                    language=language,
+                    timings_ms={"total": (time.perf_counter() - started) * 1000},
+                )
+            hits = await asyncio.to_thread(
+                self.retriever.search, question, self.settings.top_k, history
+            )
             timings["retrieve"] = (time.perf_counter() - t0) * 1000
             if not self.retriever.is_relevant(hits):
                 timings["total"] = (time.perf_counter() - started) * 1000
-                return Reply(text=t("decline", language), declined=True, used_docs=True, model="", language=language, timings_ms=timings)
+                return Reply(
+                    text=t("decline", language),
+                    declined=True,
+                    used_docs=True,
+                    model="",
+                    language=language,
+                    timings_ms=timings,
+                )
             sources = hits_to_sources(hits)
             weak = max(h.score for h in hits) < self.retriever.min_relevance + 0.1
         elif (self.router.resolve(model) or model) == "extractive":
-            return Reply(text=t("no_rag_extractive", language), declined=True, model=self.extractive.label, language=language)
+            return Reply(
+                text=t("no_rag_extractive", language),
+                declined=True,
+                model=self.extractive.label,
+                language=language,
+            )
 
         request = GenerationRequest(
             question=question,
@@ -107,7 +131,9 @@ class Answerer:
 
         routed = await self.router.generate(model, request, forward, restart)
         timings["generate"] = (time.perf_counter() - t0) * 1000
-        text, citations, declined = finalize(routed.text, sources, retrieval_weak=weak, use_docs=use_docs, language=language)
+        text, citations, declined = finalize(
+            routed.text, sources, retrieval_weak=weak, use_docs=use_docs, language=language
+        )
         if declined and use_docs:
             text = t("decline", language)
         notices = list(routed.notices)  # the router already says when the docs were not used
@@ -118,6 +144,7 @@ class Answerer:
             model=routed.label,
             used_docs=use_docs and bool(citations),
             declined=declined,
+            fallback_used=routed.provider != (self.router.resolve(model) or model),
             notices=notices,
             timings_ms=timings,
             language=language,

@@ -49,7 +49,13 @@ class Hit:
         return f"{self.page_url}#{self.anchor}" if self.anchor else self.page_url
 
     def to_dict(self) -> dict[str, object]:
-        return {"url": self.url, "title": self.title, "section": self.section, "score": round(self.score, 4), "text": self.text}
+        return {
+            "url": self.url,
+            "title": self.title,
+            "section": self.section,
+            "score": round(self.score, 4),
+            "text": self.text,
+        }
 
 
 @dataclass
@@ -73,7 +79,14 @@ def condense_query(question: str, history: list[Turn] | None) -> str:
     """
     if not history:
         return question
-    last_user = next((t.text for t in reversed(history) if t.role == "user" and t.text.strip() != question.strip()), "")
+    last_user = next(
+        (
+            t.text
+            for t in reversed(history)
+            if t.role == "user" and t.text.strip() != question.strip()
+        ),
+        "",
+    )
     if not last_user or len(question.split()) > FOLLOWUP_MAX_WORDS:
         return question
     return f"{question} {last_user}"
@@ -86,12 +99,18 @@ class Retriever:
         self._embedder = embedder
         self._index: LoadedIndex | None = None
         self._lock = threading.Lock()
-        self.min_relevance = settings.min_relevance if settings.min_relevance >= 0 else DEFAULT_MIN_RELEVANCE
+        self.min_relevance = (
+            settings.min_relevance if settings.min_relevance >= 0 else DEFAULT_MIN_RELEVANCE
+        )
 
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            self._embedder = get_embedder(self.settings.embedding_model, self.settings.embedding_device, self.settings.embedding_batch_size)
+            self._embedder = get_embedder(
+                self.settings.embedding_model,
+                self.settings.embedding_device,
+                self.settings.embedding_batch_size,
+            )
         return self._embedder
 
     @property
@@ -136,10 +155,19 @@ class Retriever:
             raise IndexStoreError(
                 f"index {version.id} was embedded with {model!r} but DOCBOT_EMBEDDING_MODEL is {self.embedder.name!r}; re-run `docbot index`"
             )
-        log.info("loaded index version %s: %d chunks in %.2fs", version.id, len(chunks), time.perf_counter() - started)
-        return LoadedIndex(version, chunks, embeddings, keyword, collection, stamp, pages=version.page_count)
+        log.info(
+            "loaded index version %s: %d chunks in %.2fs",
+            version.id,
+            len(chunks),
+            time.perf_counter() - started,
+        )
+        return LoadedIndex(
+            version, chunks, embeddings, keyword, collection, stamp, pages=version.page_count
+        )
 
-    def search(self, question: str, k: int = 5, history: list[Turn] | None = None, *, diverse: bool = True) -> list[Hit]:
+    def search(
+        self, question: str, k: int = 5, history: list[Turn] | None = None, *, diverse: bool = True
+    ) -> list[Hit]:
         """Best `k` sections for a question, best first; [] when no index is live."""
         index = self.index
         if index is None or not index.chunks:
@@ -160,7 +188,20 @@ class Retriever:
         hits = []
         for row, sim in zip(rows, sims.tolist(), strict=True):
             c = index.chunks[row]
-            hits.append(Hit(c.id, c.page_url, c.anchor, c.title, c.section, c.text, float(sim), fused[row], c.last_updated, row))
+            hits.append(
+                Hit(
+                    c.id,
+                    c.page_url,
+                    c.anchor,
+                    c.title,
+                    c.section,
+                    c.text,
+                    float(sim),
+                    fused[row],
+                    c.last_updated,
+                    row,
+                )
+            )
         return diversify(hits, k) if diverse else hits[:k]
 
     def is_relevant(self, hits: list[Hit]) -> bool:

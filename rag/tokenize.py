@@ -39,7 +39,14 @@ def stem(word: str) -> str:
     """A deliberately small English stemmer: plural and common verb endings."""
     if len(word) <= 3 or not word.isascii() or not word.isalpha():
         return word
-    for suffix, repl in (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
+    for suffix, repl in (
+        ("ies", "y"),
+        ("sses", "ss"),
+        ("ing", ""),
+        ("ed", ""),
+        ("es", ""),
+        ("s", ""),
+    ):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             if suffix == "s" and word.endswith(("ss", "us", "is")):
                 return word
@@ -81,7 +88,9 @@ def tokenize(text: str, *, keep_stopwords: bool = False) -> list[str]:
                 continue
             if any(sep in run for sep in ".-_/"):
                 tokens.append(run)
-                tokens.extend(stem(p) for p in re.split(r"[.\-_/]", run) if p and p not in STOPWORDS)
+                tokens.extend(
+                    stem(p) for p in re.split(r"[.\-_/]", run) if p and p not in STOPWORDS
+                )
             else:
                 tokens.append(stem(run))
     return tokens

@@ -137,6 +137,10 @@ class SlackAdapter:
         register = getattr(bot, "register_notifier", None)
         if register is not None:  # re-ingest progress is posted back into the conversation
             register("slack", self.notify)
+        # Members of DOCBOT_SLACK_ADMIN_GROUP are admins too, once the core takes extra checks.
+        register_admin = getattr(bot, "register_admin_check", None)
+        if register_admin is not None:
+            register_admin("slack", self.is_group_admin)
 
     # ---- transport -------------------------------------------------------------------------
 
@@ -274,7 +278,10 @@ class SlackAdapter:
                     done = True  # a conversation between people: not ours to join
                     return
             # Commands typed as text ("docbot status") are answered at once, ephemerally.
-            if parse_core_command(ev.message.text) is None:
+            is_command = parse_core_command(ev.message.text) is not None
+            if is_command:
+                await self.refresh_admin_group()
+            else:
                 waiting = t("placeholder", detect_language(ev.message.text))
                 resp = await self.client.chat_postMessage(
                     channel=ev.channel,
@@ -284,7 +291,7 @@ class SlackAdapter:
                 placeholder_ts = resp["ts"]
                 if ev.reply_thread_ts:
                     self._not_our_threads.pop((ev.channel, ev.reply_thread_ts), None)
-            if ev.history_thread_ts and replies is None:
+            if ev.history_thread_ts and replies is None and not is_command:
                 replies = await self._thread(ev.channel, ev.history_thread_ts)
             history = thread_history(
                 replies or [], bot_user_id=bot_user_id, bot_id=bot_id, before_ts=ev.ts

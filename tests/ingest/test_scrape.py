@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+from datetime import datetime, timezone
 
 import pytest
 
@@ -309,3 +310,26 @@ async def test_full_site_scrape_from_a_server_failing_every_tenth_request(serve,
         SourceSpec("links", f"{base}/links.txt"), settings, progress=False, policy=policy
     )
     assert summary.new == 214 and summary.failed == 0 and summary.retries >= 21
+
+
+async def test_page_date_falls_back_to_the_sitemap_lastmod_then_the_http_header(
+    small_site, serve, settings, fast_policy
+):
+    page = small_site / "docs" / "undated" / "index.html"
+    page.parent.mkdir(parents=True)
+    page.write_text(
+        "<html><body><main><h1>Undated</h1><p>No date on the page.</p></main></body></html>"
+    )
+    write_site_lists(small_site, ["/docs/undated/"])  # <lastmod>2026-01-01</lastmod>
+    base = serve(small_site)
+
+    await scrape(
+        SourceSpec("sitemap", f"{base}/sitemap.xml"), settings, progress=False, policy=fast_policy
+    )
+    (from_sitemap,), _ = snapshot.load_current(settings.data_dir)
+    assert from_sitemap.last_modified == "2026-01-01"
+
+    other = dataclasses.replace(settings, data_dir=settings.data_dir.parent / "other")
+    await scrape(links(base), other, progress=False, policy=fast_policy)
+    (from_header,), _ = snapshot.load_current(other.data_dir)
+    assert from_header.last_modified == datetime.now(timezone.utc).date().isoformat()  # file mtime

@@ -257,7 +257,12 @@ async def test_thread_without_the_bot_is_not_joined(
 ) -> None:
     for n in range(2):
         chatter = event(
-            MENTION, f"EvCHAT0{n}", type="message", channel_type="channel", text="lunch?"
+            MENTION,
+            f"EvCHAT0{n}",
+            type="message",
+            channel_type="channel",
+            text="lunch?",
+            ts=f"1730812400.00000{n}",
         )
         await slack.post_event(chatter)
         await asyncio.sleep(0.2)
@@ -519,3 +524,34 @@ async def test_reingest_progress_is_posted_where_the_command_was_given(
     stand_in.fail("chat.postMessage", "not_in_channel")
     await slack.adapter.notify(target, "Re-ingest finished")
     assert stand_in.calls_to("chat.postEphemeral")[0].args["user"] == "UADMIN0001"
+
+
+@pytest.mark.slow
+async def test_a_real_answer_with_citations_end_to_end(
+    tmp_path: Path, stand_in: SlackStandIn
+) -> None:
+    """Index three corpus pages, ask in a DM: the extractive answer cites them in Slack's form."""
+    from ingest.pipeline import IngestRequest, run_ingest
+    from ingest.sources import SourceSpec
+
+    corpus = Path("/work/shared/corpus/kubeflow/md/components/pipelines")
+    docs = tmp_path / "docs"
+    for rel in ("operator-guides/configure-object-store.md", "legacy-v1/overview/caching.md"):
+        (docs / rel).parent.mkdir(parents=True, exist_ok=True)
+        (docs / rel).write_bytes((corpus / rel).read_bytes())
+    settings = make_settings(tmp_path / "data", stand_in)
+    await run_ingest(IngestRequest(SourceSpec("path", str(docs))), settings)
+    core = Bot.from_settings(settings)
+    server = await SlackHttp(SlackAdapter(core, settings)).start()
+    try:
+        question = event(DM, "EvREAL0001", text="How does step caching work in pipelines?")
+        await server.post_event(question)
+        final = (await wait_answers(stand_in, 1))[0]
+        sources = next(b for b in final["blocks"] if b.get("block_id", "").startswith("sources:"))
+        assert "<" in sources["elements"][0]["text"] and "|" in sources["elements"][0]["text"]
+        assert "[1]" in final["blocks"][0]["text"]["text"]
+        footer = next(b for b in final["blocks"] if b.get("block_id", "").startswith("footer:"))
+        assert "answered from the docs" in footer["elements"][0]["text"]
+        print(json.dumps(final["blocks"], indent=1, ensure_ascii=False))
+    finally:
+        await server.close()

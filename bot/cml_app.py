@@ -1,0 +1,40 @@
+"""CML Application entry: `bot/cml_app.py` (CML runs script paths from the project root).
+
+Starts the configured adapters (Slack in Socket Mode: applications sit behind
+CML auth, so Slack cannot reach them; Teams over HTTP) and serves the status
+page, /healthz and /metrics on CDSW_APP_PORT, bound to 127.0.0.1 as CML
+requires. Adapters that die are restarted by the server's supervisor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+if __name__ == "__main__":
+    # Run as a script, sys.path[0] is bot/ itself, whose modules (bot/types.py...) would
+    # shadow top-level ones: use the project root instead.
+    sys.path[:1] = [str(Path(__file__).resolve().parents[1])]
+
+from bot.config import ConfigError, Settings  # noqa: E402
+
+
+def main() -> int:
+    os.environ.setdefault("DOCBOT_HOST", "127.0.0.1")
+    os.environ.setdefault("DOCBOT_SLACK_MODE", "socket")
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        print(f"docbot: configuration error: {exc}", file=sys.stderr)
+        return 2
+    from bot.logs import setup_logging
+    from bot.server import serve
+
+    setup_logging(settings)
+    return asyncio.run(serve(settings))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

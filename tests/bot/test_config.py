@@ -1,0 +1,198 @@
+"""Settings.from_env: defaults, precedence, strict parsing, secrets that never print."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import PACKAGED_EMBEDDING_MODEL, ConfigError, Secret, Settings
+
+
+def load(**env: str) -> Settings:
+    return Settings.from_env(env, env_file=None)
+
+
+def test_defaults_need_no_environment_at_all() -> None:
+    s = load()
+    assert s.data_dir == Path(".docbot")
+    assert s.embedding_model == PACKAGED_EMBEDDING_MODEL
+    assert s.default_model == "extractive"
+    assert s.port == 8080
+    assert s.top_k == 5
+    assert s.keep_versions == 3
+    assert s.max_page_loss == 0.2
+    assert s.slack_mode == "socket"
+    assert s.log_level == "INFO"
+    assert s.default_language == "auto"
+    assert s.admins == ()
+    assert s.named_models == {}
+    assert not s.slack_bot_token
+    assert s.index_dir == Path(".docbot/index")
+    assert s.state_path == Path(".docbot/state.sqlite3")
+    assert not s.uses_chroma_server
+
+
+def test_the_real_environment_beats_the_env_file(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("DOCBOT_TOP_K=7\nDOCBOT_PORT=9000\nDOCBOT_MODEL=bedrock\n")
+    s = Settings.from_env({"DOCBOT_PORT": "9100"}, env_file=env_file)
+    assert s.port == 9100  # environment wins
+    assert s.top_k == 7  # only in the file
+    assert s.default_model == "bedrock"
+
+
+def test_a_missing_env_file_is_not_an_error(tmp_path: Path) -> None:
+    assert Settings.from_env({}, env_file=tmp_path / "absent.env").top_k == 5
+
+
+def test_cml_app_port_is_the_default_port_and_docbot_port_wins() -> None:
+    assert load(CDSW_APP_PORT="8100").port == 8100
+    assert load(CDSW_APP_PORT="8100", DOCBOT_PORT="8200").port == 8200
+
+
+def test_blank_values_count_as_unset() -> None:
+    assert load(DOCBOT_TOP_K="   ").top_k == 5
+
+
+def test_lists_accept_commas_and_semicolons() -> None:
+    s = load(DOCBOT_ADMINS="U1, U2;U3 ,", DOCBOT_FALLBACK="bedrock,extractive")
+    assert s.admins == ("U1", "U2", "U3")
+    assert s.fallback_chain == ("bedrock", "extractive")
+
+
+def test_named_models_are_parsed() -> None:
+    s = load(DOCBOT_MODELS="claude=bedrock:anthropic.claude-3-haiku, mistral = cml:mistral-7b")
+    assert s.named_models == {"claude": "bedrock:anthropic.claude-3-haiku", "mistral": "cml:mistral-7b"}
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DOCBOT_PORT", "eighty"),
+        ("DOCBOT_PORT", "70000"),
+        ("DOCBOT_PORT", "-1"),
+        ("CDSW_APP_PORT", "0"),
+        ("CHROMA_PORT", "x"),
+        ("DOCBOT_TOP_K", "0"),
+        ("DOCBOT_TOP_K", "51"),
+        ("DOCBOT_TOP_K", "2.5"),
+        ("DOCBOT_KEEP_VERSIONS", "0"),
+        ("DOCBOT_CML_GPUS", "9"),
+        ("DOCBOT_INGEST_CONCURRENCY", "1000"),
+        ("DOCBOT_MAX_QUESTION_CHARS", "5"),
+        ("DOCBOT_RATE_LIMIT_PER_MINUTE", "-3"),
+        ("DOCBOT_EMBEDDING_BATCH_SIZE", "many"),
+    ],
+)
+def test_a_bad_integer_names_the_variable(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        load(**{name: value})
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DOCBOT_MAX_PAGE_LOSS", "1.5"),
+        ("DOCBOT_MAX_PAGE_LOSS", "-0.1"),
+        ("DOCBOT_MAX_PAGE_LOSS", "lots"),
+        ("DOCBOT_MIN_RELEVANCE", "2"),
+        ("DOCBOT_MODEL_TIMEOUT", "0"),
+        ("DOCBOT_MODEL_TIMEOUT", "soon"),
+    ],
+)
+def test_a_bad_float_names_the_variable(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        load(**{name: value})
+
+
+@pytest.mark.parametrize("value", ["1", "true", "YES", "on", "True"])
+def test_true_spellings(value: str) -> None:
+    assert load(DOCBOT_TEAMS_EMULATOR=value).teams_emulator is True
+
+
+@pytest.mark.parametrize("value", ["0", "false", "No", "OFF"])
+def test_false_spellings(value: str) -> None:
+    assert load(DOCBOT_SLACK_THREAD_FOLLOWUPS=value).slack_thread_followups is False
+
+
+@pytest.mark.parametrize(
+    "name", ["DOCBOT_TEAMS_EMULATOR", "DOCBOT_SLACK_THREAD_FOLLOWUPS", "DOCBOT_INGEST_ALLOW_PRIVATE", "DOCBOT_LOG_MESSAGE_TEXT"]
+)
+def test_a_bad_boolean_names_the_variable(name: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        load(**{name: "maybe"})
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DOCBOT_SLACK_MODE", "websocket"),
+        ("DOCBOT_LOG_FORMAT", "xml"),
+        ("DOCBOT_LOG_LEVEL", "verbose"),
+        ("DOCBOT_LANGUAGE", "fr"),
+    ],
+)
+def test_a_value_outside_the_choices_names_the_variable_and_the_choices(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name) as err:
+        load(**{name: value})
+    assert "must be one of" in str(err.value)
+
+
+def test_choices_are_case_insensitive() -> None:
+    s = load(DOCBOT_SLACK_MODE="HTTP", DOCBOT_LOG_LEVEL="debug", DOCBOT_LOG_FORMAT="JSON")
+    assert (s.slack_mode, s.log_level, s.log_format) == ("http", "DEBUG", "json")
+
+
+@pytest.mark.parametrize("value", ["claude", "claude=bedrock", "=bedrock:x", "a=b:c,broken"])
+def test_malformed_named_models_name_the_variable(value: str) -> None:
+    with pytest.raises(ConfigError, match="DOCBOT_MODELS"):
+        load(DOCBOT_MODELS=value)
+
+
+@pytest.mark.parametrize("value", ["auto", "cpu", "cuda", "cuda:1", "mps", "CPU"])
+def test_embedding_devices_accepted(value: str) -> None:
+    assert load(DOCBOT_EMBEDDING_DEVICE=value).embedding_device == value.lower()
+
+
+@pytest.mark.parametrize("value", ["gpu", "tpu", "cuda0"])
+def test_a_bad_embedding_device_names_the_variable(value: str) -> None:
+    with pytest.raises(ConfigError, match="DOCBOT_EMBEDDING_DEVICE"):
+        load(DOCBOT_EMBEDDING_DEVICE=value)
+
+
+def test_config_error_is_a_value_error_with_the_bad_value() -> None:
+    with pytest.raises(ValueError, match="'eighty'"):
+        load(DOCBOT_PORT="eighty")
+
+
+SECRET_ENV = {
+    "SLACK_BOT_TOKEN": "xoxb-1111-2222-supersecretvalue",
+    "SLACK_APP_TOKEN": "xapp-1-A111-secretappvalue",
+    "SLACK_SIGNING_SECRET": "signing-secret-value-123",
+    "MicrosoftAppPassword": "teams-password-value-456",
+    "CDSW_APIV2_KEY": "cml-api-key-value-789",
+    "DOCBOT_CAII_TOKEN": "caii-token-value-000",
+    "DOCBOT_CML_MODEL_ACCESS_KEY": "model-access-key-abc",
+}
+
+
+def test_secrets_never_show_in_repr_str_or_format() -> None:
+    s = load(**SECRET_ENV)
+    shown = " ".join([repr(s), str(s), f"{s}", f"{s.slack_bot_token}", f"{s.slack_bot_token!r}", str(s.caii_token)])
+    for value in SECRET_ENV.values():
+        assert value not in shown
+    assert "**********" in repr(s.slack_bot_token)
+    assert s.slack_bot_token.reveal() == SECRET_ENV["SLACK_BOT_TOKEN"]
+
+
+def test_secrets_lists_every_configured_secret_value() -> None:
+    s = load(**SECRET_ENV)
+    assert sorted(s.secrets()) == sorted(SECRET_ENV.values())
+    assert load().secrets() == []
+
+
+def test_an_empty_secret_is_falsy_and_says_so() -> None:
+    assert not Secret("")
+    assert repr(Secret("")) == "Secret('')"
+    assert Secret("a") == Secret("a") and Secret("a") != Secret("b")
