@@ -226,12 +226,6 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(serve(settings, slack=not args.no_slack, teams=not args.no_teams))
 
 
-def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.evaluation import run_cli_eval
-
-    return run_cli_eval(args, settings)
-
-
 def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     from bot.state import StateStore
     from bot.stats import compute_stats, format_stats
@@ -317,11 +311,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-teams", action="store_true")
     p.set_defaults(func=cmd_serve)
 
-    p = sub.add_parser("eval", help="retrieval and answer quality on a questions file")
-    p.add_argument("questions_file")
-    p.add_argument("--json", dest="json_out", help="write the metrics as JSON here")
-    p.add_argument("--no-answers", action="store_true", help="retrieval metrics only")
-    p.set_defaults(func=cmd_eval)
+    from rag.evaluate import register as register_eval
+    from rag.evaluate import run as run_eval
+
+    register_eval(sub).set_defaults(func=lambda a, s: run_eval(a, s))
 
     p = sub.add_parser("stats", help="usage, declines, feedback and doc gaps from the answer log")
     p.add_argument("--days", type=int, default=30)

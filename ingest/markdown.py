@@ -22,25 +22,21 @@ _SHORTCODE = re.compile(r"\{\{[<%].*?[>%]\}\}", re.S)
 _LINK = re.compile(r"!?\[([^\]]*)\]\(([^)\s]*)(?:\s+\"[^\"]*\")?\)")
 _HTML_TAG = re.compile(r"</?[a-zA-Z][^>]*>")
 _MULTI_BLANK = re.compile(r"\n{3,}")
+MAX_SECTION_LEVEL = 4  # h5/h6 carry no anchor on rendered docs sites
+_NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
 
 
 def slugify(heading: str) -> str:
-    """Heading text to an anchor id, as Hugo's default (GitHub style) does.
+    """Heading text to an anchor id, as the docs site renders it.
 
-    Lower-case; keep letters (any script), digits, '-' and '_'; spaces become '-';
-    everything else is dropped.
+    Lower-case; every run of characters that are not letters or digits (any
+    script) becomes one '-'; no '-' at either end. `dsl.ExitHandler` ->
+    `dsl-exithandler`, `packages_to_install` -> `packages-to-install`,
+    `Standalone KFP - outside the cluster` -> `standalone-kfp-outside-the-cluster`.
     """
     text = _LINK.sub(r"\1", heading)
-    text = re.sub(r"[`*_]{1,3}(.+?)[`*_]{1,3}", r"\1", text).strip().lower()
-    out: list[str] = []
-    for ch in text:
-        if ch in "-_" or ch.isalnum():
-            out.append(ch)
-        elif ch.isspace():
-            out.append("-")
-        elif unicodedata.category(ch).startswith("M"):  # combining marks belong to the letter
-            out.append(ch)
-    return "".join(out)
+    text = unicodedata.normalize("NFC", text).lower()
+    return _NON_WORD.sub("-", text).strip("-")
 
 
 def _front_matter(text: str) -> tuple[dict[str, str], str]:
@@ -70,7 +66,6 @@ def parse_markdown(text: str, url: str, *, source: str = "", last_modified: str 
     path: list[tuple[int, str]] = []  # (level, heading) stack
     anchor = ""
     lines: list[str] = []
-    used: dict[str, int] = {}
     in_fence = False
 
     def flush() -> None:
@@ -94,16 +89,16 @@ def parse_markdown(text: str, url: str, *, source: str = "", last_modified: str 
         if level == 1 and not title and not sections and not lines and not path:
             title = heading  # a leading H1 is the page title
             continue
+        if level > MAX_SECTION_LEVEL:
+            lines.append(heading)  # minor headings stay inside their section, as on the site
+            continue
         flush()
         lines = []
         while path and path[-1][0] >= level:
             path.pop()
         path.append((level, heading))
-        base = custom.group(1) if custom else slugify(heading)
-        # Hugo numbers duplicate ids: "setup", "setup-1", ...
-        count = used.get(base, 0)
-        used[base] = count + 1
-        anchor = base if count == 0 else f"{base}-{count}"
+        # The site repeats an id when two headings slugify alike; so do we.
+        anchor = custom.group(1) if custom else slugify(heading)
     flush()
     if not title:
         title = url.rstrip("/").rsplit("/", 1)[-1] or url

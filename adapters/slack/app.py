@@ -159,7 +159,15 @@ class SlackAdapter:
         return await to_aiohttp_response(bolt_response)
 
     async def start(self) -> None:
-        """Start whatever the configured mode needs (Socket Mode connects; HTTP needs nothing)."""
+        """Check the bot token, then start what the mode needs (Socket Mode connects).
+
+        A token Slack rejects raises ConfigError (restarting cannot fix it); other
+        failures (network) raise as they are, so a supervisor can retry.
+        """
+        try:
+            await self.client.auth_test()
+        except SlackApiError as exc:
+            raise _token_error("SLACK_BOT_TOKEN", exc) from None
         if self.settings.slack_mode == "socket":
             await self.start_socket_mode()
 
@@ -167,9 +175,15 @@ class SlackAdapter:
         """Open the Socket Mode WebSocket (no public URL needed, which suits CML Applications)."""
         if not self.settings.slack_app_token:
             raise ConfigError("SLACK_APP_TOKEN is required for Socket Mode")
-        self._socket = AsyncSocketModeHandler(
-            self.app, app_token=self.settings.slack_app_token.reveal(), web_client=self.client
-        )
+        app_token = self.settings.slack_app_token.reveal()
+        try:
+            # The SDK would retry a rejected app token forever; ask once ourselves and hand it
+            # the WebSocket URL.
+            opened = await self.client.apps_connections_open(app_token=app_token)
+        except SlackApiError as exc:
+            raise _token_error("SLACK_APP_TOKEN", exc) from None
+        self._socket = AsyncSocketModeHandler(self.app, app_token=app_token, web_client=self.client)
+        self._socket.client.wss_uri = opened["url"]
         await self._socket.connect_async()
         log.info("slack: socket mode connected")
 
@@ -464,6 +478,24 @@ class SlackAdapter:
             )
         except Exception:
             log.exception("slack: feedback on %s failed", action.answer_id)
+
+
+_TOKEN_ERRORS = {
+    "invalid_auth",
+    "not_authed",
+    "account_inactive",
+    "token_revoked",
+    "token_expired",
+    "not_allowed_token_type",
+}
+
+
+def _token_error(name: str, exc: SlackApiError) -> Exception:
+    """ConfigError for a token Slack rejects (names the variable, never shows the value)."""
+    error = str(exc.response.get("error") or "")
+    if error in _TOKEN_ERRORS:
+        return ConfigError(f"{name} was rejected by Slack ({error})")
+    return RuntimeError(f"Slack API call failed while starting ({error or 'unknown error'})")
 
 
 class _Stream:

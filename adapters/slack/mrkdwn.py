@@ -9,6 +9,7 @@ functions here are pure.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 SECTION_LIMIT = 3000  # characters of text in one section block
 
@@ -23,6 +24,7 @@ _BOLD = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
 _ITALIC_STAR = re.compile(r"(?<![*\w])\*(?=[^\s*])([^*\n]+?)(?<=[^\s*])\*(?![*\w])")
 _STRIKE = re.compile(r"~~(?=\S)(.+?)(?<=\S)~~")
 _BULLET = re.compile(r"^([ \t]*)[-*+][ \t]+", re.M)
+_CITATION = re.compile(r"\[(\d{1,3})\]")
 _PLACEHOLDER = re.compile("\x00(\\d+)\x00")
 _BOLD_MARK = "\x01"  # stands for `*` of converted bold while italics are rewritten
 
@@ -32,6 +34,11 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def is_web_url(url: str) -> bool:
+    """Only these make a clickable Slack link; a relative path would show as broken markup."""
+    return url.startswith(("https://", "http://", "mailto:"))
+
+
 def link(url: str, text: str = "") -> str:
     """A Slack link `<url|text>`, with the label made safe (no `|`, `<`, `>`)."""
     safe_url = url.replace("<", "%3C").replace(">", "%3E").replace("|", "%7C").replace(" ", "%20")
@@ -39,13 +46,14 @@ def link(url: str, text: str = "") -> str:
     return f"<{safe_url}|{label}>" if label else f"<{safe_url}>"
 
 
-def to_mrkdwn(markdown: str) -> str:
+def to_mrkdwn(markdown: str, cite_urls: Mapping[int, str] | None = None) -> str:
     """Convert Markdown as models write it into Slack mrkdwn.
 
     Code (fenced and inline) is escaped but otherwise left alone; Markdown links,
     autolinks and existing Slack links become Slack links; headings and `**bold**`
     become `*bold*`, `*italic*` becomes `_italic_`, `~~x~~` becomes `~x~`, list
-    bullets become `•`. Everything else is escaped.
+    bullets become `•`. Everything else is escaped. With `cite_urls`, citation
+    markers `[n]` become links to source n.
     """
     saved: list[str] = []
 
@@ -59,6 +67,13 @@ def to_mrkdwn(markdown: str) -> str:
     text = _SLACK_TOKEN.sub(lambda m: keep(m.group(0)), text)
     text = _MD_LINK.sub(lambda m: keep(link(m.group(2), _strip_md(m.group(1)))), text)
     text = _AUTOLINK.sub(lambda m: keep(link(m.group(1))), text)
+    if cite_urls:
+
+        def cite(m: re.Match[str]) -> str:
+            url = cite_urls.get(int(m.group(1)), "")
+            return keep(link(url, m.group(0))) if is_web_url(url) else m.group(0)
+
+        text = _CITATION.sub(cite, text)
     text = escape(text)
     text = _HEADING.sub(lambda m: f"{_BOLD_MARK}{_strip_md(m.group(1))}{_BOLD_MARK}", text)
     text = _BOLD.sub(lambda m: f"{_BOLD_MARK}{m.group(2)}{_BOLD_MARK}", text)

@@ -84,10 +84,15 @@ def sources_block(citations: list[Citation], block_id: str = "") -> Block:
     items = []
     for c in citations:
         label = c.title or c.url
-        if c.section and c.section != c.title:
-            label = f"{label} › {c.section}"
+        if c.section:
+            # The heading path usually starts with the page title already.
+            label = c.section if c.section.startswith(c.title) else f"{label} › {c.section}"
         label = label if len(label) <= 150 else label[:149] + "…"
-        items.append(f"*[{c.n}]* {mrkdwn.link(c.url, label)}" if c.url else f"*[{c.n}]* {label}")
+        if mrkdwn.is_web_url(c.url):
+            items.append(f"*[{c.n}]* {mrkdwn.link(c.url, label)}")
+        else:  # a local path (docs indexed without a base URL): show it, it cannot be a link
+            where = f" (`{mrkdwn.escape(c.url)}`)" if c.url else ""
+            items.append(f"*[{c.n}]* {mrkdwn.escape(label)}{where}")
     if items:
         items[0] = f"*Sources:* {items[0]}"
     if len(items) > MAX_CONTEXT_ELEMENTS:
@@ -139,7 +144,7 @@ def render_reply(reply: Reply, *, elapsed_s: float | None = None) -> list[SlackM
     (`is_command` or `ephemeral`) are just their text.
     """
     aid = reply.answer_id
-    body = mrkdwn.to_mrkdwn(reply.text or "")
+    body = mrkdwn.to_mrkdwn(reply.text or "", {c.n: c.url for c in reply.citations})
     pieces = mrkdwn.split(body) or ["_(no answer)_"]
     sections = [section(p, f"answer:{aid}:{i}" if aid else "") for i, p in enumerate(pieces)]
 

@@ -27,12 +27,16 @@ from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, ResourceR
 from adapters.teams import cards, parse
 from adapters.teams.retry import RetryPolicy, with_retry
 from bot import messages
-from bot.types import IncomingMessage, Reply
+from bot.types import IncomingMessage, Reply, Turn
 
 log = logging.getLogger(__name__)
 
 TYPING_INTERVAL_S = 3.0  # Teams hides the typing indicator after a few seconds
 FEEDBACK_MEMORY = 10_000  # message ids remembered for the built-in feedback control
+# Follow-ups in channel threads: bots cannot read a thread's history without extra (RSC/Graph)
+# permissions, so the adapter remembers the last turns it took part in, per thread.
+HISTORY_TURNS = 6
+HISTORY_THREADS = 2_000
 STALE_CARD_TEXT = (
     "That button is from an older message and isn't active anymore. "
     "Ask your question again to get a fresh answer."
@@ -78,6 +82,7 @@ class DocbotTeamsHandler(ActivityHandler):
         # Teams' built-in feedback names the rated message by its id, not by our answer id.
         # Remember the mapping for recent answers (in memory: lost on restart, see docs).
         self._answer_by_message: OrderedDict[str, str] = OrderedDict()
+        self._threads: OrderedDict[str, list[Turn]] = OrderedDict()
 
     # ------------------------------------------------------------------ sending
 
@@ -90,9 +95,14 @@ class DocbotTeamsHandler(ActivityHandler):
     ) -> list[ResourceResponse | None]:
         return [await self.send(turn_context, activity) for activity in activities]
 
-    async def send_reply(self, turn_context: TurnContext, reply: Reply) -> None:
+    async def send_reply(
+        self, turn_context: TurnContext, reply: Reply, *, delivered: list[Activity] | None = None
+    ) -> None:
+        """Post the rendered reply; `delivered` collects what got through (for partial failures)."""
         for activity in cards.render_reply(reply, self._render):
             response = await self.send(turn_context, activity)
+            if delivered is not None:
+                delivered.append(activity)
             data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
             if reply.answer_id and "feedbackLoop" in data and response and response.id:
                 self._remember(response.id, reply.answer_id)
@@ -141,6 +151,7 @@ class DocbotTeamsHandler(ActivityHandler):
             log.info("teams: skipping repeated delivery %s", activity.id)
             return
 
+        delivered: list[Activity] = []
         try:
             await self._send_typing(turn_context)
             typing = asyncio.create_task(self._keep_typing(turn_context))
@@ -150,21 +161,40 @@ class DocbotTeamsHandler(ActivityHandler):
                 typing.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await typing
-            await self.send_reply(turn_context, reply)
+            await self.send_reply(turn_context, reply, delivered=delivered)
         except BaseException:
-            # Not delivered: give the claim back so a redelivery from the connector is answered.
+            # Nothing delivered: give the claim back so the connector's redelivery is answered.
+            # Part of the answer delivered: keep it done rather than post the answer twice.
+            finish = store.complete_event if delivered else store.release_event
             with contextlib.suppress(Exception):
-                await asyncio.to_thread(store.release_event, key)
+                await asyncio.to_thread(finish, key)
             raise
         await asyncio.to_thread(store.complete_event, key)
 
     async def _answer(self, msg: IncomingMessage) -> Reply:
+        thread = self._thread_key(msg)
+        if thread:
+            msg.history = list(self._threads.get(thread, []))
         try:
-            return await self._bot.handle(msg)
+            reply = await self._bot.handle(msg)
         except Exception:  # the core should not raise; if it does, the user still gets a reason
             reference = uuid.uuid4().hex[:8]
             log.exception("teams: answering failed (reference %s)", reference)
             return Reply(text=cards.error_text(reference), is_command=True)
+        if thread and not reply.is_command and not reply.declined:
+            turns = [*msg.history, Turn("user", msg.text), Turn("assistant", reply.text)]
+            self._threads[thread] = turns[-HISTORY_TURNS:]
+            self._threads.move_to_end(thread)
+            while len(self._threads) > HISTORY_THREADS:
+                self._threads.popitem(last=False)
+        return reply
+
+    @staticmethod
+    def _thread_key(msg: IncomingMessage) -> str:
+        """Channel threads only: 1:1 and group chats have no threads to scope a follow-up."""
+        if not msg.thread_id:
+            return ""
+        return f"{msg.workspace_id}:{msg.conversation_id}:{msg.thread_id}"
 
     # ------------------------------------------------------------------ feedback
 

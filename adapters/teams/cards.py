@@ -43,6 +43,7 @@ FEEDBACK_LOOP_CHANNEL_DATA = {"feedbackLoop": {"type": "default"}, "feedbackLoop
 _FENCE = re.compile(r"^\s*(```|~~~)")
 # Slack-style `*bold*` (single asterisks) in the core's texts; Teams Markdown reads it as italics.
 _SLACK_BOLD = re.compile(r"(?<![*\w])\*(?=[^\s*])([^*\n]*?[^\s*])\*(?![*\w])")
+_HEADING = re.compile(r"^#{1,6}[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
 _CODE = re.compile(r"(```.*?```|`[^`\n]*`)", re.DOTALL)
 _MARKER = re.compile(r"\[(\d{1,2})\]")
 
@@ -155,10 +156,15 @@ def split_text(text: str, limit_bytes: int = TEXT_LIMIT_BYTES) -> list[str]:
 
 
 def to_teams_markdown(text: str) -> str:
-    """Turn the core's Slack-flavoured emphasis into Teams Markdown, leaving code alone."""
+    """Fit the core's Markdown-ish text to what Teams renders in text messages, code untouched.
+
+    Slack-style `*bold*` becomes `**bold**` (Teams reads single asterisks as italics), and
+    `# headings`, which Teams text messages do not render, become bold lines.
+    """
     parts = _CODE.split(text)
     for i in range(0, len(parts), 2):  # even indexes are outside code
-        parts[i] = _SLACK_BOLD.sub(r"**\1**", parts[i])
+        part = _SLACK_BOLD.sub(r"**\1**", parts[i])
+        parts[i] = _HEADING.sub(r"**\1**", part)
     return "".join(parts)
 
 

@@ -540,7 +540,8 @@ async def test_a_real_answer_with_citations_end_to_end(
         (docs / rel).parent.mkdir(parents=True, exist_ok=True)
         (docs / rel).write_bytes((corpus / rel).read_bytes())
     settings = make_settings(tmp_path / "data", stand_in)
-    await run_ingest(IngestRequest(SourceSpec("path", str(docs))), settings)
+    base = "https://www.kubeflow.org/docs/components/pipelines/"
+    await run_ingest(IngestRequest(SourceSpec("path", str(docs)), base_url=base), settings)
     core = Bot.from_settings(settings)
     server = await SlackHttp(SlackAdapter(core, settings)).start()
     try:
@@ -548,10 +549,25 @@ async def test_a_real_answer_with_citations_end_to_end(
         await server.post_event(question)
         final = (await wait_answers(stand_in, 1))[0]
         sources = next(b for b in final["blocks"] if b.get("block_id", "").startswith("sources:"))
-        assert "<" in sources["elements"][0]["text"] and "|" in sources["elements"][0]["text"]
-        assert "[1]" in final["blocks"][0]["text"]["text"]
+        assert f"*[1]* <{base}" in sources["elements"][0]["text"]
+        assert "|[1]>" in final["blocks"][0]["text"]["text"]  # markers link to their source
         footer = next(b for b in final["blocks"] if b.get("block_id", "").startswith("footer:"))
         assert "answered from the docs" in footer["elements"][0]["text"]
-        print(json.dumps(final["blocks"], indent=1, ensure_ascii=False))
     finally:
         await server.close()
+
+
+@pytest.mark.parametrize(
+    ("method", "variable"),
+    [("auth.test", "SLACK_BOT_TOKEN"), ("apps.connections.open", "SLACK_APP_TOKEN")],
+)
+async def test_rejected_tokens_fail_start_with_a_clear_config_error(
+    tmp_path: Path, stand_in: SlackStandIn, bot: ScriptedBot, method: str, variable: str
+) -> None:
+    settings = make_settings(tmp_path, stand_in, DOCBOT_SLACK_MODE="socket")
+    adapter = SlackAdapter(bot, settings)
+    stand_in.fail(method, "invalid_auth")
+    with pytest.raises(ConfigError, match=f"{variable} was rejected by Slack") as info:
+        await adapter.start()
+    assert "xoxb-test" not in str(info.value) and "xapp-test" not in str(info.value)
+    await adapter.close()

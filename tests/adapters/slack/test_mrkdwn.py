@@ -104,3 +104,10 @@ def test_converted_text_has_no_stray_angle_brackets(text: str) -> None:
     # Every `<` opens a Slack link/mention that the input itself asked for.
     for part in out.split("<")[1:]:
         assert ">" in part
+
+
+def test_citation_markers_link_to_their_sources() -> None:
+    urls = {1: "https://kf.io/a#x", 2: "docs/local.md"}
+    assert mrkdwn.to_mrkdwn("Yes [1][2], see `[1]` and [3].", urls) == (
+        "Yes <https://kf.io/a#x|[1]>[2], see `[1]` and [3]."
+    )

@@ -24,8 +24,9 @@ def test_answer_with_sources_footer_and_feedback_buttons() -> None:
     [message] = render.render_reply(reply(), elapsed_s=2.34)
     types = [b["type"] for b in message.blocks]
     assert types == ["section", "context", "context", "actions"]
-    assert message.blocks[0]["text"]["text"] == "Use *kfp* [1]."
-    assert message.text == "Use *kfp* [1]."
+    linked = "Use *kfp* <https://kf.io/docs/pipelines/#install|[1]>."
+    assert message.blocks[0]["text"]["text"] == linked
+    assert message.text == linked
     sources = [e["text"] for e in message.blocks[1]["elements"]]
     assert sources == [
         "*Sources:* *[1]* <https://kf.io/docs/pipelines/#install|Pipelines › Install>",
@@ -102,3 +103,12 @@ def test_placeholder_streaming_and_error() -> None:
     assert partial.blocks[0]["text"]["text"].startswith("So far *bold*")
     assert render.streaming("").text == "Searching the docs…"
     assert "went wrong" in render.error_message().text
+
+
+def test_local_paths_are_shown_not_linked() -> None:
+    cite = Citation(1, "Caching", "docs/caching.md#what", section="Caching › What is it?")
+    [message] = render.render_reply(reply("Cached [1].", citations=[cite]))
+    assert message.blocks[0]["text"]["text"] == "Cached [1]."
+    assert message.blocks[1]["elements"][0]["text"] == (
+        "*Sources:* *[1]* Caching › What is it? (`docs/caching.md#what`)"
+    )

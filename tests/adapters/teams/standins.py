@@ -190,6 +190,7 @@ class StandInConnector:
     fail_next: list[tuple[int, dict[str, str]]] = field(default_factory=list)
     attempts: int = 0
     check_token: Callable[[str], bool] | None = None
+    reject: Callable[[dict[str, Any]], int | None] | None = None  # activity -> error status
     delay_s: float = 0.0
     _runner: web.AppRunner | None = None
     url: str = ""

@@ -117,11 +117,17 @@ async def post(client: TestClient, body: dict[str, Any], token: str | None) -> A
 
 
 async def test_valid_token_is_accepted_and_the_answer_goes_to_the_connector(
-    teams, issuer: OpenIdIssuer, connector: StandInConnector, docbot: Bot
+    teams,
+    issuer: OpenIdIssuer,
+    connector: StandInConnector,
+    docbot: Bot,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     _, client = teams
     body = payload("teams_channel_mention.json", connector)
-    response = await post(client, body, issuer.token(service_url=connector.url))
+    with caplog.at_level("DEBUG"):
+        response = await post(client, body, issuer.token(service_url=connector.url))
+    assert PASSWORD not in caplog.text
 
     assert response.status == 201
     kinds = [s.activity["type"] for s in connector.sent]
@@ -289,6 +295,22 @@ async def test_a_connector_that_keeps_failing_does_not_crash_the_endpoint(
     again = await post(client, body, issuer.token(service_url=connector.url))
     assert again.status == 201
     assert any("No documentation" in (m.get("text") or "") for m in connector.messages())
+
+
+async def test_a_partly_delivered_answer_is_not_posted_again_on_redelivery(
+    teams, issuer: OpenIdIssuer, connector: StandInConnector
+) -> None:
+    _, client = teams
+    connector.reject = lambda activity: 403 if activity.get("attachments") else None  # the card
+    body = payload("teams_personal_message.json", connector)
+    await post(client, body, issuer.token(service_url=connector.url))
+    texts = [m for m in connector.messages() if "No documentation" in (m.get("text") or "")]
+    assert len(texts) == 1
+
+    connector.reject = None
+    await post(client, body, issuer.token(service_url=connector.url))
+    texts = [m for m in connector.messages() if "No documentation" in (m.get("text") or "")]
+    assert len(texts) == 1
 
 
 async def test_notify_posts_into_the_thread_later(

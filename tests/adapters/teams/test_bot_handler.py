@@ -6,6 +6,7 @@ yet" decline: a real answer path (answer id, feedback, answer log) without loadi
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -231,3 +232,79 @@ async def test_a_failing_core_still_gets_a_reason(personal: Activity) -> None:
     await adapter.receive_activity(personal)
     (reply,) = sent(adapter)
     assert "something went wrong" in reply.text and "boom" not in reply.text
+
+
+async def test_typing_is_renewed_while_a_slow_answer_is_worked_on(
+    docbot: Bot, personal: Activity
+) -> None:
+    class SlowBot:
+        """The real core behind a slow model: answers after 0.3 s."""
+
+        store = docbot.store
+
+        async def handle(self, msg, on_delta=None):
+            await asyncio.sleep(0.3)
+            return await docbot.handle(msg, on_delta)
+
+        async def record_feedback(self, *args):  # pragma: no cover - not used here
+            return ""
+
+    adapter = adapter_for(DocbotTeamsHandler(SlowBot(), typing_interval_s=0.05), personal)
+    await adapter.receive_activity(personal)
+
+    kinds = [a.type for a in adapter.activity_buffer]
+    assert kinds.count("typing") >= 3
+    # the indicator stops once the answer is out
+    assert kinds[-2:] == ["message", "message"]
+
+
+async def test_follow_ups_in_a_channel_thread_carry_the_earlier_turns(
+    docbot: Bot, channel_mention: Activity
+) -> None:
+    seen: list[list[tuple[str, str]]] = []
+
+    class RecordingBot:
+        """The real core; records the history each question arrives with."""
+
+        store = docbot.store
+
+        async def handle(self, msg, on_delta=None):
+            seen.append([(turn.role, turn.text) for turn in msg.history])
+            reply = await docbot.handle(msg, on_delta)
+            reply.declined = False  # as if the docs had answered (the test index is empty)
+            return reply
+
+        async def record_feedback(self, *args):  # pragma: no cover - not used here
+            return ""
+
+    handler = DocbotTeamsHandler(RecordingBot())
+    adapter = adapter_for(handler, channel_mention)
+    await adapter.receive_activity(activity_from("teams_channel_mention.json", id="q1"))
+    await adapter.receive_activity(
+        activity_from(
+            "teams_channel_mention.json", id="q2", text="<at>HelpDesk Bot</at> and interns?"
+        )
+    )
+
+    assert seen[0] == []
+    assert [role for role, _ in seen[1]] == ["user", "assistant"]
+    assert seen[1][0][1] == "what is the parental leave policy for contractors?"
+
+
+async def test_personal_chats_have_no_thread_history(docbot: Bot, personal: Activity) -> None:
+    seen: list[int] = []
+
+    class RecordingBot:
+        store = docbot.store
+
+        async def handle(self, msg, on_delta=None):
+            seen.append(len(msg.history))
+            return await docbot.handle(msg, on_delta)
+
+        async def record_feedback(self, *args):  # pragma: no cover - not used here
+            return ""
+
+    adapter = adapter_for(DocbotTeamsHandler(RecordingBot()), personal)
+    await adapter.receive_activity(activity_from("teams_personal_message.json", id="p1"))
+    await adapter.receive_activity(activity_from("teams_personal_message.json", id="p2"))
+    assert seen == [0, 0]

@@ -122,6 +122,16 @@ def test_korean_reply_gets_korean_labels() -> None:
     assert card["body"][0]["text"] == "출처"
 
 
+def test_markdown_is_fitted_to_teams_outside_code() -> None:
+    text = "## Install\n*Note*: run `kubectl get *pods*`\n```\n# a shell comment\n*x*\n```"
+    assert cards.to_teams_markdown(text) == (
+        "**Install**\n**Note**: run `kubectl get *pods*`\n```\n# a shell comment\n*x*\n```"
+    )
+    assert cards.to_teams_markdown("**kept** and _kept_ and 2*3*4") == (
+        "**kept** and _kept_ and 2*3*4"
+    )
+
+
 def test_empty_text_is_never_sent_empty() -> None:
     (only,) = cards.render_reply(Reply(text="  ", is_command=True))
     assert only.text.strip()

@@ -1,0 +1,204 @@
+"""StateStore on SQLite: settings, event dedupe with leases, answer log, feedback."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from bot.state import ConversationSettings, StateStore, hash_id
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "state" / "state.sqlite3"
+
+
+@pytest.fixture
+def state(path: Path) -> StateStore:
+    store = StateStore(path)
+    yield store
+    store.close()
+
+
+# settings -----------------------------------------------------------------------------
+def test_settings_default_then_conversation_then_user(state: StateStore) -> None:
+    assert state.get_settings("conv", "conv:user:u1") == ConversationSettings()
+    state.update_settings("conv", model="bedrock", length="long")
+    state.update_settings("conv:user:u1", length="short")
+    mine = state.get_settings("conv", "conv:user:u1")
+    theirs = state.get_settings("conv", "conv:user:u2")
+    assert (mine.model, mine.length) == ("bedrock", "short")
+    assert (theirs.model, theirs.length) == ("bedrock", "long")
+
+
+def test_update_merges_with_earlier_changes(state: StateStore) -> None:
+    state.update_settings("s", rag=False)
+    state.update_settings("s", temperature=0.9)
+    got = state.get_settings("s")
+    assert got.rag is False and got.temperature == 0.9
+
+
+def test_reset_drops_only_that_scope(state: StateStore) -> None:
+    state.update_settings("conv", model="bedrock")
+    state.update_settings("conv:user:u1", length="short")
+    state.reset_settings("conv:user:u1")
+    got = state.get_settings("conv", "conv:user:u1")
+    assert got.model == "bedrock" and got.length == "medium"
+
+
+def test_unknown_keys_in_stored_settings_are_ignored(state: StateStore) -> None:
+    state.update_settings("s", colour="blue", length="long")
+    assert state.get_settings("s").length == "long"
+
+
+def test_custom_defaults(path: Path) -> None:
+    store = StateStore(path, defaults=ConversationSettings(model="bedrock"))
+    assert store.get_settings("x").model == "bedrock"
+    store.close()
+
+
+def test_settings_survive_reopening_the_file(path: Path) -> None:
+    first = StateStore(path)
+    first.update_settings("conv", language="ko", rag=False)
+    first.close()
+    again = StateStore(path)
+    got = again.get_settings("conv")
+    assert got.language == "ko" and got.rag is False
+    again.close()
+
+
+# events -------------------------------------------------------------------------------
+def test_the_first_claim_wins_and_a_second_loses(state: StateStore) -> None:
+    assert state.claim_event("slack:Ev1") is True
+    assert state.claim_event("slack:Ev1") is False
+    assert state.claim_event("slack:Ev2") is True
+
+
+def test_concurrent_claims_from_two_processes_have_one_winner(path: Path) -> None:
+    stores = [StateStore(path) for _ in range(4)]
+    results: list[bool] = []
+    barrier = threading.Barrier(len(stores))
+
+    def claim(store: StateStore) -> None:
+        barrier.wait()
+        results.append(store.claim_event("teams:activity-1"))
+
+    threads = [threading.Thread(target=claim, args=(s,)) for s in stores]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert sorted(results) == [False, False, False, True]
+    for s in stores:
+        s.close()
+
+
+def test_a_completed_event_is_never_claimed_again(state: StateStore) -> None:
+    assert state.claim_event("e", lease_s=0.01)
+    state.complete_event("e")
+    time.sleep(0.05)
+    assert state.claim_event("e", lease_s=0.01) is False
+
+
+def test_an_expired_lease_is_claimable_again_after_a_crash(state: StateStore) -> None:
+    assert state.claim_event("e", lease_s=0.05)
+    # the attempt crashes: no complete_event, no release
+    assert state.claim_event("e") is False  # lease still running
+    time.sleep(0.1)
+    assert state.claim_event("e") is True  # the redelivery is answered
+    assert state.claim_event("e") is False
+
+
+def test_a_released_event_can_be_claimed_at_once(state: StateStore) -> None:
+    assert state.claim_event("e")
+    state.release_event("e")
+    assert state.claim_event("e")
+
+
+def test_completing_an_unclaimed_event_blocks_later_claims(state: StateStore) -> None:
+    state.complete_event("seen-elsewhere")
+    assert state.claim_event("seen-elsewhere") is False
+
+
+# answers and feedback -----------------------------------------------------------------
+def log(state: StateStore, question: str = "how?", *, declined: bool = False, ts: float | None = None, **kw: object) -> str:
+    return state.log_answer(
+        platform="slack",
+        user_id="U1",
+        conversation_id="C1",
+        question=question,
+        sources=["https://docs.example.com/a/#x"],
+        model="extractive",
+        latency_ms=120.0,
+        declined=declined,
+        ts=ts,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def test_answers_are_logged_with_hashed_users(state: StateStore) -> None:
+    answer_id = log(state, language="ko")
+    [row] = state.answers()
+    assert row["id"] == answer_id
+    assert row["user_hash"] == hash_id("U1") and "U1" not in row["user_hash"]
+    assert row["sources"] == ["https://docs.example.com/a/#x"]
+    assert row["declined"] is False and row["feedback"] is None
+    assert state.answer_language(answer_id) == "ko"
+    assert state.answer_language("nope") is None
+
+
+def test_feedback_only_for_known_answers(state: StateStore) -> None:
+    assert state.record_feedback("unknown", "slack:U1", "up") is False
+    assert state.feedback_counts() == {"up": 0, "down": 0}
+
+
+def test_feedback_value_must_be_up_or_down(state: StateStore) -> None:
+    answer_id = log(state)
+    with pytest.raises(ValueError):
+        state.record_feedback(answer_id, "slack:U1", "meh")
+
+
+def test_a_users_last_click_wins(state: StateStore) -> None:
+    answer_id = log(state)
+    assert state.record_feedback(answer_id, "slack:U1", "up")
+    assert state.record_feedback(answer_id, "slack:U1", "down")
+    assert state.record_feedback(answer_id, "slack:U2", "up")
+    assert state.feedback_counts() == {"up": 1, "down": 1}
+    assert state.answers()[0]["feedback"] == "up"  # the latest click on the answer
+
+
+def test_answers_and_feedback_since(state: StateStore) -> None:
+    old = log(state, "old?", ts=time.time() - 10 * 86400)
+    new = log(state, "new?")
+    state.record_feedback(old, "u", "down")
+    state.record_feedback(new, "u", "up")
+    since = time.time() - 86400
+    assert [a["question"] for a in state.answers(since)] == ["new?"]
+    assert state.feedback_counts(since) == {"up": 1, "down": 0}
+
+
+def test_purge_drops_answers_older_than_the_retention_and_their_feedback(state: StateStore) -> None:
+    old = log(state, "old?", ts=time.time() - 100 * 86400)
+    log(state, "recent?")
+    state.record_feedback(old, "u", "up")
+    state.purge(answer_retention_days=90)
+    assert [a["question"] for a in state.answers()] == ["recent?"]
+    assert state.feedback_counts() == {"up": 0, "down": 0}
+
+
+def test_purge_without_retention_keeps_answers(state: StateStore) -> None:
+    log(state, "old?", ts=time.time() - 1000 * 86400)
+    state.purge()
+    assert len(state.answers()) == 1
+
+
+def test_the_answer_log_survives_reopening(path: Path) -> None:
+    first = StateStore(path)
+    answer_id = log(first)
+    first.close()
+    again = StateStore(path)
+    assert again.record_feedback(answer_id, "u", "up")
+    again.close()

@@ -1,0 +1,159 @@
+"""Markdown pages to sections: front matter, shortcodes, code fences, Hugo anchors."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from ingest.markdown import parse_markdown, parse_text, slugify
+
+KUBEFLOW = Path("/work/shared/corpus/kubeflow")
+
+
+def anchors(text: str) -> list[str]:
+    return [s.anchor for s in parse_markdown(text, "https://docs.example.com/p/").sections]
+
+
+def test_yaml_front_matter_gives_title_description_and_date() -> None:
+    page = parse_markdown(
+        "---\ntitle: \"Install Guide\"\ndescription: How to install it.\ndate: 2024-03-05T10:00:00Z\n---\n\nIntro text here.\n",
+        "https://docs.example.com/install/",
+    )
+    assert page.title == "Install Guide"
+    assert page.last_modified == "2024-03-05"
+    assert page.sections[0].anchor == ""
+    assert page.sections[0].text.startswith("How to install it.")
+    assert "Intro text here." in page.sections[0].text
+
+
+def test_toml_front_matter() -> None:
+    page = parse_markdown(
+        '+++\ntitle = "Katib Overview"\ndescription = "What Katib is"\nlastmod = "2023-11-02"\nweight = 10\n+++\n\n## Why Katib\n\nBecause.\n',
+        "u",
+    )
+    assert page.title == "Katib Overview"
+    assert page.last_modified == "2023-11-02"
+    assert page.sections[0].text == "What Katib is"
+    assert page.sections[1].anchor == "why-katib"
+
+
+def test_lastmod_wins_over_date_and_the_file_date_is_the_fallback() -> None:
+    assert parse_markdown("---\ntitle: A\ndate: 2020-01-01\nlastmod: 2021-02-02\n---\nx\n", "u").last_modified == "2021-02-02"
+    assert parse_markdown("# A\n\ntext\n", "u", last_modified="2022-03-03").last_modified == "2022-03-03"
+
+
+def test_a_leading_h1_is_the_title() -> None:
+    page = parse_markdown("# Backing up\n\nBack up nightly.\n\n## Restore\n\nRestore it.\n", "u")
+    assert page.title == "Backing up"
+    assert [s.heading_path for s in page.sections] == [["Backing up"], ["Backing up", "Restore"]]
+
+
+def test_without_any_title_the_url_names_the_page() -> None:
+    assert parse_markdown("Just text.\n", "https://docs.example.com/setup/").title == "setup"
+
+
+def test_hugo_shortcodes_are_removed_but_their_content_kept() -> None:
+    page = parse_markdown(
+        '---\ntitle: T\n---\n{{% alert title="Note" color="info" %}}\nKeep this sentence.\n{{% /alert %}}\n{{< figure src="a.png" >}}\n',
+        "u",
+    )
+    text = page.sections[0].text
+    assert "Keep this sentence." in text
+    assert "{{" not in text and "alert" not in text and "figure" not in text
+
+
+def test_a_hash_inside_a_code_fence_is_not_a_heading() -> None:
+    page = parse_markdown(
+        "---\ntitle: T\n---\n## Install\n\n```bash\n# install the package\npip install kfp\n```\n\n~~~\n## not a heading either\n~~~\n\n## Next\n\nnext\n",
+        "u",
+    )
+    assert [s.anchor for s in page.sections] == ["install", "next"]
+    assert "# install the package" in page.sections[0].text
+    assert "## not a heading either" in page.sections[0].text
+
+
+def test_heading_paths_follow_the_levels() -> None:
+    page = parse_markdown("---\ntitle: Guide\n---\n## A\n\na\n\n### A1\n\na1\n\n## B\n\nb\n", "u")
+    assert [s.heading_path for s in page.sections] == [["Guide", "A"], ["Guide", "A", "A1"], ["Guide", "B"]]
+
+
+def test_links_and_html_are_reduced_to_their_text() -> None:
+    page = parse_markdown('---\ntitle: T\n---\nSee [the guide](../guide/ "Guide") and <b>bold</b> text.\n', "u")
+    assert page.sections[0].text == "See the guide and bold text."
+
+
+@pytest.mark.parametrize(
+    ("heading", "anchor"),
+    [
+        ("Getting Started", "getting-started"),
+        ("What is Katib ?", "what-is-katib"),
+        ("Upgrading to v2.0", "upgrading-to-v2-0"),
+        ("4. Input/Output (I/O) Specification", "4-input-output-i-o-specification"),
+        ("Run a component's Python function", "run-a-component-s-python-function"),
+        ("**dsl.If** / **dsl.Elif** / **dsl.Else**", "dsl-if-dsl-elif-dsl-else"),
+        ("`base_image`", "base-image"),
+        ("The [kfp](https://kubeflow.org) SDK", "the-kfp-sdk"),
+        ("설치 방법", "설치-방법"),
+        ("Katib 설치하기", "katib-설치하기"),
+    ],
+)
+def test_anchors_as_the_site_derives_them(heading: str, anchor: str) -> None:
+    assert slugify(heading) == anchor
+    assert anchors(f"---\ntitle: T\n---\n## {heading}\n\nbody\n") == [anchor]
+
+
+def test_duplicate_headings_are_numbered() -> None:
+    text = "---\ntitle: T\n---\n## Setup\n\na\n\n## Setup\n\nb\n\n## Setup\n\nc\n"
+    assert anchors(text) == ["setup", "setup-1", "setup-2"]
+
+
+def test_a_custom_id_wins() -> None:
+    assert anchors("---\ntitle: T\n---\n## Installing things {#install}\n\nbody\n") == ["install"]
+    page = parse_markdown("---\ntitle: T\n---\n## Installing things {#install}\n\nbody\n", "u")
+    assert page.sections[0].heading_path == ["T", "Installing things"]
+
+
+def test_headings_with_nothing_under_them_are_dropped() -> None:
+    page = parse_markdown("---\ntitle: T\n---\n## Empty\n\n## Full\n\ncontent\n", "u")
+    assert [s.anchor for s in page.sections] == ["full"]
+
+
+def test_windows_line_endings() -> None:
+    page = parse_markdown("---\r\ntitle: T\r\n---\r\n## A\r\n\r\nbody\r\n", "u")
+    assert page.title == "T" and page.sections[0].anchor == "a"
+
+
+def test_plain_text_is_one_section_titled_by_its_first_line() -> None:
+    page = parse_text("Release notes\n\nVersion 2 fixes bugs.\n", "notes.txt")
+    assert page.title == "Release notes"
+    assert len(page.sections) == 1 and "Version 2" in page.sections[0].text
+    assert parse_text("   ", "empty.txt").sections == []
+
+
+# The rendered site's heading ids (h2-h4) are the ground truth for citations.
+SITE_PAGES = [
+    "components/katib/overview",
+    "components/notebooks/overview",
+    "components/pipelines/concepts/component",
+    "components/pipelines/user-guides/core-functions/control-flow",
+    "components/pipelines/user-guides/components/lightweight-python-components",
+    "components/pipelines/legacy-v1/installation/upgrade",
+    "components/pipelines/operator-guides/installation/_index",
+    "about/contributing",
+    "kubeflow-distribution/releases/kubeflow-1.10",
+]
+
+
+@pytest.mark.skipif(not KUBEFLOW.is_dir(), reason="the shared Kubeflow corpus is not here")
+@pytest.mark.parametrize("rel", SITE_PAGES)
+def test_every_anchor_exists_on_the_rendered_site(rel: str) -> None:
+    md = KUBEFLOW / "md" / f"{rel}.md"
+    page_dir = rel[: -len("_index")] if rel.endswith("_index") else rel + "/"
+    html = (KUBEFLOW / "site" / "docs" / page_dir / "index.html").read_text(encoding="utf-8")
+    ids = set(re.findall(r'id="([^"]+)"', html))
+    page = parse_markdown(md.read_text(encoding="utf-8"), "u")
+    produced = [s.anchor for s in page.sections if s.anchor]
+    assert produced, "the page should have headed sections"
+    assert [a for a in produced if a not in ids] == []

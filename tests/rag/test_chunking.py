@@ -1,0 +1,125 @@
+"""Pages to chunks: sections never crossed, headed, within budget, stable ids."""
+
+from __future__ import annotations
+
+from ingest.model import Page, Section
+from rag.chunking import SECTION_SEP, Chunk, approx_tokens, chunk_page, chunk_pages
+
+
+def page(*sections: Section, title: str = "Katib", url: str = "https://docs.example.com/katib/") -> Page:
+    return Page(url=url, title=title, sections=list(sections), last_modified="2024-01-02")
+
+
+def count_words(text: str) -> int:
+    """An additive token count (the real tokenizer is close to additive too)."""
+    return len(text.split())
+
+
+def words(n: int, word: str = "alpha") -> str:
+    return " ".join(f"{word}{i}." for i in range(n))
+
+
+def test_one_chunk_per_short_section_never_crossing_sections() -> None:
+    p = page(
+        Section("", ["Katib"], "Katib tunes hyperparameters."),
+        Section("install", ["Katib", "Installation"], "Run kubectl apply."),
+    )
+    chunks = chunk_page(p)
+    assert [c.anchor for c in chunks] == ["", "install"]
+    assert chunks[1].text == "Run kubectl apply."
+    assert "Katib tunes" not in chunks[1].embed_text
+
+
+def test_embed_text_starts_with_the_title_and_heading_path() -> None:
+    p = page(Section("install", ["Installation", "On GKE"], "Run kubectl apply."))
+    [c] = chunk_page(p)
+    assert c.section == SECTION_SEP.join(["Katib", "Installation", "On GKE"])
+    assert c.embed_text.startswith("Katib › Installation › On GKE\n")
+    assert c.url == "https://docs.example.com/katib/#install"
+    assert c.last_updated == "2024-01-02"
+
+
+def test_a_section_without_a_heading_path_gets_the_title() -> None:
+    [c] = chunk_page(page(Section("", [], "Top text.")))
+    assert c.section == "Katib" and c.url == "https://docs.example.com/katib/"
+
+
+def test_long_sections_split_within_the_budget_with_overlap() -> None:
+    paragraphs = "\n\n".join(words(30, f"p{i}w") for i in range(12))
+    p = page(Section("long", ["Katib", "Long"], paragraphs))
+    chunks = chunk_page(p, max_tokens=128, overlap_tokens=50, count_tokens=count_words)
+    assert len(chunks) > 3
+    for c in chunks:
+        assert count_words(c.embed_text) <= 128
+        assert c.embed_text.startswith("Katib › Long\n")
+        assert c.anchor == "long"
+    # consecutive windows share a paragraph (the overlap)
+    for a, b in zip(chunks, chunks[1:], strict=False):
+        assert set(a.text.split("\n\n")) & set(b.text.split("\n\n"))
+    # nothing is lost
+    joined = "\n\n".join(c.text for c in chunks)
+    for i in range(12):
+        assert f"p{i}w0." in joined
+
+
+def test_one_huge_paragraph_is_cut_by_sentences_then_words() -> None:
+    p = page(Section("x", ["Katib", "X"], words(600)))
+    chunks = chunk_page(p, max_tokens=100, overlap_tokens=0, count_tokens=count_words)
+    assert len(chunks) > 5
+    assert all(count_words(c.embed_text) <= 100 for c in chunks)
+    blob = page(Section("y", ["Katib", "Y"], " ".join(["token"] * 800)))  # no sentence ends at all
+    blob_chunks = chunk_page(blob, max_tokens=100, overlap_tokens=0, count_tokens=count_words)
+    assert len(blob_chunks) >= 8
+    assert all(count_words(c.embed_text) <= 100 for c in blob_chunks)
+
+
+def test_the_packaged_tokenizer_budget_holds(embedder) -> None:  # noqa: ANN001
+    """With the model's own tokenizer (as ingest uses it) no chunk exceeds the model window."""
+    text = "\n\n".join(words(40, f"para{i}x") for i in range(10))
+    chunks = chunk_page(page(Section("x", ["Katib", "X"], text)), max_tokens=embedder.info.max_tokens, count_tokens=embedder.count_tokens)
+    assert len(chunks) > 1
+    assert all(embedder.count_tokens(c.embed_text) + 2 <= embedder.info.max_tokens for c in chunks)
+
+
+def test_a_custom_token_counter_is_used() -> None:
+    calls: list[str] = []
+
+    def count(text: str) -> int:
+        calls.append(text)
+        return len(text.split())
+
+    chunk_page(page(Section("a", ["A"], "one two three")), count_tokens=count)
+    assert calls
+
+
+def test_ids_are_stable_for_the_same_input_and_differ_for_different_text() -> None:
+    p1 = page(Section("a", ["A"], "Same text."), Section("b", ["B"], "Other text."))
+    p2 = page(Section("a", ["A"], "Same text."), Section("b", ["B"], "Other text."))
+    p3 = page(Section("a", ["A"], "Changed text."), Section("b", ["B"], "Other text."))
+    ids1, ids2, ids3 = ([c.id for c in chunk_page(p)] for p in (p1, p2, p3))
+    assert ids1 == ids2
+    assert ids1[0] != ids3[0] and ids1[1] == ids3[1]
+    assert len(set(ids1)) == len(ids1)
+
+
+def test_identical_sections_on_two_pages_have_different_ids() -> None:
+    a = page(Section("x", ["X"], "Same."), url="https://docs.example.com/a/")
+    b = page(Section("x", ["X"], "Same."), url="https://docs.example.com/b/")
+    chunks = chunk_pages([a, b])
+    assert len({c.id for c in chunks}) == 2
+
+
+def test_content_hash_depends_on_the_embedded_text_only() -> None:
+    [a] = chunk_page(page(Section("x", ["X"], "Same."), url="https://docs.example.com/a/"))
+    [b] = chunk_page(page(Section("x", ["X"], "Same."), url="https://docs.example.com/b/"))
+    assert a.content_hash == b.content_hash
+
+
+def test_chunks_round_trip_through_dicts() -> None:
+    [c] = chunk_page(page(Section("x", ["X"], "Body.")))
+    assert Chunk.from_dict(c.to_dict()) == c
+
+
+def test_approx_tokens_counts_cjk_characters() -> None:
+    assert approx_tokens("설치 방법") >= 4
+    assert approx_tokens("one two three") == 3

@@ -1,0 +1,74 @@
+"""Keyword tokens: stopwords, light stemming, identifiers, CJK bigrams."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.tokenize import is_cjk, stem, tokenize
+
+
+def test_lowercase_and_stopwords_dropped() -> None:
+    assert tokenize("How do I install the Server?") == ["install", "server"]
+
+
+def test_stopwords_kept_on_request() -> None:
+    assert "how" in tokenize("How do I install", keep_stopwords=True)
+
+
+@pytest.mark.parametrize(
+    ("word", "stemmed"),
+    [
+        ("pipelines", "pipeline"),
+        ("libraries", "library"),
+        ("installing", "install"),
+        ("installed", "install"),
+        ("classes", "class"),
+        ("status", "status"),
+        ("process", "process"),
+        ("caches", "cach"),
+        ("run", "run"),
+        ("kfp", "kfp"),
+    ],
+)
+def test_stemming(word: str, stemmed: str) -> None:
+    assert stem(word) == stemmed
+
+
+def test_singular_and_plural_match() -> None:
+    assert tokenize("pipelines") == tokenize("pipeline")
+    assert tokenize("Running experiments") == tokenize("running experiment")
+
+
+def test_identifiers_keep_their_whole_form_and_their_parts() -> None:
+    assert tokenize("kfp.dsl") == ["kfp.dsl", "kfp", "dsl"]
+    tokens = tokenize("use kfp.dsl.pipeline and ml-pipeline-ui")
+    assert "kfp.dsl.pipeline" in tokens and "pipeline" in tokens
+    assert "ml-pipeline-ui" in tokens and "ui" in tokens
+
+
+def test_hangul_becomes_overlapping_bigrams() -> None:
+    assert tokenize("설치방법") == ["설치", "치방", "방법"]
+    assert tokenize("설치 방법") == ["설치", "방법"]
+    assert tokenize("집") == ["집"]
+
+
+def test_mixed_korean_and_english() -> None:
+    tokens = tokenize("Kubeflow를 설치하려면")
+    assert "kubeflow" in tokens
+    assert "설치" in tokens and "려면" in tokens
+    assert "를" in tokens
+
+
+def test_japanese_and_chinese_runs() -> None:
+    assert tokenize("安装管道") == ["安装", "装管", "管道"]
+    assert "インス" not in tokenize("インストール") and "イン" in tokenize("インストール")
+
+
+def test_is_cjk() -> None:
+    assert is_cjk("한") and is_cjk("漢") and is_cjk("か")
+    assert not is_cjk("a") and not is_cjk("é")
+
+
+def test_punctuation_and_underscores_split_words() -> None:
+    assert tokenize("hello, world!") == ["hello", "world"]
+    assert tokenize("") == []
