@@ -9,6 +9,7 @@ real bot core against the local Slack stand-in, all on loopback:
 3. answers per second = events / time from the first send to the last final answer.
 
     python bench/bench_slack.py --events 50 --pages 20
+    python bench/bench_slack.py --events 50 --no-index   # the adapter alone, no answering work
 
 Targets (issue #6): ack p99 <= 50 ms, placeholder <= 1 s.
 """
@@ -153,6 +154,11 @@ async def main() -> None:
     parser.add_argument("--events", type=int, default=50, help="concurrent events per burst")
     parser.add_argument("--pages", type=int, default=20, help="corpus pages to index")
     parser.add_argument("--rounds", type=int, default=2, help="bursts to run (after a warm-up)")
+    parser.add_argument(
+        "--no-index",
+        action="store_true",
+        help="skip the index: the core answers 'no docs indexed' at once (adapter overhead only)",
+    )
     args = parser.parse_args()
 
     stand_in = await SlackStandIn().start()
@@ -170,8 +176,9 @@ async def main() -> None:
         },
         env_file=None,
     )
-    t0 = time.monotonic()
-    print(await build_index(settings, args.pages), f"({time.monotonic() - t0:.1f} s)")
+    if not args.no_index:
+        t0 = time.monotonic()
+        print(await build_index(settings, args.pages), f"({time.monotonic() - t0:.1f} s)")
     bot = Bot.from_settings(settings)
     adapter = SlackAdapter(bot, settings)
     app = web.Application()

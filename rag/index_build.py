@@ -199,7 +199,9 @@ def check_version(version: VersionInfo, settings: Settings, embedder: Embedder) 
     probe = chunks[0]
     retriever = Retriever(settings, embedder)
     try:
-        loaded = retriever._load(version, None)
+        # Stamp it with the live pointer's stamp: otherwise search() -> refresh() sees a
+        # "changed" pointer and swaps in the live version, probing the wrong index.
+        loaded = retriever._load(version, retriever.store.pointer_stamp())
     except Exception as exc:
         return f"the new version cannot be opened: {type(exc).__name__}: {exc}"
     retriever._index = loaded

@@ -1,8 +1,26 @@
-"""BM25 keyword search over chunks, with titles and headings weighing in."""
+"""BM25 keyword search over chunks, with titles and headings weighing in.
+
+Each chunk is indexed as its heading path (page title first) repeated
+`HEADER_WEIGHT` times plus its body, so a section whose heading names the thing
+asked about outranks one that only mentions it.
+
+Query side, two things the retriever needs beyond plain BM25:
+
+- typo tolerance: a query word the index has never seen is mapped to the most
+  frequent vocabulary word at Damerau-Levenshtein distance 1 (`katb` -> `katib`,
+  `dashbaord` -> `dashboard`), via a symmetric-deletion table built lazily on
+  first use. Words of fewer than `MIN_TYPO_LEN` letters are left alone: short
+  words have too many neighbours to guess.
+- term statistics: document frequency and the rows holding a term, read from
+  the BM25 index's own sparse matrix, for the answerability check in
+  `rag.answerability`.
+"""
 
 from __future__ import annotations
 
 import logging
+import math
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +33,7 @@ log = logging.getLogger(__name__)
 # Title and heading words count this many times over body words: a chunk whose
 # heading names the thing asked about is usually the right section.
 HEADER_WEIGHT = 2
+MIN_TYPO_LEN = 4  # shorter unknown words are not corrected
 
 
 def keyword_text(chunk: Chunk) -> list[str]:
@@ -34,6 +53,32 @@ def build_keyword_index(chunks: list[Chunk], directory: Path) -> None:
         model.save(str(directory), show_progress=False)
 
 
+def deletions(word: str) -> set[str]:
+    """The word and every string one deleted character away from it."""
+    return {word} | {word[:i] + word[i + 1 :] for i in range(len(word))}
+
+
+def _damerau1(a: str, b: str) -> bool:
+    """True when a and b differ by at most one edit (insert, delete, substitute, swap)."""
+    if a == b:
+        return True
+    la, lb = len(a), len(b)
+    if abs(la - lb) > 1:
+        return False
+    if la == lb:
+        diff = [i for i in range(la) if a[i] != b[i]]
+        if len(diff) == 1:
+            return True
+        return (
+            len(diff) == 2
+            and diff[1] == diff[0] + 1
+            and a[diff[0]] == b[diff[1]]
+            and a[diff[1]] == b[diff[0]]
+        )
+    short, long_ = (a, b) if la < lb else (b, a)
+    return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))
+
+
 class KeywordIndex:
     def __init__(self, directory: Path, size: int) -> None:
         import bm25s
@@ -42,11 +87,99 @@ class KeywordIndex:
         self.model = (
             bm25s.BM25.load(str(directory), show_progress=False, mmap=False) if size else None
         )
-        self.vocab = set(self.model.vocab_dict) if self.model is not None else set()
+        self.vocab: dict[str, int] = dict(self.model.vocab_dict) if self.model is not None else {}
+        self._indptr: np.ndarray | None = None
+        self._indices: np.ndarray | None = None
+        if self.model is not None:
+            scores = self.model.scores
+            self._indptr = np.asarray(scores["indptr"])
+            self._indices = np.asarray(scores["indices"])
+        self._deletes: dict[str, list[str]] | None = None
+        self._deletes_lock = threading.Lock()
+        self._corrections: dict[str, str | None] = {}
+
+    # ------------------------------------------------------------ statistics
+
+    def doc_freq(self, token: str) -> int:
+        """How many chunks contain `token` (0 when unknown)."""
+        tid = self.vocab.get(token)
+        if tid is None or self._indptr is None:
+            return 0
+        return int(self._indptr[tid + 1] - self._indptr[tid])
+
+    def idf(self, token: str) -> float:
+        """BM25-style inverse document frequency; an unknown word gets the highest value."""
+        n = max(self.size, 1)
+        df = self.doc_freq(token)
+        return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+
+    def rows_with(self, token: str) -> np.ndarray:
+        """Sorted row ids of the chunks containing `token`."""
+        tid = self.vocab.get(token)
+        if tid is None or self._indptr is None or self._indices is None:
+            return np.zeros(0, dtype=np.int64)
+        return self._indices[self._indptr[tid] : self._indptr[tid + 1]]
+
+    def contains(self, token: str, rows: list[int]) -> bool:
+        """Whether any chunk of `rows` contains `token`."""
+        found = self.rows_with(token)
+        if not len(found) or not rows:
+            return False
+        pos = np.searchsorted(found, rows)
+        pos = np.minimum(pos, len(found) - 1)
+        return bool(np.any(found[pos] == np.asarray(rows)))
+
+    # ------------------------------------------------------------ typos
+
+    def _deletion_table(self) -> dict[str, list[str]]:
+        if self._deletes is None:
+            with self._deletes_lock:
+                if self._deletes is None:
+                    table: dict[str, list[str]] = {}
+                    for word in self.vocab:
+                        if len(word) >= MIN_TYPO_LEN - 1 and word.isalpha():
+                            for d in deletions(word):
+                                table.setdefault(d, []).append(word)
+                    self._deletes = table
+        return self._deletes
+
+    def correct(self, token: str) -> str | None:
+        """The vocabulary word a never-seen token most likely misspells, or None."""
+        if token in self.vocab:
+            return token
+        if len(token) < MIN_TYPO_LEN or not token.isalpha() or not token.isascii():
+            return None
+        if token in self._corrections:
+            return self._corrections[token]
+        table = self._deletion_table()
+        candidates: set[str] = set()
+        for d in deletions(token):
+            candidates.update(table.get(d, ()))
+        best = max(
+            (c for c in candidates if _damerau1(token, c)),
+            key=lambda c: (self.doc_freq(c), c),
+            default=None,
+        )
+        if len(self._corrections) < 10_000:  # bounded: questions are open-ended
+            self._corrections[token] = best
+        return best
+
+    def query_tokens(self, query: str) -> list[str]:
+        """Query tokens as the index knows them: typos corrected, unknown words dropped."""
+        out: list[str] = []
+        for token in tokenize(query):
+            fixed = self.correct(token)
+            if fixed is not None:
+                out.append(fixed)
+        return out
+
+    # ------------------------------------------------------------ search
 
     def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(row ids, scores) best first; empty when no query word is known."""
-        tokens = [t for t in tokenize(query) if t in self.vocab]
+        return self.search_tokens(self.query_tokens(query), k)
+
+    def search_tokens(self, tokens: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
         if not tokens or self.model is None:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         k = min(k, self.size)

@@ -1,8 +1,32 @@
-"""Hybrid retrieval: dense vectors (Chroma) + BM25, fused by rank, one page once.
+"""Hybrid retrieval: dense + BM25 fused by rank, ranked by page, one section per page first.
 
-The bot calls `Retriever.search` from a worker thread. The live index version
-is re-read cheaply between questions (`refresh`), so a newly published version
-is picked up without a restart, and a half-built one is never seen.
+How a question is answered with sections (`Retriever.search`):
+
+1. Follow-ups are condensed with the thread (`condense_query`): a short
+   question ("and for katib?") is joined to the thread's last question, its own
+   words first.
+2. Two candidate lists of chunks: the nearest `CANDIDATES` by cosine similarity
+   of the question's embedding (Chroma), and the best `CANDIDATES` by BM25 over
+   heading path + body (`rag.keyword`; typos of corpus words are corrected,
+   title and headings count double).
+3. Reciprocal-rank fusion per chunk (`DENSE_WEIGHT`, `KEYWORD_WEIGHT`, `RRF_K`).
+4. Pages are ranked by their best chunk plus a small bonus for a second
+   matching section (`PAGE_SUPPORT`): a page that covers the topic in several
+   places is more likely the one meant than a page with one lucky paragraph.
+5. Results: the best section of each page, in page order, then the pages'
+   further sections. A page repeats inside the first results only when it is
+   clearly ahead of the next page (`LEAD`): then its second-best section comes
+   right after its best, since the answer is probably on that page anyway.
+6. An optional cross-encoder (`DOCBOT_RERANKER_MODEL`, `rag.rerank`) re-orders
+   the candidate sections before pages are ranked.
+
+Declining (`Retriever.is_relevant`): the best cosine similarity, lowered when
+the question's rare or unknown words are missing from the retrieved sections
+(`rag.answerability`), must reach `min_relevance`.
+
+The bot calls `search` from a worker thread. The live index version is re-read
+cheaply between questions (`refresh`), so a newly published version is picked
+up without a restart, and a half-built one is never seen.
 """
 
 from __future__ import annotations
@@ -16,6 +40,7 @@ import numpy as np
 
 from bot.config import Settings
 from bot.types import Turn
+from rag.answerability import Term, coverage, relevance, salient_terms
 from rag.chunking import Chunk
 from rag.embeddings import Embedder, get_embedder
 from rag.index_store import IndexStore, IndexStoreError, VersionInfo, chroma_client, collection_name
@@ -25,8 +50,12 @@ log = logging.getLogger(__name__)
 
 RRF_K = 60  # reciprocal-rank-fusion constant; 60 is the usual, robust choice
 CANDIDATES = 50  # per retriever, before fusion
-# Calibrated on tests/data/dev_questions.jsonl with the packaged MiniLM: the best
-# chunk's cosine similarity below this means the docs most likely don't cover it.
+DENSE_WEIGHT = 1.0
+KEYWORD_WEIGHT = 1.0
+PAGE_SUPPORT = 0.3  # share of a page's second-best section added to its best
+LEAD = 1.5  # top page score / next page score above which the top page may repeat
+# Calibrated on tests/data/dev_questions.jsonl (checked on dev2_questions.jsonl) with
+# the packaged MiniLM: below this combined relevance the docs most likely don't cover it.
 DEFAULT_MIN_RELEVANCE = 0.40
 FOLLOWUP_MAX_WORDS = 8
 
@@ -43,6 +72,10 @@ class Hit:
     fused: float = 0.0
     last_updated: str = ""
     row: int = -1
+    # The question's salient terms (shared by all hits of one search) and those this
+    # section contains: what `Retriever.is_relevant` measures coverage with.
+    terms: tuple[Term, ...] = ()
+    covered: frozenset[str] = frozenset()
 
     @property
     def url(self) -> str:
@@ -92,6 +125,51 @@ def condense_query(question: str, history: list[Turn] | None) -> str:
     return f"{question} {last_user}"
 
 
+def rrf(rankings: list[tuple[list[int], float]], k: int = RRF_K) -> dict[int, float]:
+    """Weighted reciprocal-rank fusion: row -> sum of weight / (k + rank), rank from 1."""
+    fused: dict[int, float] = {}
+    for rows, weight in rankings:
+        for rank, row in enumerate(rows):
+            fused[row] = fused.get(row, 0.0) + weight / (k + rank + 1)
+    return fused
+
+
+def rank_pages(hits: list[Hit]) -> list[tuple[str, float, list[Hit]]]:
+    """(page, score, its hits best first), best page first.
+
+    `hits` must be sorted by `fused`, best first. A page scores its best
+    section's fused score plus `PAGE_SUPPORT` times its second best.
+    """
+    by_page: dict[str, list[Hit]] = {}
+    for hit in hits:
+        by_page.setdefault(hit.page_url, []).append(hit)
+    ranked = []
+    for page, page_hits in by_page.items():
+        score = page_hits[0].fused
+        if len(page_hits) > 1:
+            score += PAGE_SUPPORT * page_hits[1].fused
+        ranked.append((page, score, page_hits))
+    ranked.sort(key=lambda p: p[1], reverse=True)
+    return ranked
+
+
+def arrange(hits: list[Hit], k: int) -> list[Hit]:
+    """Best section of each page in page order, then further sections; see the module doc."""
+    pages = rank_pages(hits)
+    if not pages:
+        return []
+    firsts = [p[2][0] for p in pages]
+    rest = [h for p in pages for h in p[2][1:]]
+    top_hits = pages[0][2]
+    leads = len(pages) == 1 or pages[0][1] >= LEAD * pages[1][1]
+    if leads and len(top_hits) > 1 and k > 1:
+        second = next((h for h in top_hits[1:] if h.anchor != top_hits[0].anchor), None)
+        if second is not None:
+            firsts.insert(1, second)
+            rest.remove(second)
+    return (firsts + rest)[:k]
+
+
 class Retriever:
     def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
         self.settings = settings
@@ -99,6 +177,7 @@ class Retriever:
         self._embedder = embedder
         self._index: LoadedIndex | None = None
         self._lock = threading.Lock()
+        self._reranker: object | None = None
         self.min_relevance = (
             settings.min_relevance if settings.min_relevance >= 0 else DEFAULT_MIN_RELEVANCE
         )
@@ -112,6 +191,19 @@ class Retriever:
                 self.settings.embedding_batch_size,
             )
         return self._embedder
+
+    @property
+    def reranker(self):  # noqa: ANN201 - rag.rerank.Reranker | None, imported lazily
+        """The configured cross-encoder, loaded on first use; None when not configured."""
+        if not self.settings.reranker_model:
+            return None
+        if self._reranker is None:
+            from rag.rerank import get_reranker
+
+            self._reranker = get_reranker(
+                self.settings.reranker_model, self.settings.embedding_device
+            )
+        return self._reranker
 
     @property
     def index(self) -> LoadedIndex | None:
@@ -165,6 +257,12 @@ class Retriever:
             version, chunks, embeddings, keyword, collection, stamp, pages=version.page_count
         )
 
+    def _is_single_piece(self, word: str) -> bool:
+        try:
+            return self.embedder.count_tokens(word) == 1
+        except Exception:  # a tokenizer that cannot say: treat the word as ordinary
+            return True
+
     def search(
         self, question: str, k: int = 5, history: list[Turn] | None = None, *, diverse: bool = True
     ) -> list[Hit]:
@@ -177,17 +275,21 @@ class Retriever:
         n = min(CANDIDATES, len(index.chunks))
         dense = index.collection.query(query_embeddings=[qvec], n_results=n, include=["metadatas"])  # type: ignore[attr-defined]
         dense_rows = [int(m["row"]) for m in dense["metadatas"][0]]
-        kw_rows, _ = index.keyword.search(query if query == question else f"{question} {query}", n)
-        fused: dict[int, float] = {}
-        for rank, row in enumerate(dense_rows):
-            fused[row] = fused.get(row, 0.0) + 1.0 / (RRF_K + rank + 1)
-        for rank, row in enumerate(kw_rows.tolist()):
-            fused[row] = fused.get(row, 0.0) + 1.0 / (RRF_K + rank + 1)
+        # the follow-up's own words twice, so they outweigh the thread's
+        kw_tokens = index.keyword.query_tokens(query if query == question else f"{question} {query}")
+        kw_rows, _ = index.keyword.search_tokens(kw_tokens, n)
+        fused = rrf([(dense_rows, DENSE_WEIGHT), (kw_rows.tolist(), KEYWORD_WEIGHT)])
         rows = sorted(fused, key=fused.__getitem__, reverse=True)
         sims = np.asarray(index.embeddings[rows], dtype=np.float32) @ qvec if rows else np.zeros(0)
+
+        kw = index.keyword
+        terms = salient_terms(
+            query, kw.correct, kw.idf, self._is_single_piece, kw.idf("\0unknown\0")
+        )
         hits = []
         for row, sim in zip(rows, sims.tolist(), strict=True):
             c = index.chunks[row]
+            covered = frozenset(t.token for t in terms if t.known and kw.contains(t.token, [row]))
             hits.append(
                 Hit(
                     c.id,
@@ -200,12 +302,26 @@ class Retriever:
                     fused[row],
                     c.last_updated,
                     row,
+                    terms,
+                    covered,
                 )
             )
-        return diversify(hits, k) if diverse else hits[:k]
+        reranker = self.reranker
+        if reranker is not None:
+            hits = reranker.rerank(query, hits)  # type: ignore[attr-defined]
+        return arrange(hits, k) if diverse else hits[:k]
+
+    def relevance(self, hits: list[Hit]) -> float:
+        """The combined score `is_relevant` thresholds (-1.0 for no hits)."""
+        if not hits:
+            return -1.0
+        covered: set[str] = set()
+        for hit in hits:
+            covered |= hit.covered
+        return relevance(max(h.score for h in hits), coverage(hits[0].terms, covered))
 
     def is_relevant(self, hits: list[Hit]) -> bool:
-        return bool(hits) and max(h.score for h in hits) >= self.min_relevance
+        return self.relevance(hits) >= self.min_relevance
 
 
 def diversify(hits: list[Hit], k: int) -> list[Hit]:

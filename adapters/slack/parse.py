@@ -176,27 +176,32 @@ def parse_command(body: Mapping[str, Any], docbot_command: str = DOCBOT_COMMAND)
 
 def parse_feedback(body: Mapping[str, Any]) -> FeedbackAction | None:
     """A `block_actions` payload of a feedback button -> FeedbackAction (None if it isn't one)."""
-    actions = body.get("actions") or []
-    if not actions or not isinstance(actions[0], Mapping):
+    actions = body.get("actions")
+    if not isinstance(actions, list) or not actions or not isinstance(actions[0], Mapping):
         return None
     action = actions[0]
     value, _, answer_id = str(action.get("value") or "").partition(":")
     if value not in {"up", "down"} or not answer_id:
         return None
-    container = body.get("container") or {}
-    channel = container.get("channel_id") or (body.get("channel") or {}).get("id") or ""
-    message = body.get("message") or {}
-    user = body.get("user") or {}
+    container = _mapping(body.get("container"))
+    channel = container.get("channel_id") or _mapping(body.get("channel")).get("id") or ""
+    message = _mapping(body.get("message"))
+    user = _mapping(body.get("user"))
     return FeedbackAction(
         answer_id=answer_id,
         value=value,  # type: ignore[arg-type]  # checked above
         user_id=str(user.get("id") or ""),
-        team_id=str(user.get("team_id") or (body.get("team") or {}).get("id") or ""),
+        team_id=str(user.get("team_id") or _mapping(body.get("team")).get("id") or ""),
         channel=str(channel),
         message_ts=str(container.get("message_ts") or message.get("ts") or ""),
         thread_ts=container.get("thread_ts") or message.get("thread_ts") or None,
         action_ts=str(action.get("action_ts") or ""),
     )
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    """Payload fields that should be objects, defensively: anything else reads as empty."""
+    return value if isinstance(value, Mapping) else {}
 
 
 def _is_bot_message(message: Mapping[str, Any], bot_user_id: str, bot_id: str) -> bool:

@@ -1,0 +1,178 @@
+"""Building index versions: reuse, guards, rollback, stale builds, the ingest lock,
+and a running Retriever switching to a new version without a restart."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings
+from ingest.local import read_folder
+from ingest.model import Page
+from rag.embeddings import Embedder
+from rag.index_build import IngestBusyError, PublishRefusedError, build_index, ingest_lock, is_ingest_running, write_summary
+from rag.index_store import IndexStore
+from rag.retrieve import Retriever
+
+BASE = "https://docs.example.com/"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, make_settings) -> Settings:  # noqa: ANN001
+    return make_settings(tmp_path / "data", DOCBOT_KEEP_VERSIONS="3")
+
+
+def pages(root: Path) -> list[Page]:
+    return read_folder(root, base_url=BASE)
+
+
+def build(root: Path, settings: Settings, embedder: Embedder, **kw: object):  # noqa: ANN201
+    return build_index(pages(root), settings, embedder=embedder, **kw)  # type: ignore[arg-type]
+
+
+def test_a_build_publishes_and_the_pointer_names_it(corpus_dir: Path, settings: Settings, embedder: Embedder) -> None:
+    summary = build(corpus_dir, settings, embedder, source="path docs")
+    store = IndexStore(settings)
+    assert summary.published and not summary.refused
+    assert store.current_id() == summary.version
+    assert summary.pages == 5 and summary.chunks >= 10
+    assert summary.chunks_embedded == summary.chunks and summary.chunks_reused == 0
+    manifest = store.current().manifest  # type: ignore[union-attr]
+    assert manifest["embedding_model"] == embedder.name
+    assert manifest["source"] == "path docs"
+    assert set(manifest["page_hashes"]) == {p.url for p in pages(corpus_dir)}
+    assert summary.to_dict()["version"] == summary.version
+
+
+def test_rebuilding_unchanged_docs_embeds_nothing(corpus_dir: Path, settings: Settings, embedder: Embedder) -> None:
+    first = build(corpus_dir, settings, embedder)
+    second = build(corpus_dir, settings, embedder)
+    assert second.published and second.version != first.version
+    assert second.previous_version == first.version
+    assert second.chunks_embedded == 0
+    assert second.chunks_reused == second.chunks == first.chunks
+
+
+def test_one_changed_page_re_embeds_only_its_chunks(corpus_dir: Path, settings: Settings, embedder: Embedder) -> None:
+    """backup.md holds the first chunk, the publish check's probe: the check must probe the
+    new version, not the live one (where the changed chunk does not exist)."""
+    build(corpus_dir, settings, embedder)
+    backup = corpus_dir / "backup.md"
+    backup.write_text(backup.read_text().replace("every night", "every hour"))
+    summary = build(corpus_dir, settings, embedder)
+    assert summary.chunks_embedded == 1  # only the changed section
+    assert summary.chunks_reused == summary.chunks - 1
+
+
+def test_a_removed_page_disappears_from_retrieval(corpus_dir: Path, tmp_path: Path, make_settings, embedder: Embedder) -> None:  # noqa: ANN001
+    settings = make_settings(tmp_path / "data", DOCBOT_MAX_PAGE_LOSS="0.5")
+    build(corpus_dir, settings, embedder)
+    retriever = Retriever(settings, embedder)
+    assert any("/backup/" in h.url for h in retriever.search("restore a backup"))
+    (corpus_dir / "backup.md").unlink()
+    build(corpus_dir, settings, embedder)
+    hits = retriever.search("restore a backup")
+    assert hits and all("/backup/" not in h.url for h in hits)
+
+
+def test_the_page_loss_guard_refuses_and_leaves_the_live_version(corpus_dir: Path, settings: Settings, embedder: Embedder) -> None:
+    live = build(corpus_dir, settings, embedder)
+    store = IndexStore(settings)
+    pointer_before = store.pointer.read_text()
+    versions_before = [v.id for v in store.list_versions()]
+    for name in ("backup.md", "slack.md"):
+        (corpus_dir / name).unlink()  # 2 of 5 pages gone: 40% > 20%
+    with pytest.raises(PublishRefusedError, match="--force"):
+        build(corpus_dir, settings, embedder)
+    assert store.pointer.read_text() == pointer_before
+    assert store.current_id() == live.version
+    assert [v.id for v in store.list_versions()] == versions_before
+    # and the live version keeps answering
+    assert Retriever(settings, embedder).search("restore a backup")
+
+
+def test_force_publishes_despite_the_page_loss(corpus_dir: Path, settings: Settings, embedder: Embedder) -> None:
+    build(corpus_dir, settings, embedder)
+    for name in ("backup.md", "slack.md"):
+        (corpus_dir / name).unlink()
+    summary = build(corpus_dir, settings, embedder, force=True)
+    assert summary.published and summary.pages == 3
+    assert IndexStore(settings).current_id() == summary.version
+
+
+def test_rollback_makes_the_previous_version_live_again(corpus_dir: Path, settings: Settings, embedder: Embedder) -> None:
+    first = build(corpus_dir, settings, embedder)
+    (corpus_dir / "extra.md").write_text("---\ntitle: Extra\n---\n## Gizmos\n\nGizmos attach to widgets with magnets.\n")
+    build(corpus_dir, settings, embedder)
+    retriever = Retriever(settings, embedder)
+    assert any("/extra/" in h.url for h in retriever.search("gizmos magnets"))
+    assert IndexStore(settings).rollback().id == first.version
+    assert all("/extra/" not in h.url for h in retriever.search("gizmos magnets"))
+
+
+def test_prune_keeps_keep_versions(corpus_dir: Path, tmp_path: Path, make_settings, embedder: Embedder) -> None:  # noqa: ANN001
+    settings = make_settings(tmp_path / "data", DOCBOT_KEEP_VERSIONS="2")
+    ids = [build(corpus_dir, settings, embedder).version for _ in range(3)]
+    assert [v.id for v in IndexStore(settings).list_versions()] == ids[1:]
+
+
+def test_a_killed_builds_leftovers_are_cleaned_and_the_live_version_serves(corpus_dir: Path, settings: Settings, embedder: Embedder) -> None:
+    live = build(corpus_dir, settings, embedder)
+    store = IndexStore(settings)
+    stale = store.building_dir / "v-killed-build"
+    shutil.copytree(store.versions_dir / live.version, stale)
+    (stale / "manifest.json").unlink()  # half-written
+    retriever = Retriever(settings, embedder)
+    assert retriever.search("install widgetron")[0].url.startswith(BASE + "install/")
+    summary = build(corpus_dir, settings, embedder)
+    assert summary.published
+    assert not stale.exists()
+    assert stale.name not in [v.id for v in store.list_versions()]
+
+
+def test_a_second_concurrent_ingest_is_refused(settings: Settings) -> None:
+    assert not is_ingest_running(settings)
+    with ingest_lock(settings):
+        assert is_ingest_running(settings)
+        errors: list[BaseException] = []
+
+        def second() -> None:
+            try:
+                with ingest_lock(settings):
+                    pass
+            except IngestBusyError as exc:
+                errors.append(exc)
+
+        worker = threading.Thread(target=second)
+        worker.start()
+        worker.join()
+        assert len(errors) == 1 and "another ingest" in str(errors[0])
+    assert not is_ingest_running(settings)
+    with ingest_lock(settings):  # free again afterwards
+        pass
+
+
+def test_a_retriever_opened_before_a_publish_switches_on_its_next_search(corpus_dir: Path, settings: Settings, embedder: Embedder) -> None:
+    build(corpus_dir, settings, embedder)
+    retriever = Retriever(settings, embedder)
+    assert all("/gizmos/" not in h.url for h in retriever.search("gizmo magnets"))
+    (corpus_dir / "gizmos.md").write_text("---\ntitle: Gizmos\n---\n## Attaching gizmos\n\nGizmos attach to widgets with strong magnets.\n")
+    summary = build(corpus_dir, settings, embedder)
+    hits = retriever.search("gizmo magnets")
+    assert hits[0].url == BASE + "gizmos/#attaching-gizmos"
+    assert retriever.index.version.id == summary.version  # type: ignore[union-attr]
+
+
+def test_an_empty_page_list_is_refused(settings: Settings, embedder: Embedder) -> None:
+    with pytest.raises(PublishRefusedError, match="no chunks"):
+        build_index([], settings, embedder=embedder)
+    assert IndexStore(settings).current_id() is None
+
+
+def test_the_summary_is_saved_for_status(settings: Settings) -> None:
+    path = write_summary(settings, {"index": {"version": "v1"}})
+    assert path == settings.data_dir / "ingest" / "last_summary.json"
+    assert '"v1"' in path.read_text()

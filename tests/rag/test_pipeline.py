@@ -1,0 +1,92 @@
+"""Question in, Reply out: retrieve, threshold, answer, cite."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings
+from bot.messages import t
+from bot.types import Turn
+from rag.embeddings import Embedder
+from rag.pipeline import Answerer, hits_to_sources
+from rag.retrieve import Retriever
+
+BASE = "https://docs.example.com/"
+
+
+@pytest.fixture(scope="module")
+def answerer(built_settings: Settings, embedder: Embedder) -> Answerer:
+    return Answerer(built_settings, Retriever(built_settings, embedder))
+
+
+async def test_an_answer_cites_the_section_it_comes_from(answerer: Answerer) -> None:
+    reply = await answerer.answer("How do I restore a backup?")
+    assert not reply.declined
+    assert reply.used_docs
+    assert reply.citations and reply.citations[0].url == BASE + "backup/#restore"
+    assert "[1]" in reply.text
+    assert reply.model.startswith("extractive")
+    assert {"retrieve", "generate", "total"} <= set(reply.timings_ms)
+
+
+async def test_only_cited_sources_become_citations(answerer: Answerer) -> None:
+    reply = await answerer.answer("How do I restore a backup?", length="short")
+    cited = {int(n) for n in __import__("re").findall(r"\[(\d+)\]", reply.text)}
+    assert {c.n for c in reply.citations} == cited
+    assert [c.n for c in reply.citations] == list(range(1, len(reply.citations) + 1))
+
+
+async def test_below_the_threshold_it_declines_without_citations(answerer: Answerer) -> None:
+    reply = await answerer.answer("What is the capital of Australia?")
+    assert reply.declined and reply.citations == []
+    assert reply.text == t("decline", "en")
+
+
+async def test_declines_in_korean_for_a_korean_question(answerer: Answerer) -> None:
+    reply = await answerer.answer("호주의 수도는 어디인가요?", language="ko")
+    assert reply.declined and reply.text == t("decline", "ko")
+
+
+async def test_no_index_is_a_clear_reply(tmp_path: Path, make_settings, embedder: Embedder) -> None:  # noqa: ANN001
+    settings = make_settings(tmp_path / "empty")
+    reply = await Answerer(settings, Retriever(settings, embedder)).answer("How do I install?")
+    assert reply.declined and reply.text == t("no_index", "en")
+    assert "reingest" in reply.text
+
+
+async def test_rag_off_with_the_extractive_answerer_explains_itself(answerer: Answerer) -> None:
+    reply = await answerer.answer("How do I install widgetron?", use_docs=False)
+    assert reply.declined and reply.text == t("no_rag_extractive", "en")
+    assert reply.citations == []
+
+
+async def test_streaming_deltas_carry_the_text_so_far(answerer: Answerer) -> None:
+    seen: list[str] = []
+
+    async def on_delta(text: str) -> None:
+        seen.append(text)
+
+    reply = await answerer.answer("How do I install widgetron?", on_delta=on_delta)
+    assert seen and seen[-1].startswith(reply.text.split(" [")[0][:20])
+
+
+async def test_a_follow_up_in_a_thread_finds_the_same_topic(answerer: Answerer) -> None:
+    history = [Turn("user", "How do I restore a backup of the widget catalog?"), Turn("assistant", "Use restore [1].")]
+    reply = await answerer.answer("must the server be stopped?", history=history)
+    assert reply.citations and reply.citations[0].url.startswith(BASE + "backup/")
+
+
+async def test_a_strict_threshold_declines_everything(built_settings: Settings, embedder: Embedder) -> None:
+    strict = dataclasses.replace(built_settings, min_relevance=0.99)
+    reply = await Answerer(strict, Retriever(strict, embedder)).answer("How do I restore a backup?")
+    assert reply.declined and reply.citations == []
+
+
+def test_hits_become_numbered_sources(answerer: Answerer) -> None:
+    hits = answerer.retriever.search("install widgetron", k=3)
+    sources = hits_to_sources(hits)
+    assert [s.n for s in sources] == [1, 2, 3]
+    assert sources[0].url == hits[0].url and sources[0].chunk_id == hits[0].chunk_id
