@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from dotenv import dotenv_values
 
@@ -224,8 +225,14 @@ class Settings:
     answer_log_retention_days: int = 90
     default_language: str = "auto"
 
-    def __repr__(self) -> str:  # dataclass repr would be fine (Secret hides), keep it short
-        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self))
+    def __repr__(self) -> str:
+        # Secrets hide themselves; a password inside DOCBOT_STATE_URL is masked here.
+        shown = ", ".join(
+            f"{f.name}={mask_url_password(self.state_url)!r}"
+            if f.name == "state_url"
+            else f"{f.name}={getattr(self, f.name)!r}"
+            for f in fields(self)
+        )
         return f"Settings({shown})"
 
     @property
@@ -315,7 +322,22 @@ class Settings:
         )
 
     def secrets(self) -> list[str]:
-        """Every secret value, for redaction filters."""
-        return [
+        """Every secret value, for redaction filters (the state URL's password included)."""
+        values = [
             v.reveal() for f in fields(self) if isinstance(v := getattr(self, f.name), Secret) and v
         ]
+        password = urlsplit(self.state_url).password if self.state_url else None
+        if password:
+            values.append(password)
+        return values
+
+
+def mask_url_password(url: str) -> str:
+    """`postgresql://user:pw@host/db` -> `postgresql://user:***@host/db`."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))

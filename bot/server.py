@@ -153,6 +153,24 @@ async def supervise(
                 pass
 
 
+HOUSEKEEPING_EVERY_S = 3600
+
+
+async def housekeeping(bot: Bot, stop: asyncio.Event) -> None:
+    """Hourly: drop expired event ids and answers older than the retention setting."""
+    while not stop.is_set():
+        try:
+            await asyncio.to_thread(
+                bot.store.purge, answer_retention_days=bot.settings.answer_log_retention_days
+            )
+        except Exception as exc:  # a locked or unreachable database must not stop the bot
+            log.warning("state housekeeping failed: %s", type(exc).__name__)
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=HOUSEKEEPING_EVERY_S)
+        except asyncio.TimeoutError:
+            pass
+
+
 def make_adapters(
     bot: Bot, settings: Settings, *, slack: bool, teams: bool
 ) -> tuple[dict[str, Any], list[web.RouteDef], bool]:
@@ -218,7 +236,7 @@ async def serve(
             loop.add_signal_handler(sig, stop.set)
         except (NotImplementedError, RuntimeError):  # not the main thread (tests), or Windows
             pass
-    tasks = []
+    tasks = [asyncio.create_task(housekeeping(bot, stop))]
     for name, adapter in objects.items():
         start = getattr(adapter, "start", None)
         if start is not None:

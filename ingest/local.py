@@ -13,6 +13,7 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 
+from bot.messages import detect_language
 from ingest.markdown import parse_markdown, parse_text
 from ingest.model import Page
 
@@ -79,6 +80,8 @@ def read_page(path: Path, root: Path, base_url: str = "") -> Page | None:
         else:
             page = parse_text(text, url, source=str(path), last_modified=mtime)
     page.source = str(path)
+    if not page.language:
+        page.language = detect_language(page.text[:4000])
     return page if page.sections else None
 
 

@@ -49,6 +49,40 @@ def _front_matter(text: str) -> tuple[dict[str, str], str]:
     return fields, text[match.end() :]
 
 
+_BLOCK_START = re.compile(r"^\s*(?:[-*+]\s|\d+[.)]\s|[|>]|#{1,6}\s|<|\{\{)")
+
+
+def unwrap(lines: list[str]) -> list[str]:
+    """Join soft-wrapped prose lines into one line per paragraph (or list item).
+
+    Markdown sources are often hard-wrapped at ~80 columns; a line break inside a
+    paragraph is not a sentence boundary. Code fences, tables, list starts,
+    quotes and blank lines keep their own lines.
+    """
+    out: list[str] = []
+    in_fence = False
+    joinable = False  # whether the previous output line is prose that may continue
+    for line in lines:
+        if _FENCE.match(line):
+            in_fence = not in_fence
+            out.append(line)
+            joinable = False
+            continue
+        if in_fence:
+            out.append(line)
+            continue
+        stripped = line.strip()
+        if not stripped:
+            out.append("")
+            joinable = False
+        elif joinable and not _BLOCK_START.match(line) and not line.startswith("    "):
+            out[-1] = out[-1].rstrip() + " " + stripped
+        else:
+            out.append(line.rstrip())
+            joinable = not stripped.startswith(("|", "<", "{{"))
+    return out
+
+
 def clean_inline(text: str) -> str:
     """Markdown/HTML inline noise removed, words and code kept."""
     text = _SHORTCODE.sub("", text)
@@ -69,7 +103,7 @@ def parse_markdown(text: str, url: str, *, source: str = "", last_modified: str 
     in_fence = False
 
     def flush() -> None:
-        body_text = _MULTI_BLANK.sub("\n\n", clean_inline("\n".join(lines))).strip()
+        body_text = _MULTI_BLANK.sub("\n\n", clean_inline("\n".join(unwrap(lines)))).strip()
         heading_path = [title] + [h for _, h in path] if title else [h for _, h in path]
         if body_text or path:
             sections.append(Section(anchor=anchor, heading_path=heading_path, text=body_text))

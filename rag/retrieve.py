@@ -276,7 +276,9 @@ class Retriever:
         dense = index.collection.query(query_embeddings=[qvec], n_results=n, include=["metadatas"])  # type: ignore[attr-defined]
         dense_rows = [int(m["row"]) for m in dense["metadatas"][0]]
         # the follow-up's own words twice, so they outweigh the thread's
-        kw_tokens = index.keyword.query_tokens(query if query == question else f"{question} {query}")
+        kw_tokens = index.keyword.query_tokens(
+            query if query == question else f"{question} {query}"
+        )
         kw_rows, _ = index.keyword.search_tokens(kw_tokens, n)
         fused = rrf([(dense_rows, DENSE_WEIGHT), (kw_rows.tolist(), KEYWORD_WEIGHT)])
         rows = sorted(fused, key=fused.__getitem__, reverse=True)

@@ -1,0 +1,248 @@
+"""The bot core end to end in-process: commands, questions, feedback, failures, re-ingest."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import shutil
+from pathlib import Path
+
+import pytest
+
+from adapters.console import chat_loop
+from bot.config import Settings
+from bot.core import Bot
+from bot.messages import t
+from bot.types import IncomingMessage, Reply
+from rag.index_store import IndexStore
+
+ADMIN = "UADMIN"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, built_settings: Settings) -> Settings:
+    """The shared index, with this test's own state database."""
+    return dataclasses.replace(built_settings, state_url=str(tmp_path / "state.sqlite3"), admins=(ADMIN,))
+
+
+@pytest.fixture
+def bot(settings: Settings) -> Bot:
+    return Bot.from_settings(settings)
+
+
+def msg(text: str, *, user: str = "U1", direct: bool = True, is_command: bool = False, locale: str = "") -> IncomingMessage:
+    return IncomingMessage(
+        platform="slack", conversation_id="C1", workspace_id="T1", user_id=user, text=text,
+        is_direct=direct, is_command=is_command, locale=locale,
+    )
+
+
+async def ask(bot: Bot, text: str, **kw: object) -> Reply:
+    return await bot.handle(msg(text, **kw))  # type: ignore[arg-type]
+
+
+# commands --------------------------------------------------------------------------------
+async def test_help_lists_the_models(bot: Bot) -> None:
+    reply = await ask(bot, "/docbot help")
+    assert reply.is_command and reply.ephemeral
+    assert "extractive" in reply.text and "bedrock" in reply.text
+    assert "`status`" in reply.text
+
+
+async def test_status_shows_settings_index_and_model_health(bot: Bot, settings: Settings) -> None:
+    reply = await ask(bot, "docbot status")
+    live = IndexStore(settings).current()
+    assert live is not None
+    assert live.id in reply.text and "5 pages" in reply.text
+    assert "model `extractive`" in reply.text and "RAG on" in reply.text
+    assert "extractive: ok" in reply.text
+
+
+async def test_status_without_an_index_says_so(tmp_path: Path, make_settings) -> None:  # noqa: ANN001
+    reply = await ask(Bot.from_settings(make_settings(tmp_path / "empty")), "docbot status")
+    assert "*Index*: none yet" in reply.text and "*Last ingest*: none yet" in reply.text
+
+
+async def test_model_set_and_unknown(bot: Bot) -> None:
+    reply = await ask(bot, "docbot model Bedrock")
+    assert reply.text == t("set_model", "en", value="bedrock")
+    assert bot.conversation_settings(msg("")).model == "bedrock"
+    unknown = await ask(bot, "docbot model gpt-9")
+    assert "gpt-9" in unknown.text and "extractive" in unknown.text
+    listing = await ask(bot, "docbot model")
+    assert "bedrock" in listing.text and "extractive" in listing.text
+
+
+async def test_settings_are_per_user_unless_channel_wide(bot: Bot) -> None:
+    await ask(bot, "docbot length short")
+    assert bot.conversation_settings(msg("", user="U1")).length == "short"
+    assert bot.conversation_settings(msg("", user="U2")).length == "medium"
+
+
+async def test_rag_off_then_a_question_explains_the_offline_answerer_cannot(bot: Bot) -> None:
+    assert (await ask(bot, "docbot rag off")).text == t("set_rag_off", "en")
+    reply = await ask(bot, "How do I install widgetron?")
+    assert reply.text == t("no_rag_extractive", "en")
+    assert (await ask(bot, "docbot rag on")).text == t("set_rag_on", "en")
+    assert not (await ask(bot, "How do I install widgetron?")).declined
+
+
+async def test_temperature_length_language_and_reset(bot: Bot) -> None:
+    assert (await ask(bot, "docbot temp 0.7")).text == "Temperature set to 0.7."
+    assert (await ask(bot, "docbot length long")).text == t("set_length", "en", value="long")
+    reply = await ask(bot, "docbot language ko")
+    assert reply.text == t("set_language", "ko", value="ko") and reply.language == "ko"
+    conv = bot.conversation_settings(msg(""))
+    assert (conv.temperature, conv.length, conv.language) == (0.7, "long", "ko")
+    assert (await ask(bot, "docbot status")).text.startswith("*현재 설정*")  # now in Korean
+    assert (await ask(bot, "docbot reset")).text == t("reset", "ko")
+    assert bot.conversation_settings(msg("")) == bot.store.defaults
+
+
+async def test_a_bad_value_gets_a_clear_message(bot: Bot) -> None:
+    reply = await ask(bot, "docbot temperature 5")
+    assert reply.ephemeral and "a number from 0 to 1" in reply.text and "`5`" in reply.text
+    assert "I don't know the command `frob`" in (await ask(bot, "/docbot frob")).text
+
+
+async def test_admin_commands_are_refused_for_others(bot: Bot) -> None:
+    for command in ("reingest", "stats"):
+        reply = await ask(bot, f"docbot {command}", user="U1")
+        assert reply.text == t("admin_only", "en", command=command)
+
+
+async def test_channel_wide_settings_need_an_admin_outside_dms(bot: Bot) -> None:
+    reply = await ask(bot, "docbot model bedrock channel", direct=False)
+    assert "admins only" in reply.text
+    assert (await ask(bot, "docbot model bedrock channel", direct=False, user=ADMIN)).text == t("set_model", "en", value="bedrock")
+    assert bot.conversation_settings(msg("", user="U7")).model == "bedrock"  # everyone's default now
+
+
+async def test_admins_get_stats(bot: Bot) -> None:
+    assert bot.is_admin("slack", ADMIN) and not bot.is_admin("slack", "U1") and not bot.is_admin("slack", "")
+    await ask(bot, "How do I restore a backup?")
+    await ask(bot, "What is the capital of Australia?")
+    reply = await ask(bot, "docbot stats", user=ADMIN)
+    assert "docbot usage" in reply.text and "Answers: 2" in reply.text and "declined: 1" in reply.text
+
+
+async def test_reingest_without_a_source_says_how_to_set_one(bot: Bot) -> None:
+    assert (await ask(bot, "docbot reingest", user=ADMIN)).text == t("reingest_unavailable", "en")
+
+
+# questions -------------------------------------------------------------------------------
+async def test_a_question_is_answered_cited_and_logged(bot: Bot) -> None:
+    reply = await ask(bot, "How do I restore a backup?")
+    assert not reply.declined and reply.citations
+    assert reply.citations[0].url == "https://docs.example.com/backup/#restore"
+    assert reply.answer_id
+    [logged] = bot.store.answers()
+    assert logged["id"] == reply.answer_id and logged["question"] == "How do I restore a backup?"
+    assert logged["sources"] == [c.url for c in reply.citations]
+
+
+async def test_feedback_round_trip(bot: Bot) -> None:
+    reply = await ask(bot, "How do I restore a backup?")
+    assert await bot.record_feedback(reply.answer_id, "slack", "U1", "up") == t("feedback_thanks_up", "en")
+    assert await bot.record_feedback(reply.answer_id, "slack", "U1", "down") == t("feedback_thanks_down", "en")
+    assert bot.store.feedback_counts() == {"up": 0, "down": 1}
+    assert await bot.record_feedback("no-such-answer", "slack", "U1", "up") == t("feedback_unknown", "en")
+    assert await bot.record_feedback(reply.answer_id, "slack", "U1", "sideways") == t("feedback_unknown", "en")
+
+
+async def test_feedback_thanks_in_the_answers_language(bot: Bot) -> None:
+    reply = await ask(bot, "백업을 복원하려면 어떻게 하나요? restore backup")
+    assert reply.language == "ko"
+    assert await bot.record_feedback(reply.answer_id, "slack", "U1", "up") == t("feedback_thanks_up", "ko")
+
+
+async def test_an_empty_question_gets_a_hint(bot: Bot) -> None:
+    reply = await ask(bot, "   ")
+    assert reply.text == t("empty_question", "en") and reply.ephemeral
+
+
+async def test_a_too_long_question_is_refused_with_the_numbers(bot: Bot, settings: Settings) -> None:
+    reply = await ask(bot, "x" * (settings.max_question_chars + 1))
+    assert reply.declined and str(settings.max_question_chars) in reply.text
+    assert bot.store.answers() == []
+
+
+async def test_the_rate_limit_answers_with_a_wait(settings: Settings) -> None:
+    bot = Bot.from_settings(dataclasses.replace(settings, rate_limit_per_minute=1))
+    assert not (await ask(bot, "How do I restore a backup?")).declined
+    reply = await ask(bot, "How do I install widgetron?")
+    assert reply.declined and "Please wait" in reply.text
+    assert not (await ask(bot, "How do I install widgetron?", user="U2")).declined  # others are not affected
+
+
+async def test_an_off_topic_question_is_declined(bot: Bot) -> None:
+    reply = await ask(bot, "What is the capital of Australia?")
+    assert reply.declined and reply.citations == [] and reply.text == t("decline", "en")
+
+
+async def test_a_korean_question_gets_korean_bot_messages(bot: Bot) -> None:
+    reply = await ask(bot, "호주의 수도는 어디인가요?")
+    assert reply.language == "ko" and reply.text == t("decline", "ko")
+    assert (await ask(bot, "docbot 도움")).language == "ko"  # an unknown word after docbot: a question
+
+
+async def test_the_locale_picks_korean_for_commands(bot: Bot) -> None:
+    reply = await bot.handle(msg("help", is_command=True, locale="ko-KR"))
+    assert reply.language == "en"  # "help" is Latin text: the text wins over the locale
+    assert (await ask(bot, "docbot language ko")).language == "ko"
+
+
+async def test_a_failure_inside_the_answerer_is_a_clear_reply(tmp_path: Path, settings: Settings) -> None:
+    broken = dataclasses.replace(settings, data_dir=tmp_path / "broken")
+    shutil.copytree(settings.index_dir, broken.index_dir, ignore=shutil.ignore_patterns(".ingest.lock"))
+    live = IndexStore(broken).current()
+    assert live is not None
+    (live.path / "chunks.jsonl").write_text("{not json\n")  # a corrupted index on disk
+    bot = Bot.from_settings(broken)
+    reply = await ask(bot, "How do I restore a backup?")
+    assert reply.declined
+    assert reply.text.startswith("Something went wrong while answering (")
+    assert "Traceback" not in reply.text and "File \"" not in reply.text
+    assert (await ask(bot, "docbot help")).is_command  # commands still work
+
+
+# re-ingest from chat -------------------------------------------------------------------------
+async def test_reingest_from_the_console_end_to_end(tmp_path: Path, corpus_dir: Path, make_settings) -> None:  # noqa: ANN001
+    settings = make_settings(tmp_path / "data", DOCBOT_ADMINS=ADMIN, DOCBOT_INGEST_SOURCE=f"path:{corpus_dir}")
+    bot = Bot.from_settings(settings)
+    out = io.StringIO()
+    lines = iter(["How do I restore a backup?", "docbot reingest", "docbot reingest"])
+
+    def read_line() -> str:
+        try:
+            return next(lines)
+        except StopIteration:
+            raise EOFError from None
+
+    assert await chat_loop(bot, read_line=read_line, out=out, user=ADMIN) == 0  # waits for the re-ingest
+    text = out.getvalue()
+    assert t("no_index", "en") in text  # before: nothing indexed
+    assert t("reingest_started", "en") in text
+    assert t("reingest_running", "en") in text  # the second one while the first runs
+    assert "docbot> Fetching path" in text  # progress reaches the conversation
+    assert "docbot> Ingest finished:" in text  # and the summary
+    assert IndexStore(settings).current() is not None
+    reply = await ask(bot, "How do I restore a backup?")
+    assert not reply.declined and reply.citations
+
+
+async def test_a_failed_reingest_is_reported_and_the_docs_stay_live(tmp_path: Path, settings: Settings) -> None:
+    broken = dataclasses.replace(settings, data_dir=tmp_path / "d", ingest_source=f"path:{tmp_path / 'missing'}")
+    shutil.copytree(settings.index_dir, broken.index_dir, ignore=shutil.ignore_patterns(".ingest.lock"))
+    live = IndexStore(broken).current_id()
+    bot = Bot.from_settings(broken)
+    said: list[str] = []
+
+    async def notify(_target: object, text: str) -> None:
+        said.append(text)
+
+    bot.register_notifier("slack", notify)
+    assert (await ask(bot, "docbot reingest", user=ADMIN)).text == t("reingest_started", "en")
+    await bot.wait_reingest()
+    assert said and said[-1].startswith("Re-ingest failed, the current docs stay live")
+    assert IndexStore(broken).current_id() == live
