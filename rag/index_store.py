@@ -47,7 +47,9 @@ class IndexStoreError(RuntimeError):
 
 
 def new_version_id() -> str:
-    now = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
+    # microseconds: ids sort in build order even for two builds in one second
+    # (list_versions, rollback and prune rely on that order)
+    now = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
     return f"v{now}-{uuid.uuid4().hex[:6]}"
 
 

@@ -9,8 +9,10 @@ Query side, two things the retriever needs beyond plain BM25:
 - typo tolerance: a query word the index has never seen is mapped to the most
   frequent vocabulary word at Damerau-Levenshtein distance 1 (`katb` -> `katib`,
   `dashbaord` -> `dashboard`), via a symmetric-deletion table built lazily on
-  first use. Words of fewer than `MIN_TYPO_LEN` letters are left alone: short
-  words have too many neighbours to guess.
+  first use. Left alone: words of fewer than `MIN_TYPO_LEN` letters (too many
+  neighbours to guess), words the caller knows as ordinary language (`ordinary`,
+  the embedding model's tokenizer: "dark" is not a typo of "dart", the docs just
+  don't say it) and candidates with another first letter (typos rarely hit it).
 - term statistics: document frequency and the rows holding a term, read from
   the BM25 index's own sparse matrix, for the answerability check in
   `rag.answerability`.
@@ -21,6 +23,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -97,6 +100,8 @@ class KeywordIndex:
         self._deletes: dict[str, list[str]] | None = None
         self._deletes_lock = threading.Lock()
         self._corrections: dict[str, str | None] = {}
+        # set by the retriever: True for a word of ordinary language (never "corrected")
+        self.ordinary: Callable[[str], bool] = lambda word: False
 
     # ------------------------------------------------------------ statistics
 
@@ -151,12 +156,14 @@ class KeywordIndex:
             return None
         if token in self._corrections:
             return self._corrections[token]
+        if self.ordinary(token):
+            return None
         table = self._deletion_table()
         candidates: set[str] = set()
         for d in deletions(token):
             candidates.update(table.get(d, ()))
         best = max(
-            (c for c in candidates if _damerau1(token, c)),
+            (c for c in candidates if c[0] == token[0] and _damerau1(token, c)),
             key=lambda c: (self.doc_freq(c), c),
             default=None,
         )

@@ -53,7 +53,9 @@ CANDIDATES = 50  # per retriever, before fusion
 DENSE_WEIGHT = 1.0
 KEYWORD_WEIGHT = 1.0
 PAGE_SUPPORT = 0.3  # share of a page's second-best section added to its best
-LEAD = 1.5  # top page score / next page score above which the top page may repeat
+LEAD = 0.05  # top page score minus the next page's above which the top page may repeat
+FUSION = "score"
+KEYWORD_SCORE_WEIGHT = 0.2
 # Calibrated on tests/data/dev_questions.jsonl (checked on dev2_questions.jsonl) with
 # the packaged MiniLM: below this combined relevance the docs most likely don't cover it.
 DEFAULT_MIN_RELEVANCE = 0.40
@@ -134,6 +136,24 @@ def rrf(rankings: list[tuple[list[int], float]], k: int = RRF_K) -> dict[int, fl
     return fused
 
 
+def fuse_scores(
+    rows: list[int], sims: np.ndarray, kw_rows: np.ndarray, kw_scores: np.ndarray
+) -> dict[int, float]:
+    """row -> cosine + KEYWORD_SCORE_WEIGHT * BM25 relative to this query's best BM25.
+
+    Scores rather than ranks: how far ahead a section is matters for choosing
+    between two sections of one page and for letting a clear winner repeat.
+    """
+    bm25: dict[int, float] = {}
+    if len(kw_scores):
+        top = float(kw_scores[0]) or 1.0
+        bm25 = {int(r): float(s) / top for r, s in zip(kw_rows.tolist(), kw_scores.tolist())}
+    return {
+        row: float(sim) + KEYWORD_SCORE_WEIGHT * bm25.get(row, 0.0)
+        for row, sim in zip(rows, sims.tolist())
+    }
+
+
 def rank_pages(hits: list[Hit]) -> list[tuple[str, float, list[Hit]]]:
     """(page, score, its hits best first), best page first.
 
@@ -161,7 +181,7 @@ def arrange(hits: list[Hit], k: int) -> list[Hit]:
     firsts = [p[2][0] for p in pages]
     rest = [h for p in pages for h in p[2][1:]]
     top_hits = pages[0][2]
-    leads = len(pages) == 1 or pages[0][1] >= LEAD * pages[1][1]
+    leads = len(pages) == 1 or pages[0][1] - pages[1][1] >= LEAD
     if leads and len(top_hits) > 1 and k > 1:
         second = next((h for h in top_hits[1:] if h.anchor != top_hits[0].anchor), None)
         if second is not None:
@@ -253,6 +273,7 @@ class Retriever:
             len(chunks),
             time.perf_counter() - started,
         )
+        keyword.ordinary = self._is_single_piece
         return LoadedIndex(
             version, chunks, embeddings, keyword, collection, stamp, pages=version.page_count
         )
@@ -279,10 +300,16 @@ class Retriever:
         kw_tokens = index.keyword.query_tokens(
             query if query == question else f"{question} {query}"
         )
-        kw_rows, _ = index.keyword.search_tokens(kw_tokens, n)
-        fused = rrf([(dense_rows, DENSE_WEIGHT), (kw_rows.tolist(), KEYWORD_WEIGHT)])
-        rows = sorted(fused, key=fused.__getitem__, reverse=True)
+        kw_rows, kw_scores = index.keyword.search_tokens(kw_tokens, n)
+        rows = list(dict.fromkeys([*dense_rows, *kw_rows.tolist()]))
         sims = np.asarray(index.embeddings[rows], dtype=np.float32) @ qvec if rows else np.zeros(0)
+        if FUSION == "rrf":
+            fused = rrf([(dense_rows, DENSE_WEIGHT), (kw_rows.tolist(), KEYWORD_WEIGHT)])
+        else:
+            fused = fuse_scores(rows, sims, kw_rows, kw_scores)
+        order = sorted(range(len(rows)), key=lambda i: fused[rows[i]], reverse=True)
+        rows = [rows[i] for i in order]
+        sims = sims[order] if len(order) else sims
 
         kw = index.keyword
         terms = salient_terms(

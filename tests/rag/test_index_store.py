@@ -125,3 +125,10 @@ def test_collection_names_and_page_counts() -> None:
 def test_store_paths_follow_the_data_dir(tmp_path: Path) -> None:
     settings = Settings.from_env({"DOCBOT_DATA_DIR": str(tmp_path)}, env_file=None)
     assert IndexStore(settings).root == tmp_path / "index"
+
+
+def test_version_ids_sort_in_creation_order_even_within_one_second() -> None:
+    from rag.index_store import new_version_id
+
+    ids = [new_version_id() for _ in range(50)]
+    assert ids == sorted(ids) and len(set(ids)) == 50

@@ -1,0 +1,273 @@
+"""Retrieval for questions in Korean, Japanese and Chinese (pure functions).
+
+The packaged embedding model (English all-MiniLM-L6-v2) has almost no Hangul,
+Han or Kana in its vocabulary: a Korean sentence becomes a handful of unknown
+or single-character pieces, and its cosine similarity to any Korean section is
+high and flat (0.6-0.8 whatever the topic). Two consequences for the retriever
+(`rag.retrieve`), which calls the functions here:
+
+1. Fusion. For a question whose meaning is mostly in CJK script, the dense
+   ranking is noise, so reciprocal-rank fusion should lean on keyword search
+   (BM25 over character bigrams, `rag.tokenize`). `fusion_weights(question,
+   model_name, dense, keyword)` returns the two weights to pass to `rrf`:
+   unchanged for English questions and for multilingual models, the dense
+   weight scaled down by the question's CJK share otherwise. Mixed questions
+   ("Slack에 docbot을 어떻게 연결하나요?") keep some dense weight for their
+   English words.
+
+2. Declining. "Top cosine >= threshold" says nothing for such questions, so
+   when `uses_keyword_evidence(question, model_name)` is true the retriever
+   should decide with `keyword_relevance(question, section, idf)` instead:
+   the IDF-weighted share of the question's salient keyword tokens (CJK
+   bigrams without question endings and particles, English words without
+   stop words) that the best retrieved section contains, compared with
+   `KEYWORD_MIN_RELEVANCE`. A Korean question the docs don't cover ("휴가
+   신청은 어떻게 하나요?") has rare or never-seen bigrams (휴가) that no
+   section holds.
+
+With a multilingual model (`is_multilingual_model`: multilingual E5, BGE-M3,
+paraphrase-multilingual-*, LaBSE, distiluse-base-multilingual-*, ...) the
+dense half understands Korean, so the retriever keeps its usual weights and
+its cosine-based decision.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from rag.tokenize import STOPWORDS, is_cjk, tokenize
+
+# A Hangul syllable or Han character carries about as much meaning as three
+# Latin letters (one Korean syllable ~ one English syllable), so a CJK char
+# counts this many times when measuring how much of a question is CJK.
+CJK_CHAR_WEIGHT = 3.0
+
+# Below this CJK share a question is treated as English (a product name in
+# Hangul inside an English sentence should not change anything).
+CJK_DOMINANT_SHARE = 0.5
+
+# Floor of the dense weight's scale for a fully CJK question with an English
+# model. Zero: the dense ranking of pure Korean text by the English MiniLM is
+# no better than chance on tests/data/ko_questions.jsonl (see bench/bench_korean.py).
+MIN_DENSE_SCALE = 0.0
+
+# Calibrated on tests/data/ko_questions.jsonl with the packaged MiniLM over docs/
+# (bench/bench_korean.py --calibrate): the best retrieved section's keyword relevance
+# of answerable Korean questions is >= 0.55 for all but one, of uncovered ones <= 0.45.
+KEYWORD_MIN_RELEVANCE = 0.5
+
+# Model-name patterns (lower-cased substrings) of embedding models trained on
+# many languages, Korean included. Checked against the configured name or path.
+MULTILINGUAL_PATTERNS: tuple[str, ...] = (
+    "multilingual",  # paraphrase-multilingual-*, multilingual-e5-*, distiluse-base-multilingual-*
+    "bge-m3",
+    "labse",
+    "xlm-r",
+    "xlm-roberta",
+    "m-e5",
+    "me5-",
+    "gte-multilingual",
+    "jina-embeddings-v3",
+    "nomic-embed-text-v2",
+    "ko-sroberta",
+    "ko-sbert",
+    "kosimcse",
+    "kure-",
+    "snowflake-arctic-embed-l-v2",
+    "qwen3-embedding",
+)
+
+# Korean bigrams that are question endings, auxiliaries or generic verbs: every
+# question has them and they say nothing about the topic ("어떻게 ...하나요?").
+KO_FUNCTION_BIGRAMS = frozenset(
+    """어떻 떻게 어떤 무엇 엇인 인가 가요 나요 하나 하나요 니까 습니 합니 니다 하려 려면 려고
+    있나 나요 는지 은지 할까 까요 해야 야하 하면 되나 되는 있는 있을 수있 없나 없는 해요 세요
+    주세 으면 이나 에서 으로 하는 하고 한다 했는 왜그 그런 런가 인지 건가 건지 을까 를까 알려
+    려주 줘요 나요 이에 에는 에도 하기 기능 방법 법은 법이 뭔가 뭐예 예요 뭐야 싶어 어요""".split()
+)
+
+_LATIN_WORD = re.compile(r"[a-z0-9]")
+
+
+@dataclass(frozen=True)
+class ScriptProfile:
+    """Letter counts of a text by script (digits and punctuation not counted)."""
+
+    hangul: int = 0
+    han: int = 0
+    kana: int = 0
+    latin: int = 0
+    other: int = 0
+
+    @property
+    def cjk(self) -> int:
+        return self.hangul + self.han + self.kana
+
+    @property
+    def cjk_share(self) -> float:
+        """Share of the text's meaning carried by CJK script, 0..1 (see `CJK_CHAR_WEIGHT`)."""
+        weighted = self.cjk * CJK_CHAR_WEIGHT
+        total = weighted + self.latin + self.other
+        return weighted / total if total else 0.0
+
+    @property
+    def dominant(self) -> str:
+        """'hangul', 'kana', 'han', 'latin', 'other' or '' (no letters): the main script.
+
+        Japanese mixes Kana and Han, so any Kana wins over Han; Hangul wins
+        over both (Korean text may quote Han characters).
+        """
+        if self.cjk and self.cjk_share >= CJK_DOMINANT_SHARE:
+            if self.hangul:
+                return "hangul"
+            return "kana" if self.kana else "han"
+        if self.latin >= self.other and self.latin:
+            return "latin"
+        return "other" if self.other else ""
+
+
+def _script(ch: str) -> str:
+    code = ord(ch)
+    if 0xAC00 <= code <= 0xD7AF or 0x1100 <= code <= 0x11FF or 0x3130 <= code <= 0x318F:
+        return "hangul"
+    if 0x3040 <= code <= 0x30FF or 0xFF66 <= code <= 0xFF9F:
+        return "kana"
+    if is_cjk(ch):
+        return "han"
+    if ch.isascii():
+        return "latin" if ch.isalpha() else ""
+    if ch.isalpha():
+        # Latin with diacritics (é, ü) reads like Latin to an English model
+        return "latin" if "LATIN" in _unicode_name(ch) else "other"
+    return ""
+
+
+def _unicode_name(ch: str) -> str:
+    import unicodedata
+
+    return unicodedata.name(ch, "")
+
+
+def script_profile(text: str) -> ScriptProfile:
+    counts = {"hangul": 0, "han": 0, "kana": 0, "latin": 0, "other": 0}
+    for ch in text:
+        script = _script(ch)
+        if script:
+            counts[script] += 1
+    return ScriptProfile(**counts)
+
+
+def is_multilingual_model(name: str) -> bool:
+    """Whether an embedding model (name or local path) was trained on Korean, Japanese, Chinese."""
+    lowered = name.lower().replace("_", "-")
+    return any(pattern in lowered for pattern in MULTILINGUAL_PATTERNS)
+
+
+def uses_keyword_evidence(question: str, model_name: str) -> bool:
+    """True when the retriever should judge relevance by keywords, not by cosine.
+
+    That is when the question is mostly CJK and the embedding model is not
+    multilingual: its cosine similarities for such text are meaningless.
+    """
+    if is_multilingual_model(model_name):
+        return False
+    return script_profile(question).cjk_share >= CJK_DOMINANT_SHARE
+
+
+def fusion_weights(
+    question: str, model_name: str, dense: float = 1.0, keyword: float = 1.0
+) -> tuple[float, float]:
+    """(dense weight, keyword weight) for reciprocal-rank fusion of this question.
+
+    `dense` and `keyword` are the retriever's usual weights, returned unchanged
+    for multilingual models and for questions that are not CJK-dominant. For a
+    CJK-dominant question and an English model the dense weight is scaled by
+    the question's non-CJK share (never below `MIN_DENSE_SCALE`), so a mixed
+    question keeps some dense weight for its English words and a purely
+    Korean one is ranked by keywords alone.
+    """
+    if is_multilingual_model(model_name):
+        return dense, keyword
+    share = script_profile(question).cjk_share
+    if share < CJK_DOMINANT_SHARE:
+        return dense, keyword
+    scale = max(MIN_DENSE_SCALE, 1.0 - share)
+    return dense * scale, keyword
+
+
+def salient_tokens(question: str) -> list[str]:
+    """The question's keyword tokens that say what it is about, each once, in order.
+
+    CJK bigrams minus question endings and particles (`KO_FUNCTION_BIGRAMS`),
+    single CJK characters (mostly particles: 에, 을, 는) and English stop words
+    dropped. Falls back to every token when nothing is left ("무엇인가요?").
+    """
+    tokens = tokenize(question)
+    seen: dict[str, None] = {}
+    for token in tokens:
+        if is_cjk(token[0]):
+            if len(token) < 2 or token in KO_FUNCTION_BIGRAMS:
+                continue
+        elif token in STOPWORDS or not _LATIN_WORD.search(token):
+            continue
+        seen.setdefault(token, None)
+    if not seen:
+        seen = dict.fromkeys(tokens)
+    return list(seen)
+
+
+def keyword_relevance(
+    question: str,
+    section: str | Iterable[str],
+    idf: Callable[[str], float] | None = None,
+) -> float:
+    """Share (0..1) of the question's salient tokens that a section contains.
+
+    `section` is the section's text (heading path plus body: it is tokenized
+    like the index is) or its keyword tokens already. With `idf` (e.g.
+    `KeywordIndex.idf`, which gives never-seen tokens the highest value) each
+    token weighs by its rarity, so the topic words count more than words every
+    page uses ("docbot"), and a word no page has counts most. Without it every
+    token weighs the same. 1.0 when the question has no tokens at all.
+
+    The retriever should take the best value over its top sections and decline
+    below `KEYWORD_MIN_RELEVANCE`.
+    """
+    wanted = salient_tokens(question)
+    if not wanted:
+        return 1.0
+    have = set(tokenize(section)) if isinstance(section, str) else set(section)
+    total = 0.0
+    found = 0.0
+    for token in wanted:
+        weight = idf(token) if idf is not None else 1.0
+        total += weight
+        if token in have:
+            found += weight
+    return found / total if total > 0 else 0.0
+
+
+def best_keyword_relevance(
+    question: str,
+    sections: Iterable[str | Iterable[str]],
+    idf: Callable[[str], float] | None = None,
+) -> float:
+    """The highest `keyword_relevance` over sections (0.0 when there are none)."""
+    return max((keyword_relevance(question, s, idf) for s in sections), default=0.0)
+
+
+__all__ = [
+    "CJK_DOMINANT_SHARE",
+    "KEYWORD_MIN_RELEVANCE",
+    "MULTILINGUAL_PATTERNS",
+    "ScriptProfile",
+    "best_keyword_relevance",
+    "fusion_weights",
+    "is_multilingual_model",
+    "keyword_relevance",
+    "salient_tokens",
+    "script_profile",
+    "uses_keyword_evidence",
+]
