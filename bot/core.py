@@ -131,8 +131,38 @@ class Bot:
             setting = self.settings.default_language
         return resolve_language(setting, msg.text, msg.locale)
 
+    async def _settings_or_defaults(self, msg: IncomingMessage) -> ConversationSettings:
+        """The conversation's settings; the defaults when the state database is unavailable.
+
+        A locked or unreachable database must not stop questions from being answered.
+        """
+        try:
+            return await asyncio.to_thread(self.conversation_settings, msg)
+        except Exception as exc:
+            log.warning("state store unavailable (%s); answering with default settings", type(exc).__name__)
+            return self.store.defaults
+
+    async def _log_answer(self, msg: IncomingMessage, text: str, reply: Reply, lang: str) -> str:
+        """Log the answer; '' (no feedback buttons) when the state database is unavailable."""
+        try:
+            return await asyncio.to_thread(
+                self.store.log_answer,
+                platform=msg.platform,
+                user_id=msg.user_id,
+                conversation_id=msg.conversation_id,
+                question=text,
+                sources=[c.url for c in reply.citations],
+                model=reply.model,
+                latency_ms=reply.timings_ms.get("total", 0.0),
+                declined=reply.declined,
+                language=lang,
+            )
+        except Exception as exc:
+            log.warning("could not log an answer (%s); it was still delivered", type(exc).__name__)
+            return ""
+
     async def _handle(self, msg: IncomingMessage, on_delta: DeltaCallback | None) -> Reply:
-        conv = await asyncio.to_thread(self.conversation_settings, msg)
+        conv = await self._settings_or_defaults(msg)
         lang = self._language(msg, conv.language)
         text = msg.text.strip()
         parsed = parse_command(text, is_command=msg.is_command)
@@ -170,18 +200,7 @@ class Bot:
                 history=msg.history,
                 on_delta=on_delta,
             )
-        reply.answer_id = await asyncio.to_thread(
-            self.store.log_answer,
-            platform=msg.platform,
-            user_id=msg.user_id,
-            conversation_id=msg.conversation_id,
-            question=text,
-            sources=[c.url for c in reply.citations],
-            model=reply.model,
-            latency_ms=reply.timings_ms.get("total", 0.0),
-            declined=reply.declined,
-            language=lang,
-        )
+        reply.answer_id = await self._log_answer(msg, text, reply, lang)
         return reply
 
     async def record_feedback(self, answer_id: str, platform: str, user_id: str, value: str) -> str:
@@ -302,7 +321,10 @@ class Bot:
     def start_reingest(self, msg: IncomingMessage, lang: str) -> str:
         from bot.reingest import plan_reingest
 
-        if self.reingest_running:
+        from rag.index_build import is_ingest_running
+
+        # one ingest at a time, including one started elsewhere (a CLI run, another replica)
+        if self.reingest_running or is_ingest_running(self.settings):
             return t("reingest_running", lang)
         job = plan_reingest(self.settings)
         if job is None:

@@ -24,6 +24,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "No documentation is indexed yet. An admin can run `/docbot reingest` (or `docbot ingest` on the server).",
         "ko": "아직 색인된 문서가 없습니다. 관리자가 `/docbot reingest`(서버에서는 `docbot ingest`)를 실행하면 됩니다.",
     },
+    "index_unavailable": {
+        "en": "I can't reach the docs index right now, so I can't answer from the docs. Please try again in a minute.",
+        "ko": "지금 문서 색인에 연결할 수 없어 문서 기반으로 답할 수 없습니다. 잠시 후 다시 시도해 주세요.",
+    },
     "empty_question": {
         "en": "Ask me a question about the docs, or type `/docbot help`.",
         "ko": "문서에 대해 질문해 주세요. 사용법은 `/docbot help`로 볼 수 있습니다.",

@@ -72,10 +72,10 @@ class StateStore:
         else:
             Path(target).parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(
-                target, check_same_thread=False, timeout=10.0, isolation_level=None
+                target, check_same_thread=False, timeout=2.0, isolation_level=None
             )
             self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA busy_timeout=10000")
+            self._conn.execute("PRAGMA busy_timeout=2000")  # then degrade (see Bot), not hang
             self.backend = "sqlite"
         for statement in SCHEMA:
             self._execute(statement)

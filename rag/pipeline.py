@@ -8,6 +8,7 @@ decline, never a guess from loosely related sections.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 
@@ -19,6 +20,8 @@ from rag.extractive import ExtractiveProvider
 from rag.generation import GenerationRequest, Source
 from rag.retrieve import Hit, Retriever
 from rag.router import ModelRouter
+
+log = logging.getLogger(__name__)
 
 DeltaCallback = Callable[[str], Awaitable[None]]
 
@@ -75,7 +78,14 @@ class Answerer:
         weak = False
         if use_docs:
             t0 = time.perf_counter()
-            has_index = await asyncio.to_thread(self.retriever.refresh)
+            try:
+                has_index = await asyncio.to_thread(self.retriever.refresh)
+                if has_index:
+                    hits = await asyncio.to_thread(self.retriever.search, question, self.settings.top_k, history)
+            except Exception as exc:  # Chroma server down, index files unreadable...
+                log.warning("retrieval failed: %s", type(exc).__name__)
+                return Reply(text=t("index_unavailable", language), declined=True, language=language,
+                             timings_ms={"total": (time.perf_counter() - started) * 1000})
             if not has_index:
                 return Reply(
                     text=t("no_index", language),
@@ -84,9 +94,6 @@ class Answerer:
                     language=language,
                     timings_ms={"total": (time.perf_counter() - started) * 1000},
                 )
-            hits = await asyncio.to_thread(
-                self.retriever.search, question, self.settings.top_k, history
-            )
             timings["retrieve"] = (time.perf_counter() - t0) * 1000
             if not self.retriever.is_relevant(hits):
                 timings["total"] = (time.perf_counter() - started) * 1000

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from rag import evaluate
 from rag.evaluate import (
     EvalQuestion,
     anchor_of,
@@ -87,11 +90,16 @@ def _site_pages() -> dict[str, str]:
 
 
 @cache
-def _page_ids_and_text(url: str) -> tuple[frozenset[str], str]:
+def _soup(url: str) -> Any:
     from bs4 import BeautifulSoup
 
     html = (SITE / _site_pages()[url].strip("/") / "index.html").read_text(encoding="utf-8")
-    soup = BeautifulSoup(html, "lxml")
+    return BeautifulSoup(html, "lxml")
+
+
+@cache
+def _page_ids_and_text(url: str) -> tuple[frozenset[str], str]:
+    soup = _soup(url)
     ids = frozenset(str(h["id"]) for h in soup.find_all(["h2", "h3", "h4"]) if h.get("id"))
     main_el = soup.find("main") or soup
     text = re.sub(r"\s+", " ", main_el.get_text(" ")).lower()
@@ -112,6 +120,31 @@ def test_every_expected_anchor_is_a_heading_id_on_the_first_page() -> None:
         if x.expected_anchor:
             ids, _ = _page_ids_and_text(x.expected_urls[0])
             assert x.expected_anchor in ids, f"{x.id}: no h2-h4 id={x.expected_anchor!r}"
+
+
+def _section_text(url: str, anchor: str) -> str:
+    """Text between the heading ``anchor`` and the next h1-h4 heading."""
+    from bs4 import NavigableString, Tag
+
+    heading = _soup(url).find(id=anchor)
+    assert heading is not None
+    parts: list[str] = []
+    for el in heading.next_elements:
+        if isinstance(el, Tag) and el.name in ("h1", "h2", "h3", "h4"):
+            break
+        if isinstance(el, NavigableString) and el.find_parent(heading.name) is not heading:
+            parts.append(str(el))
+    return " ".join("".join(parts).split())
+
+
+@needs_corpus
+def test_every_expected_section_has_text_of_its_own() -> None:
+    # An anchor on a heading with nothing but sub-headings under it could never be the
+    # section a section-level retriever returns.
+    for x in load_questions(DEV_SET):
+        if x.expected_anchor:
+            text = _section_text(x.expected_urls[0], x.expected_anchor)
+            assert len(text) >= 40, f"{x.id}: section #{x.expected_anchor} is empty"
 
 
 @needs_corpus
@@ -460,3 +493,35 @@ def test_cli_reports_bad_input_without_a_traceback(
     err = capsys.readouterr().err
     assert rc == 2
     assert err.startswith("error: ") and "q.jsonl:1" in err and "Traceback" not in err
+
+
+# ---------------------------------------------------------------- `docbot eval` wiring
+
+
+def _eval_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="docbot")
+    evaluate.register(parser.add_subparsers(dest="command", required=True))
+    return parser.parse_args(argv)
+
+
+def test_register_adds_the_eval_subcommand() -> None:
+    args = _eval_args(["eval", "q.jsonl", "--json", "out.json", "--no-answers"])
+    assert args.command == "eval"
+    assert args.questions == Path("q.jsonl") and args.json_out == Path("out.json")
+    assert args.no_answers is True and args.k == 10 and args.model is None
+
+
+def test_run_rejects_a_bad_question_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from bot.config import Settings
+
+    rc = evaluate.run(_eval_args(["eval", str(tmp_path / "nope.jsonl")]), Settings())
+    assert rc == 2 and "nope.jsonl" in capsys.readouterr().err
+
+
+def test_run_without_a_live_index_says_so(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from bot.config import Settings
+
+    qs = tmp_path / "q.jsonl"
+    qs.write_text('{"id": "u", "question": "lunch?", "kind": "unanswerable"}\n', "utf-8")
+    rc = evaluate.run(_eval_args(["eval", str(qs)]), Settings(data_dir=tmp_path / "data"))
+    assert rc == 2 and "no index is live" in capsys.readouterr().err
