@@ -85,7 +85,7 @@ KO_FUNCTION_BIGRAMS = frozenset(
     """어떻 떻게 어떤 무엇 엇인 인가 가요 나요 하나 하나요 니까 습니 합니 니다 하려 려면 려고
     있나 나요 는지 은지 할까 까요 해야 야하 하면 되나 되는 있는 있을 수있 없나 없는 해요 세요
     주세 으면 이나 에서 으로 하는 하고 한다 했는 왜그 그런 런가 인지 건가 건지 을까 를까 알려
-    려주 줘요 이에 에는 에도 하기 방법 법은 법이 뭔가 뭐예 예요 뭐야 싶어 어요 할수 있어""".split()
+    려주 줘요 이에 에는 에도 하기 방법 법은 법이 뭔가 뭐예 예요 뭐야 싶어 어요 있어 줘야 해야""".split()
 )
 
 _LATIN_WORD = re.compile(r"[a-z0-9]")
@@ -200,16 +200,21 @@ def fusion_weights(
 # Particles and verb endings glued to the end of a Korean word (권한"을", 연결"하나요"):
 # their bigrams with the word's last syllable (한을, 결하) are rare or absent in the
 # docs and would count as missing evidence, so they are cut off before bigramming.
-# Longest first; a cut must leave at least two syllables.
+# Longest first. A cut must leave two syllables, except for the endings in
+# `KO_SUFFIXES_ANY_STEM`, which never end a noun (봇을 -> 봇, 쓰려면 -> 쓰): syllables
+# like 가, 로, 과 do (추가, 경로, 결과).
 KO_SUFFIXES: tuple[str, ...] = tuple(
     sorted(
         """에서는 에서도 으로는 에게는 이라는 하려면 하나요 인가요 할까요 되나요 했는데 합니다
         습니다 라는 에서 에게 으로 까지 부터 처럼 보다 이랑 에는 에도 려면 나요 가요 까요 니다
         해야 해요 돼요 는데 하면 으면 한가 은 는 이 가 을 를 에 의 도 로 와 과 만 랑 요 면 해
-        돼 야 죠 줘 고""".split(),
+        돼 야 죠 줘 고 됐 했""".split(),
         key=len,
         reverse=True,
     )
+)
+KO_SUFFIXES_ANY_STEM = frozenset(
+    [s for s in KO_SUFFIXES if len(s) > 1 and s not in ("이라는", "라는")] + list("을를는에랑")
 )
 
 
@@ -217,7 +222,8 @@ def strip_ko_suffix(word: str, rounds: int = 2) -> str:
     """A Hangul word without its trailing particles and endings ("권한을" -> "권한")."""
     for _ in range(rounds):
         for suffix in KO_SUFFIXES:
-            if word.endswith(suffix) and len(word) - len(suffix) >= 2:
+            min_stem = 1 if suffix in KO_SUFFIXES_ANY_STEM else 2
+            if word.endswith(suffix) and len(word) - len(suffix) >= min_stem:
                 word = word[: -len(suffix)]
                 break
         else:

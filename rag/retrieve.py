@@ -52,8 +52,8 @@ RRF_K = 60  # reciprocal-rank-fusion constant; 60 is the usual, robust choice
 CANDIDATES = 50  # per retriever, before fusion
 DENSE_WEIGHT = 1.0
 KEYWORD_WEIGHT = 1.0
-PAGE_SUPPORT = 0.3  # share of a page's second-best section added to its best
-LEAD = 0.05  # top page score minus the next page's above which the top page may repeat
+PAGE_SUPPORT = 0.2  # share of a page's second-best section added to its best
+LEAD = 0.03  # top page score minus the next page's above which the top page may repeat
 FUSION = "score"
 KEYWORD_SCORE_WEIGHT = 0.2
 # Calibrated on tests/data/dev_questions.jsonl (checked on dev2_questions.jsonl) with

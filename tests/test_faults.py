@@ -101,13 +101,18 @@ async def test_a_dead_model_provider_falls_back_with_a_notice(tmp_path: Path, co
 
 
 @pytest.mark.skipif(shutil.which("chroma") is None, reason="the chroma CLI is not installed")
-async def test_the_chroma_server_going_away_gives_a_clear_reply_and_recovers(tmp_path: Path, corpus: Path) -> None:
+async def test_the_chroma_server_going_away_gives_a_clear_reply_and_recovers(
+    tmp_path: Path, corpus: Path
+) -> None:
     port = _free_port()
     path = tmp_path / "chroma-server"
 
     def start() -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(["chroma", "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            ["chroma", "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             with socket.socket() as s:
@@ -140,7 +145,9 @@ async def test_the_chroma_server_going_away_gives_a_clear_reply_and_recovers(tmp
         server.wait()
 
 
-async def test_an_ingest_killed_mid_run_leaves_the_live_index_serving(tmp_path: Path, corpus: Path) -> None:
+async def test_an_ingest_killed_mid_run_leaves_the_live_index_serving(
+    tmp_path: Path, corpus: Path
+) -> None:
     settings = _settings(tmp_path)
     await run_ingest(IngestRequest(SourceSpec("path", str(corpus))), settings)
     store = IndexStore(settings)
@@ -150,8 +157,13 @@ async def test_an_ingest_killed_mid_run_leaves_the_live_index_serving(tmp_path: 
     if not kubeflow.is_dir():
         pytest.skip("the shared corpus is not here")
     env = {**os.environ, "DOCBOT_DATA_DIR": str(settings.data_dir), "DOCBOT_LOG_LEVEL": "warning"}
-    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "ingest", "--path", str(kubeflow)], env=env, cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "ingest", "--path", str(kubeflow)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     await asyncio.sleep(6)
     proc.kill()
     await asyncio.to_thread(proc.wait)
@@ -162,7 +174,9 @@ async def test_an_ingest_killed_mid_run_leaves_the_live_index_serving(tmp_path: 
     assert not reply.declined and reply.citations
 
     # the lock died with the process: the next ingest runs, and cleans what the killed one left
-    (corpus / "auth.md").write_text(PAGES["auth.md"] + "\n## Two-factor\n\nTwo-factor authentication uses TOTP apps.\n")
+    (corpus / "auth.md").write_text(
+        PAGES["auth.md"] + "\n## Two-factor\n\nTwo-factor authentication uses TOTP apps.\n"
+    )
     result = await run_ingest(IngestRequest(SourceSpec("path", str(corpus))), settings)
     assert result["index"]["published"]
     assert store.current_id() != live

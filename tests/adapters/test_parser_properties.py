@@ -20,21 +20,31 @@ from bot.types import IncomingMessage
 
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
 
-scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=40))
+scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=40)
+)
 json_values = st.recursive(
     scalars,
-    lambda children: st.one_of(st.lists(children, max_size=4), st.dictionaries(st.text(max_size=12), children, max_size=5)),
+    lambda children: st.one_of(
+        st.lists(children, max_size=4), st.dictionaries(st.text(max_size=12), children, max_size=5)
+    ),
     max_leaves=20,
 )
 event_fields = st.fixed_dictionaries(
     {},
     optional={
         "type": st.sampled_from(["app_mention", "message", "reaction_added", 7, None]),
-        "subtype": st.one_of(st.none(), st.sampled_from(["message_changed", "bot_message", "thread_broadcast"]), st.text(max_size=8)),
+        "subtype": st.one_of(
+            st.none(),
+            st.sampled_from(["message_changed", "bot_message", "thread_broadcast"]),
+            st.text(max_size=8),
+        ),
         "user": st.one_of(st.text(max_size=12), st.none(), st.integers()),
         "bot_id": st.one_of(st.none(), st.text(max_size=8)),
         "channel": st.one_of(st.text(max_size=12), st.none()),
-        "channel_type": st.one_of(st.sampled_from(["im", "channel", "group", "mpim"]), st.text(max_size=5)),
+        "channel_type": st.one_of(
+            st.sampled_from(["im", "channel", "group", "mpim"]), st.text(max_size=5)
+        ),
         "text": st.one_of(st.text(max_size=200), st.none(), st.integers()),
         "ts": st.one_of(st.text(max_size=20), st.floats(), st.none()),
         "thread_ts": st.one_of(st.text(max_size=20), st.none()),
@@ -64,8 +74,14 @@ def test_slack_event_parser_classifies_anything(body: dict) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.dictionaries(st.sampled_from(["text", "user_id", "channel_id", "team_id", "command", "trigger_id", "channel_name"]),
-                       st.text(max_size=80)))
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            ["text", "user_id", "channel_id", "team_id", "command", "trigger_id", "channel_name"]
+        ),
+        st.text(max_size=80),
+    )
+)
 def test_slack_slash_command_parser_never_raises(form: dict) -> None:
     msg = slack_parse.parse_command(form)
     assert isinstance(msg, IncomingMessage)
@@ -83,7 +99,11 @@ def test_slack_feedback_parser_returns_an_action_or_nothing(payload: object) -> 
 def _teams_activity(overrides: dict) -> object:
     from botbuilder.schema import Activity
 
-    base = json.loads((FIXTURES / "teams_channel_mention.json").read_text()) if FIXTURES.is_dir() else {}
+    base = (
+        json.loads((FIXTURES / "teams_channel_mention.json").read_text())
+        if FIXTURES.is_dir()
+        else {}
+    )
     base.update(overrides)
     try:
         return Activity().deserialize(base)
@@ -92,14 +112,21 @@ def _teams_activity(overrides: dict) -> object:
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.fixed_dictionaries({}, optional={
-    "text": st.one_of(st.text(max_size=200), st.none()),
-    "entities": json_values,
-    "channelData": json_values,
-    "conversation": st.one_of(json_values, st.fixed_dictionaries({"id": st.text(max_size=40)})),
-    "value": json_values,
-    "from": json_values,
-}))
+@given(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "text": st.one_of(st.text(max_size=200), st.none()),
+            "entities": json_values,
+            "channelData": json_values,
+            "conversation": st.one_of(
+                json_values, st.fixed_dictionaries({"id": st.text(max_size=40)})
+            ),
+            "value": json_values,
+            "from": json_values,
+        },
+    )
+)
 def test_teams_activity_parser_never_raises(overrides: dict) -> None:
     activity = _teams_activity(overrides)
     if activity is None:
@@ -119,7 +146,14 @@ def test_command_parser_never_raises(text: str, is_command: bool) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.text(alphabet=st.sampled_from(list("docbt /-_:,.0123456789 modelragtemperaturelengthhelpstatus채널")), max_size=40))
+@given(
+    st.text(
+        alphabet=st.sampled_from(
+            list("docbt /-_:,.0123456789 modelragtemperaturelengthhelpstatus채널")
+        ),
+        max_size=40,
+    )
+)
 def test_command_parser_on_command_like_text(text: str) -> None:
     result = parse_command("/docbot " + text)
     assert isinstance(result, (Command, CommandError))

@@ -7,79 +7,36 @@ Skipped when no PostgreSQL server binaries are installed (CI installs them).
 
 from __future__ import annotations
 
-import glob
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
 from bot.state import StateStore
+from tests.pg_server import postgres_server
 
 pytestmark = pytest.mark.slow
 
 
-def _pg_bin() -> Path | None:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    if found:
-        return Path(found[-1]).parent
-    initdb = shutil.which("initdb")
-    return Path(initdb).parent if initdb else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def pg_url():
-    bindir = _pg_bin()
-    if bindir is None:
-        pytest.skip("PostgreSQL server binaries are not installed")
-    # not under pytest's tmp dir: that is private to root, and the server may run as `postgres`
-    base = Path(tempfile.mkdtemp(prefix="docbot-pg-"))
-    base.chmod(0o755)
-    data = base / "data"
-    port = _free_port()
-    # initdb refuses to run as root: run the server as the `postgres` system user then.
-    as_root = os.geteuid() == 0
-    prefix: list[str] = []
-    if as_root:
-        try:
-            import pwd
-
-            pw = pwd.getpwnam("postgres")
-        except KeyError:
-            pytest.skip("running as root and no postgres user to run the server as")
-        os.chown(base, pw.pw_uid, pw.pw_gid)
-        prefix = ["runuser", "-u", "postgres", "--"]
-    subprocess.run([*prefix, str(bindir / "initdb"), "-D", str(data), "-U", "docbot", "--auth=trust", "-E", "UTF8"],
-                   check=True, capture_output=True)
-    log = data.parent / "pg.log"
-    subprocess.run(
-        [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-o",
-         f"-p {port} -k {data.parent} -c listen_addresses=127.0.0.1 -c fsync=off", "start"],
-        check=True, capture_output=True,
-    )
-    try:
-        yield f"postgresql://docbot@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"], capture_output=True)
-        shutil.rmtree(base, ignore_errors=True)
+    with postgres_server() as url:
+        yield url
 
 
 def test_settings_and_answers_survive_reconnecting(pg_url: str) -> None:
     store = StateStore(pg_url)
     store.update_settings("slack:T1:C1", model="bedrock", temperature=0.7)
-    answer_id = store.log_answer(platform="slack", user_id="U1", conversation_id="C1", question="q?",
-                                 sources=["https://x/#a"], model="m", latency_ms=12.0, declined=False)
+    answer_id = store.log_answer(
+        platform="slack",
+        user_id="U1",
+        conversation_id="C1",
+        question="q?",
+        sources=["https://x/#a"],
+        model="m",
+        latency_ms=12.0,
+        declined=False,
+    )
     store.close()
     again = StateStore(pg_url)
     assert again.backend == "postgresql"
