@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from rag.tokenize import STOPWORDS, tokenize
 
 # relevance = best cosine - COVERAGE_WEIGHT * (1 - coverage)
-COVERAGE_WEIGHT = 0.25
+COVERAGE_WEIGHT = 0.15
 # Weight of a never-seen ordinary word, as a share of the highest IDF.
 ORDINARY_UNKNOWN_SHARE = 0.15
 

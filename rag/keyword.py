@@ -25,6 +25,7 @@ import math
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -125,16 +126,25 @@ class KeywordIndex:
             return np.zeros(0, dtype=np.int64)
         return self._indices[self._indptr[tid] : self._indptr[tid + 1]]
 
+    def contains_each(self, token: str, rows: list[int]) -> np.ndarray:
+        """For each of `rows`, whether that chunk contains `token` (bool array)."""
+        found = self.rows_with(token)
+        wanted = np.asarray(rows, dtype=np.int64)
+        if not len(found) or not len(wanted):
+            return np.zeros(len(wanted), dtype=bool)
+        # binary search: a common word's row list can be long at 100k chunks
+        pos = np.minimum(np.searchsorted(found, wanted), len(found) - 1)
+        return found[pos] == wanted
+
     def contains(self, token: str, rows: list[int]) -> bool:
         """Whether any chunk of `rows` contains `token`."""
-        found = self.rows_with(token)
-        if not len(found) or not rows:
-            return False
-        pos = np.searchsorted(found, rows)
-        pos = np.minimum(pos, len(found) - 1)
-        return bool(np.any(found[pos] == np.asarray(rows)))
+        return bool(self.contains_each(token, rows).any())
 
     # ------------------------------------------------------------ typos
+
+    def prepare(self) -> None:
+        """Build the typo table now (otherwise the first unknown word pays for it)."""
+        self._deletion_table()
 
     def _deletion_table(self) -> dict[str, list[str]]:
         if self._deletes is None:
@@ -194,3 +204,44 @@ class KeywordIndex:
         docs, scores = docs[0], scores[0]
         keep = scores > 0
         return docs[keep].astype(np.int64), scores[keep].astype(np.float32)
+
+
+def title_tokens(title: str, page_url: str) -> list[str]:
+    """A page's title words plus the words of its URL path (`.../katib/user-guides/nas/`)."""
+    path = urlsplit(page_url).path.replace("-", " ").replace("_", " ").replace("/", " ")
+    return tokenize(title) + tokenize(path)
+
+
+class TitleIndex:
+    """BM25 over page titles and URL paths, built in memory when an index version loads.
+
+    A question naming a page's subject ("lightweight python components", "katib
+    ui") should favour that page even when another page's paragraph matches
+    more words; page titles are short, so they get their own index.
+    """
+
+    def __init__(self, pages: list[tuple[str, str]]) -> None:
+        import bm25s
+
+        self.pages = [url for url, _ in pages]
+        corpus = [title_tokens(title, url) or ["∅"] for url, title in pages]
+        self.model = bm25s.BM25() if corpus else None
+        if self.model is not None:
+            self.model.index(corpus, show_progress=False)
+        self.vocab = set(self.model.vocab_dict) if self.model is not None else set()
+
+    def search(self, tokens: list[str], k: int) -> dict[str, float]:
+        """page URL -> score relative to the best title match (0..1]; {} when none matches."""
+        known = [t for t in tokens if t in self.vocab]
+        if not known or self.model is None:
+            return {}
+        k = min(k, len(self.pages))
+        docs, scores = self.model.retrieve([known], k=k, show_progress=False, n_threads=1)
+        top = float(scores[0][0])
+        if top <= 0:
+            return {}
+        return {
+            self.pages[int(d)]: float(s) / top
+            for d, s in zip(docs[0].tolist(), scores[0].tolist(), strict=True)
+            if s > 0
+        }

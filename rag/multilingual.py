@@ -54,9 +54,12 @@ CJK_DOMINANT_SHARE = 0.5
 MIN_DENSE_SCALE = 0.0
 
 # Calibrated on tests/data/ko_questions.jsonl with the packaged MiniLM over docs/
-# (bench/bench_korean.py --calibrate): the best retrieved section's keyword relevance
-# of answerable Korean questions is >= 0.55 for all but one, of uncovered ones <= 0.45.
-KEYWORD_MIN_RELEVANCE = 0.5
+# (bench/bench_korean.py --calibrate): the best keyword relevance among the sections
+# the pipeline answers from is >= 0.34 for every answerable Korean question and
+# <= 0.19 for the uncovered ones but two (0.37, 0.38: "음성", "와이파이" questions
+# whose other words the docs use); the threshold sits in that gap, on the side
+# of answering.
+KEYWORD_MIN_RELEVANCE = 0.3
 
 # Model-name patterns (lower-cased substrings) of embedding models trained on
 # many languages, Korean included. Checked against the configured name or path.
@@ -89,6 +92,7 @@ KO_FUNCTION_BIGRAMS = frozenset(
 )
 
 _LATIN_WORD = re.compile(r"[a-z0-9]")
+_HANGUL_OR_NOT = re.compile(r"[\uac00-\ud7af]+|[^\uac00-\ud7af]+")
 
 
 @dataclass(frozen=True)
@@ -235,30 +239,39 @@ def _is_hangul(ch: str) -> bool:
     return 0xAC00 <= ord(ch) <= 0xD7AF
 
 
-def salient_tokens(question: str) -> list[str]:
-    """The question's keyword tokens that say what it is about, each once, in order.
+def _keep(token: str) -> bool:
+    if is_cjk(token[0]):
+        return len(token) >= 2 and token not in KO_FUNCTION_BIGRAMS
+    return token not in STOPWORDS and bool(_LATIN_WORD.search(token))
 
-    Korean words lose their particles and endings (`strip_ko_suffix`) before
-    they become bigrams; question-word bigrams (`KO_FUNCTION_BIGRAMS`), single
-    CJK characters (mostly particles: 에, 을, 는) and English stop words are
-    dropped. Falls back to every token when nothing is left ("무엇인가요?").
+
+def salient_words(question: str) -> list[tuple[str, ...]]:
+    """The question's content words, each as its keyword tokens, each word once.
+
+    A CJK word is one entry holding its bigrams (Korean words lose their
+    particles and endings first, `strip_ko_suffix`); other tokens are an
+    entry each. Question-word bigrams (`KO_FUNCTION_BIGRAMS`), single CJK
+    characters (mostly particles: 에, 을, 는) and English stop words are
+    dropped. Falls back to all tokens when nothing is left ("무엇인가요?").
     """
-    tokens: list[str] = []
+    words: dict[tuple[str, ...], None] = {}
     for word in question.lower().split():
-        runs = re.findall(r"[\uac00-\ud7af]+|[^\uac00-\ud7af]+", word)
-        for run in runs:
-            tokens.extend(tokenize(strip_ko_suffix(run) if _is_hangul(run[0]) else run))
-    seen: dict[str, None] = {}
-    for token in tokens:
-        if is_cjk(token[0]):
-            if len(token) < 2 or token in KO_FUNCTION_BIGRAMS:
-                continue
-        elif token in STOPWORDS or not _LATIN_WORD.search(token):
-            continue
-        seen.setdefault(token, None)
-    if not seen:
-        seen = dict.fromkeys(tokenize(question))
-    return list(seen)
+        for run in _HANGUL_OR_NOT.findall(word):
+            tokens = tokenize(strip_ko_suffix(run) if _is_hangul(run[0]) else run)
+            kept = [t for t in tokens if _keep(t)]
+            if kept and is_cjk(kept[0][0]):
+                words.setdefault(tuple(dict.fromkeys(kept)), None)
+            else:
+                for token in kept:
+                    words.setdefault((token,), None)
+    if not words:
+        words = {(t,): None for t in tokenize(question)}
+    return list(words)
+
+
+def salient_tokens(question: str) -> list[str]:
+    """Every token of `salient_words`, each once, in order."""
+    return list(dict.fromkeys(t for word in salient_words(question) for t in word))
 
 
 def keyword_relevance(
@@ -266,29 +279,30 @@ def keyword_relevance(
     section: str | Iterable[str],
     idf: Callable[[str], float] | None = None,
 ) -> float:
-    """Share (0..1) of the question's salient tokens that a section contains.
+    """How much (0..1) of the question's salient words a section contains.
 
     `section` is the section's text (heading path plus body: it is tokenized
-    like the index is) or its keyword tokens already. With `idf` (e.g.
-    `KeywordIndex.idf`, which gives never-seen tokens the highest value) each
-    token weighs by its rarity, so the topic words count more than words every
-    page uses ("docbot"), and a word no page has counts most. Without it every
-    token weighs the same. 1.0 when the question has no tokens at all.
+    like the index is) or its keyword tokens already. Each word of
+    `salient_words` counts with the share of its tokens found (a long Korean
+    word is one word, not five bigrams that would outweigh the rest), weighted
+    by its tokens' mean `idf` when given (e.g. `KeywordIndex.idf`, which gives
+    never-seen tokens the highest value): topic words count more than words
+    every page uses ("docbot"), a word no page has counts most. Without `idf`
+    every word weighs the same. 1.0 when the question has no tokens at all.
 
-    The retriever should take the best value over its top sections and decline
-    below `KEYWORD_MIN_RELEVANCE`.
+    The retriever should take the best value over the sections it would
+    answer from and decline below `KEYWORD_MIN_RELEVANCE`.
     """
-    wanted = salient_tokens(question)
-    if not wanted:
+    words = salient_words(question)
+    if not words:
         return 1.0
     have = set(tokenize(section)) if isinstance(section, str) else set(section)
     total = 0.0
     found = 0.0
-    for token in wanted:
-        weight = idf(token) if idf is not None else 1.0
+    for word in words:
+        weight = sum(idf(t) for t in word) / len(word) if idf is not None else 1.0
         total += weight
-        if token in have:
-            found += weight
+        found += weight * sum(t in have for t in word) / len(word)
     return found / total if total > 0 else 0.0
 
 
@@ -311,6 +325,8 @@ __all__ = [
     "is_multilingual_model",
     "keyword_relevance",
     "salient_tokens",
+    "salient_words",
+    "strip_ko_suffix",
     "script_profile",
     "uses_keyword_evidence",
 ]

@@ -44,7 +44,7 @@ from rag.answerability import Term, coverage, relevance, salient_terms
 from rag.chunking import Chunk
 from rag.embeddings import Embedder, get_embedder
 from rag.index_store import IndexStore, IndexStoreError, VersionInfo, chroma_client, collection_name
-from rag.keyword import KeywordIndex
+from rag.keyword import KeywordIndex, TitleIndex
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +55,12 @@ KEYWORD_WEIGHT = 1.0
 PAGE_SUPPORT = 0.2  # share of a page's second-best section added to its best
 LEAD = 0.03  # top page score minus the next page's above which the top page may repeat
 FUSION = "score"
+TITLE_WEIGHT = 0.1  # a page whose title/URL best matches the question gains this much
+TITLE_CANDIDATES = 20
 KEYWORD_SCORE_WEIGHT = 0.2
 # Calibrated on tests/data/dev_questions.jsonl (checked on dev2_questions.jsonl) with
 # the packaged MiniLM: below this combined relevance the docs most likely don't cover it.
-DEFAULT_MIN_RELEVANCE = 0.40
+DEFAULT_MIN_RELEVANCE = 0.36
 FOLLOWUP_MAX_WORDS = 8
 
 
@@ -103,6 +105,7 @@ class LoadedIndex:
     stamp: tuple[int, int] | None = None
     pages: int = 0
     extras: dict[str, object] = field(default_factory=dict)
+    titles: TitleIndex | None = None
 
 
 def condense_query(question: str, history: list[Turn] | None) -> str:
@@ -147,19 +150,27 @@ def fuse_scores(
     bm25: dict[int, float] = {}
     if len(kw_scores):
         top = float(kw_scores[0]) or 1.0
-        bm25 = {int(r): float(s) / top for r, s in zip(kw_rows.tolist(), kw_scores.tolist())}
+        bm25 = {
+            int(r): float(s) / top
+            for r, s in zip(kw_rows.tolist(), kw_scores.tolist(), strict=True)
+        }
     return {
         row: float(sim) + KEYWORD_SCORE_WEIGHT * bm25.get(row, 0.0)
-        for row, sim in zip(rows, sims.tolist())
+        for row, sim in zip(rows, sims.tolist(), strict=True)
     }
 
 
-def rank_pages(hits: list[Hit]) -> list[tuple[str, float, list[Hit]]]:
-    """(page, score, its hits best first), best page first.
+def rank_pages(
+    hits: list[Hit], title_scores: dict[str, float] | None = None
+) -> list[tuple[str, float, list[Hit]]]:
+    """(page, content score, its hits best first), best page first.
 
-    `hits` must be sorted by `fused`, best first. A page scores its best
-    section's fused score plus `PAGE_SUPPORT` times its second best.
+    `hits` must be sorted by `fused`, best first. A page's content score is its
+    best section's fused score plus `PAGE_SUPPORT` times its second best; pages
+    are ordered by that plus `TITLE_WEIGHT` times their title match (0..1,
+    `rag.keyword.TitleIndex`).
     """
+    title_scores = title_scores or {}
     by_page: dict[str, list[Hit]] = {}
     for hit in hits:
         by_page.setdefault(hit.page_url, []).append(hit)
@@ -168,14 +179,14 @@ def rank_pages(hits: list[Hit]) -> list[tuple[str, float, list[Hit]]]:
         score = page_hits[0].fused
         if len(page_hits) > 1:
             score += PAGE_SUPPORT * page_hits[1].fused
-        ranked.append((page, score, page_hits))
-    ranked.sort(key=lambda p: p[1], reverse=True)
-    return ranked
+        ranked.append((score + TITLE_WEIGHT * title_scores.get(page, 0.0), page, score, page_hits))
+    ranked.sort(key=lambda p: p[0], reverse=True)
+    return [(page, score, page_hits) for _, page, score, page_hits in ranked]
 
 
-def arrange(hits: list[Hit], k: int) -> list[Hit]:
+def arrange(hits: list[Hit], k: int, title_scores: dict[str, float] | None = None) -> list[Hit]:
     """Best section of each page in page order, then further sections; see the module doc."""
-    pages = rank_pages(hits)
+    pages = rank_pages(hits, title_scores)
     if not pages:
         return []
     firsts = [p[2][0] for p in pages]
@@ -197,7 +208,7 @@ class Retriever:
         self._embedder = embedder
         self._index: LoadedIndex | None = None
         self._lock = threading.Lock()
-        self._reranker: object | None = None
+        self._reranker: object | None = None  # False: configured but failed to load
         self.min_relevance = (
             settings.min_relevance if settings.min_relevance >= 0 else DEFAULT_MIN_RELEVANCE
         )
@@ -220,10 +231,19 @@ class Retriever:
         if self._reranker is None:
             from rag.rerank import get_reranker
 
-            self._reranker = get_reranker(
-                self.settings.reranker_model, self.settings.embedding_device
-            )
-        return self._reranker
+            try:
+                self._reranker = get_reranker(
+                    self.settings.reranker_model, self.settings.embedding_device
+                )
+            except Exception as exc:  # a missing model must not take retrieval down
+                log.error(
+                    "reranker %r could not be loaded (%s: %s); ranking without it",
+                    self.settings.reranker_model,
+                    type(exc).__name__,
+                    exc,
+                )
+                self._reranker = False
+        return self._reranker or None
 
     @property
     def index(self) -> LoadedIndex | None:
@@ -274,8 +294,17 @@ class Retriever:
             time.perf_counter() - started,
         )
         keyword.ordinary = self._is_single_piece
+        keyword.prepare()  # the typo table now, not inside the first question's timing
+        titles = TitleIndex(list({c.page_url: c.title for c in chunks}.items()))
         return LoadedIndex(
-            version, chunks, embeddings, keyword, collection, stamp, pages=version.page_count
+            version,
+            chunks,
+            embeddings,
+            keyword,
+            collection,
+            stamp,
+            pages=version.page_count,
+            titles=titles,
         )
 
     def _is_single_piece(self, word: str) -> bool:
@@ -315,10 +344,11 @@ class Retriever:
         terms = salient_terms(
             query, kw.correct, kw.idf, self._is_single_piece, kw.idf("\0unknown\0")
         )
+        has_term = {t.token: kw.contains_each(t.token, rows) for t in terms if t.known}
         hits = []
-        for row, sim in zip(rows, sims.tolist(), strict=True):
+        for i, (row, sim) in enumerate(zip(rows, sims.tolist(), strict=True)):
             c = index.chunks[row]
-            covered = frozenset(t.token for t in terms if t.known and kw.contains(t.token, [row]))
+            covered = frozenset(token for token, mask in has_term.items() if mask[i])
             hits.append(
                 Hit(
                     c.id,
@@ -338,7 +368,10 @@ class Retriever:
         reranker = self.reranker
         if reranker is not None:
             hits = reranker.rerank(query, hits)  # type: ignore[attr-defined]
-        return arrange(hits, k) if diverse else hits[:k]
+        if not diverse:
+            return hits[:k]
+        titles = index.titles.search(kw_tokens, TITLE_CANDIDATES) if index.titles else {}
+        return arrange(hits, k, titles)
 
     def relevance(self, hits: list[Hit]) -> float:
         """The combined score `is_relevant` thresholds (-1.0 for no hits)."""

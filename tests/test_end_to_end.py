@@ -60,7 +60,21 @@ def answers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, dict
     out = io.StringIO()
     try:
         mp.setattr(sys, "stdout", out)
-        assert main(["--env-file", "absent.env", "ingest", "--path", str(corpus), "--base-url", BASE, "--json"]) == 0
+        assert (
+            main(
+                [
+                    "--env-file",
+                    "absent.env",
+                    "ingest",
+                    "--path",
+                    str(corpus),
+                    "--base-url",
+                    BASE,
+                    "--json",
+                ]
+            )
+            == 0
+        )
         summary = json.loads(out.getvalue())
         assert 25 <= summary["index"]["pages"] <= 35
         out.seek(0)
@@ -79,7 +93,9 @@ def answers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, dict
 
 
 @pytest.mark.parametrize("question", list(QUESTIONS))
-def test_a_clear_question_cites_the_right_page(answers: dict[str, dict[str, Any]], question: str) -> None:
+def test_a_clear_question_cites_the_right_page(
+    answers: dict[str, dict[str, Any]], question: str
+) -> None:
     answer = answers[question]
     assert answer["declined"] is False
     assert answer["citations"], answer
@@ -95,6 +111,8 @@ def test_citations_point_at_sections(answers: dict[str, dict[str, Any]]) -> None
 
 
 @pytest.mark.parametrize("question", OFF_TOPIC)
-def test_an_off_topic_question_is_declined(answers: dict[str, dict[str, Any]], question: str) -> None:
+def test_an_off_topic_question_is_declined(
+    answers: dict[str, dict[str, Any]], question: str
+) -> None:
     answer = answers[question]
     assert answer["declined"] is True and answer["citations"] == []

@@ -42,6 +42,10 @@ PAGES = {
 }
 
 
+def _spawn(cmd: list[str], **kwargs: object) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kwargs)  # type: ignore[call-overload]
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -157,12 +161,11 @@ async def test_an_ingest_killed_mid_run_leaves_the_live_index_serving(
     if not kubeflow.is_dir():
         pytest.skip("the shared corpus is not here")
     env = {**os.environ, "DOCBOT_DATA_DIR": str(settings.data_dir), "DOCBOT_LOG_LEVEL": "warning"}
-    proc = subprocess.Popen(
+    proc = await asyncio.to_thread(
+        _spawn,
         [sys.executable, "-m", "bot.cli", "ingest", "--path", str(kubeflow)],
         env=env,
         cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
     )
     await asyncio.sleep(6)
     proc.kill()

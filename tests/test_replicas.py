@@ -38,6 +38,13 @@ PAGES = {
 }
 
 
+def _spawn(cmd: list[str], log: Path | None = None, **kwargs: object) -> subprocess.Popen[bytes]:
+    if log is None:
+        return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kwargs)  # type: ignore[call-overload]
+    with open(log, "wb") as err:  # the child keeps its own descriptor
+        return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, **kwargs)  # type: ignore[call-overload]
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -99,7 +106,8 @@ async def test_two_replicas_answer_each_event_exactly_once(tmp_path: Path) -> No
     for name, text in PAGES.items():
         (corpus / name).write_text(text)
     chroma_port = _free_port()
-    chroma = subprocess.Popen(
+    chroma = await asyncio.to_thread(
+        _spawn,
         [
             "chroma",
             "run",
@@ -110,8 +118,6 @@ async def test_two_replicas_answer_each_event_exactly_once(tmp_path: Path) -> No
             "--port",
             str(chroma_port),
         ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
     )
     replicas: list[subprocess.Popen[bytes]] = []
     stand_in = await SlackStandIn().start()
@@ -141,16 +147,22 @@ async def test_two_replicas_answer_each_event_exactly_once(tmp_path: Path) -> No
             ports = [_free_port(), _free_port()]
             for port in ports:
                 replicas.append(
-                    subprocess.Popen(
+                    await asyncio.to_thread(
+                        _spawn,
                         [sys.executable, "-m", "bot.cli", "serve", "--no-teams"],
                         env={**env, "DOCBOT_PORT": str(port)},
                         cwd=ROOT,
-                        stdout=subprocess.DEVNULL,
-                        stderr=subprocess.DEVNULL,
+                        log=tmp_path / f"replica-{port}.log",
                     )
                 )
-            for port in ports:
-                await asyncio.to_thread(_wait_port, port, 90)
+            for port, proc in zip(ports, replicas, strict=True):
+                try:
+                    await asyncio.to_thread(_wait_port, port, 240)
+                except RuntimeError:
+                    log = (tmp_path / f"replica-{port}.log").read_text(errors="replace")[-3000:]
+                    raise AssertionError(
+                        f"replica on {port} did not start (exit {proc.poll()}):\n{log}"
+                    ) from None
 
             async with aiohttp.ClientSession() as session:
                 burst = _event(1, "how do I install widgets with pip?")

@@ -29,14 +29,22 @@ def script(*lines: str) -> Callable[[], str]:
 
 @pytest.fixture
 def bot(tmp_path: Path, built_settings: Settings) -> Bot:
-    return Bot.from_settings(dataclasses.replace(built_settings, state_url=str(tmp_path / "state.sqlite3")))
+    return Bot.from_settings(
+        dataclasses.replace(built_settings, state_url=str(tmp_path / "state.sqlite3"))
+    )
 
 
 def test_render_shows_numbered_sources_with_urls_and_a_footer() -> None:
     reply = Reply(
         text="Restore with widgetron restore [1]. Stop the server first [2].",
         citations=[
-            Citation(1, "Backing up", "https://docs.example.com/backup/#restore", "Backing up › Restore", last_updated="2024-03-05"),
+            Citation(
+                1,
+                "Backing up",
+                "https://docs.example.com/backup/#restore",
+                "Backing up › Restore",
+                last_updated="2024-03-05",
+            ),
             Citation(2, "Operations", "https://docs.example.com/ops/", "Operations"),
         ],
         model="extractive (offline, no LLM)",
@@ -47,14 +55,19 @@ def test_render_shows_numbered_sources_with_urls_and_a_footer() -> None:
     text = render(reply)
     assert text.startswith("Restore with widgetron restore [1].")
     assert "Sources:" in text
-    assert "  [1] Backing up › Restore (updated 2024-03-05)\n      https://docs.example.com/backup/#restore" in text
+    assert (
+        "  [1] Backing up › Restore (updated 2024-03-05)\n      https://docs.example.com/backup/#restore"
+        in text
+    )
     assert "  [2] Operations\n      https://docs.example.com/ops/" in text
     assert "note: Bedrock timed out; answered by extractive." in text
     assert text.endswith("— extractive (offline, no LLM) · from the docs · 1.2s")
 
 
 def test_render_in_korean_and_commands_without_a_footer() -> None:
-    reply = Reply(text="답", citations=[Citation(1, "T", "u")], model="m", used_docs=True, language="ko")
+    reply = Reply(
+        text="답", citations=[Citation(1, "T", "u")], model="m", used_docs=True, language="ko"
+    )
     assert "출처:" in render(reply) and "문서 기반" in render(reply)
     assert render(Reply(text="Settings reset.", is_command=True, model="m")) == "Settings reset."
 
@@ -69,7 +82,10 @@ def test_to_message_keeps_only_recent_history() -> None:
 
 async def test_chat_loop_answers_and_exits_on_eof(bot: Bot) -> None:
     out = io.StringIO()
-    assert await chat_loop(bot, read_line=script("How do I restore a backup?"), out=out, user="ann") == 0
+    assert (
+        await chat_loop(bot, read_line=script("How do I restore a backup?"), out=out, user="ann")
+        == 0
+    )
     text = out.getvalue()
     assert "https://docs.example.com/backup/#restore" in text
     assert "[1]" in text and "— extractive" in text
@@ -77,7 +93,14 @@ async def test_chat_loop_answers_and_exits_on_eof(bot: Bot) -> None:
 
 async def test_chat_loop_keeps_the_thread_for_follow_ups(bot: Bot) -> None:
     out = io.StringIO()
-    await chat_loop(bot, read_line=script("How do I restore a backup of the widget catalog?", "must the server be stopped?"), out=out, user="ann")
+    await chat_loop(
+        bot,
+        read_line=script(
+            "How do I restore a backup of the widget catalog?", "must the server be stopped?"
+        ),
+        out=out,
+        user="ann",
+    )
     answers = out.getvalue().split("— extractive")
     assert len(answers) == 3  # two answers, each with a footer
     assert "https://docs.example.com/backup/" in answers[1]  # the follow-up stays on the topic
@@ -85,12 +108,16 @@ async def test_chat_loop_keeps_the_thread_for_follow_ups(bot: Bot) -> None:
 
 async def test_blank_lines_are_skipped_and_exit_leaves(bot: Bot) -> None:
     out = io.StringIO()
-    await chat_loop(bot, read_line=script("", "   ", "exit", "How do I restore a backup?"), out=out, user="ann")
+    await chat_loop(
+        bot, read_line=script("", "   ", "exit", "How do I restore a backup?"), out=out, user="ann"
+    )
     assert "Sources" not in out.getvalue()  # left before the question
 
 
 async def test_commands_work_in_the_terminal(bot: Bot) -> None:
     out = io.StringIO()
-    await chat_loop(bot, read_line=script("docbot length short", "docbot status"), out=out, user="ann")
+    await chat_loop(
+        bot, read_line=script("docbot length short", "docbot status"), out=out, user="ann"
+    )
     assert "Answer length set to *short*." in out.getvalue()
     assert "length short" in out.getvalue()

@@ -9,7 +9,9 @@ from hypothesis import strategies as st
 from bot.commands import COMMANDS, Command, CommandError, parse_command
 
 
-@pytest.mark.parametrize("text", ["/docbot status", "docbot status", "Docbot: status", "  docbot,  STATUS "])
+@pytest.mark.parametrize(
+    "text", ["/docbot status", "docbot status", "Docbot: status", "  docbot,  STATUS "]
+)
 def test_status_with_or_without_the_slash(text: str) -> None:
     assert parse_command(text) == Command("status")
 
@@ -27,7 +29,14 @@ def test_bare_docbot_or_slash_docbot_is_help() -> None:
 
 
 @pytest.mark.parametrize(
-    ("alias", "name"), [("temp 0.5", "temperature"), ("lang ko", "language"), ("?", "help"), ("ingest", "reingest"), ("models", "model")]
+    ("alias", "name"),
+    [
+        ("temp 0.5", "temperature"),
+        ("lang ko", "language"),
+        ("?", "help"),
+        ("ingest", "reingest"),
+        ("models", "model"),
+    ],
 )
 def test_aliases(alias: str, name: str) -> None:
     parsed = parse_command(f"docbot {alias}")
@@ -45,8 +54,12 @@ def test_text_without_the_prefix_is_a_question() -> None:
 
 
 def test_with_the_slash_an_unknown_word_is_an_error_not_a_question() -> None:
-    assert parse_command("/docbot frobnicate") == CommandError("unknown_command", {"command": "frobnicate"})
-    assert parse_command("frobnicate", is_command=True) == CommandError("unknown_command", {"command": "frobnicate"})
+    assert parse_command("/docbot frobnicate") == CommandError(
+        "unknown_command", {"command": "frobnicate"}
+    )
+    assert parse_command("frobnicate", is_command=True) == CommandError(
+        "unknown_command", {"command": "frobnicate"}
+    )
 
 
 def test_setting_values_are_normalised() -> None:
@@ -61,7 +74,9 @@ def test_setting_values_are_normalised() -> None:
 
 
 def test_a_trailing_channel_changes_the_scope() -> None:
-    assert parse_command("docbot model bedrock channel") == Command("model", "bedrock", channel_scope=True)
+    assert parse_command("docbot model bedrock channel") == Command(
+        "model", "bedrock", channel_scope=True
+    )
     assert parse_command("/docbot rag off --channel") == Command("rag", "off", channel_scope=True)
     assert parse_command("docbot rag off") == Command("rag", "off", channel_scope=False)
 
@@ -95,7 +110,13 @@ def test_a_missing_value_is_reported_as_nothing() -> None:
 
 @pytest.mark.parametrize("name", COMMANDS)
 def test_every_command_word_parses(name: str) -> None:
-    values = {"model": " bedrock", "rag": " on", "temperature": " 0.3", "length": " short", "language": " en"}
+    values = {
+        "model": " bedrock",
+        "rag": " on",
+        "temperature": " 0.3",
+        "length": " short",
+        "language": " en",
+    }
     parsed = parse_command(f"/docbot {name}{values.get(name, '')}")
     assert isinstance(parsed, Command) and parsed.name == name
 

@@ -63,7 +63,10 @@ def test_lists_accept_commas_and_semicolons() -> None:
 
 def test_named_models_are_parsed() -> None:
     s = load(DOCBOT_MODELS="claude=bedrock:anthropic.claude-3-haiku, mistral = cml:mistral-7b")
-    assert s.named_models == {"claude": "bedrock:anthropic.claude-3-haiku", "mistral": "cml:mistral-7b"}
+    assert s.named_models == {
+        "claude": "bedrock:anthropic.claude-3-haiku",
+        "mistral": "cml:mistral-7b",
+    }
 
 
 @pytest.mark.parametrize(
@@ -117,7 +120,13 @@ def test_false_spellings(value: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["DOCBOT_TEAMS_EMULATOR", "DOCBOT_SLACK_THREAD_FOLLOWUPS", "DOCBOT_INGEST_ALLOW_PRIVATE", "DOCBOT_LOG_MESSAGE_TEXT"]
+    "name",
+    [
+        "DOCBOT_TEAMS_EMULATOR",
+        "DOCBOT_SLACK_THREAD_FOLLOWUPS",
+        "DOCBOT_INGEST_ALLOW_PRIVATE",
+        "DOCBOT_LOG_MESSAGE_TEXT",
+    ],
 )
 def test_a_bad_boolean_names_the_variable(name: str) -> None:
     with pytest.raises(ConfigError, match=name):
@@ -133,7 +142,9 @@ def test_a_bad_boolean_names_the_variable(name: str) -> None:
         ("DOCBOT_LANGUAGE", "fr"),
     ],
 )
-def test_a_value_outside_the_choices_names_the_variable_and_the_choices(name: str, value: str) -> None:
+def test_a_value_outside_the_choices_names_the_variable_and_the_choices(
+    name: str, value: str
+) -> None:
     with pytest.raises(ConfigError, match=name) as err:
         load(**{name: value})
     assert "must be one of" in str(err.value)
@@ -179,7 +190,16 @@ SECRET_ENV = {
 
 def test_secrets_never_show_in_repr_str_or_format() -> None:
     s = load(**SECRET_ENV)
-    shown = " ".join([repr(s), str(s), f"{s}", f"{s.slack_bot_token}", f"{s.slack_bot_token!r}", str(s.caii_token)])
+    shown = " ".join(
+        [
+            repr(s),
+            str(s),
+            f"{s}",
+            f"{s.slack_bot_token}",
+            f"{s.slack_bot_token!r}",
+            str(s.caii_token),
+        ]
+    )
     for value in SECRET_ENV.values():
         assert value not in shown
     assert "**********" in repr(s.slack_bot_token)

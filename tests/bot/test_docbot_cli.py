@@ -38,14 +38,21 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[No
 
 
 @pytest.fixture
-def shared_env(tmp_path: Path, built_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+def shared_env(
+    tmp_path: Path, built_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> Settings:
     """Point the CLI at the shared (read-only) index; state in this test's tmp dir."""
     monkeypatch.setenv("DOCBOT_DATA_DIR", str(built_settings.data_dir))
     monkeypatch.setenv("DOCBOT_STATE_URL", str(tmp_path / "state.sqlite3"))
     return built_settings
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str, stdin: str | None = None, monkeypatch: pytest.MonkeyPatch | None = None) -> tuple[int, str, str]:
+def run(
+    capsys: pytest.CaptureFixture[str],
+    *args: str,
+    stdin: str | None = None,
+    monkeypatch: pytest.MonkeyPatch | None = None,
+) -> tuple[int, str, str]:
     if stdin is not None:
         assert monkeypatch is not None
         monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
@@ -58,7 +65,12 @@ def json_lines(out: str) -> list[dict]:
     return [json.loads(line) for line in out.splitlines() if line.strip()]
 
 
-def test_ingest_path_json_summary(tmp_path: Path, corpus_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ingest_path_json_summary(
+    tmp_path: Path,
+    corpus_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("DOCBOT_DATA_DIR", str(tmp_path / "data"))
     code, out, err = run(capsys, "ingest", "--path", str(corpus_dir), "--base-url", BASE, "--json")
     assert code == 0, err
@@ -66,23 +78,36 @@ def test_ingest_path_json_summary(tmp_path: Path, corpus_dir: Path, capsys: pyte
     assert summary["scrape"] == {"pages": 5}
     assert summary["index"]["published"] is True and summary["index"]["pages"] == 5
     assert summary["index"]["chunks_embedded"] == summary["index"]["chunks"]
-    assert summary["index"]["version"] == IndexStore(Settings.from_env({"DOCBOT_DATA_DIR": str(tmp_path / "data")}, env_file=None)).current_id()
+    assert (
+        summary["index"]["version"]
+        == IndexStore(
+            Settings.from_env({"DOCBOT_DATA_DIR": str(tmp_path / "data")}, env_file=None)
+        ).current_id()
+    )
     # the text form of a second run: everything reused
     code, out, _ = run(capsys, "ingest", "--path", str(corpus_dir), "--base-url", BASE)
     assert code == 0 and out.startswith("Ingest finished: pages 5;") and " 0 embedded" in out
 
 
-def test_an_ingest_error_is_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_ingest_error_is_one_clear_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("DOCBOT_DATA_DIR", str(tmp_path / "data"))
     code, out, err = run(capsys, "ingest", "--path", str(tmp_path / "nowhere"), "--base-url", BASE)
     assert code == 1 and "Traceback" not in err
-    assert err.splitlines()[-1].startswith("docbot: ingest failed: FileNotFoundError: not a folder:")
-    code, out, err = run(capsys, "ingest", "--path", str(tmp_path / "nowhere"), "--base-url", BASE, "--json")
+    assert err.splitlines()[-1].startswith(
+        "docbot: ingest failed: FileNotFoundError: not a folder:"
+    )
+    code, out, err = run(
+        capsys, "ingest", "--path", str(tmp_path / "nowhere"), "--base-url", BASE, "--json"
+    )
     assert code == 1 and out == "" and err.count("\n") == 1  # --json: no progress lines either
 
 
 def test_retrieve_json_contract(shared_env: Settings, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, "retrieve", "--json", "-k", "3", "how", "do", "I", "restore", "a", "backup?")
+    code, out, err = run(
+        capsys, "retrieve", "--json", "-k", "3", "how", "do", "I", "restore", "a", "backup?"
+    )
     assert code == 0, err
     [result] = json_lines(out)
     assert result["question"] == "how do I restore a backup?"
@@ -94,15 +119,25 @@ def test_retrieve_json_contract(shared_env: Settings, capsys: pytest.CaptureFixt
     assert scores[0] == max(scores)
 
 
-def test_retrieve_jsonl_answers_each_line(shared_env: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    code, out, _ = run(capsys, "retrieve", "--jsonl", stdin="restore a backup\n\nvolume discount\n", monkeypatch=monkeypatch)
+def test_retrieve_jsonl_answers_each_line(
+    shared_env: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, out, _ = run(
+        capsys,
+        "retrieve",
+        "--jsonl",
+        stdin="restore a backup\n\nvolume discount\n",
+        monkeypatch=monkeypatch,
+    )
     assert code == 0
     results = json_lines(out)
     assert [r["question"] for r in results] == ["restore a backup", "volume discount"]
     assert results[1]["results"][0]["url"] == BASE + "guide/pricing/#discounts"
 
 
-def test_retrieve_without_an_index_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_retrieve_without_an_index_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("DOCBOT_DATA_DIR", str(tmp_path / "none"))
     code, out, err = run(capsys, "retrieve", "anything")
     assert code == 2 and out == ""
@@ -127,8 +162,16 @@ def test_ask_json_contract(shared_env: Settings, capsys: pytest.CaptureFixture[s
     assert answer["timings_ms"]["total"] > 0
 
 
-def test_ask_jsonl_with_a_decline(shared_env: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    code, out, _ = run(capsys, "ask", "--jsonl", stdin="How do I install widgetron?\nWhat is the capital of Australia?\n", monkeypatch=monkeypatch)
+def test_ask_jsonl_with_a_decline(
+    shared_env: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, out, _ = run(
+        capsys,
+        "ask",
+        "--jsonl",
+        stdin="How do I install widgetron?\nWhat is the capital of Australia?\n",
+        monkeypatch=monkeypatch,
+    )
     assert code == 0
     first, second = json_lines(out)
     assert ASK_KEYS <= set(first) and ASK_KEYS <= set(second)
@@ -144,28 +187,41 @@ def test_ask_no_rag(shared_env: Settings, capsys: pytest.CaptureFixture[str]) ->
     assert "RAG is off" in answer["answer"]
 
 
-def test_ask_text_output_renders_sources(shared_env: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+def test_ask_text_output_renders_sources(
+    shared_env: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out, _ = run(capsys, "ask", "How do I restore a backup?")
     assert code == 0 and "Sources:" in out and BASE + "backup/#restore" in out
 
 
-def test_an_unknown_model_exits_2_with_a_clear_line(shared_env: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_unknown_model_exits_2_with_a_clear_line(
+    shared_env: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out, err = run(capsys, "ask", "--model", "gpt-9", "hello")
     assert code == 2 and out == ""
     assert err.count("\n") == 1
     assert "unknown model 'gpt-9'" in err and "extractive" in err and "Traceback" not in err
 
 
-def test_a_config_error_exits_2_naming_the_variable(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_config_error_exits_2_naming_the_variable(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("DOCBOT_TOP_K", "lots")
     code, _, err = run(capsys, "retrieve", "x")
     assert code == 2 and err.startswith("docbot: configuration error: DOCBOT_TOP_K")
 
 
-def test_index_rollback(tmp_path: Path, corpus_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_index_rollback(
+    tmp_path: Path,
+    corpus_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("DOCBOT_DATA_DIR", str(tmp_path / "data"))
     assert run(capsys, "ingest", "--path", str(corpus_dir), "--base-url", BASE, "--json")[0] == 0
-    first = IndexStore(Settings.from_env({"DOCBOT_DATA_DIR": str(tmp_path / "data")}, env_file=None)).current_id()
+    first = IndexStore(
+        Settings.from_env({"DOCBOT_DATA_DIR": str(tmp_path / "data")}, env_file=None)
+    ).current_id()
     code, _, err = run(capsys, "index", "--rollback")
     assert code == 2 or code == 1
     assert "no earlier index version" in err and err.count("\n") == 1
@@ -176,7 +232,14 @@ def test_index_rollback(tmp_path: Path, corpus_dir: Path, capsys: pytest.Capture
 
 @pytest.mark.slow
 def test_demo_runs_offline_and_answers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, "demo", "--data-dir", str(tmp_path / "demo"), "How do I connect docbot to Slack?", "What is the capital of Australia?")
+    code, out, err = run(
+        capsys,
+        "demo",
+        "--data-dir",
+        str(tmp_path / "demo"),
+        "How do I connect docbot to Slack?",
+        "What is the capital of Australia?",
+    )
     assert code == 0, err
     assert "Ingest finished" in out
     assert "? How do I connect docbot to Slack?" in out
@@ -189,16 +252,28 @@ def test_demo_runs_offline_and_answers(tmp_path: Path, capsys: pytest.CaptureFix
 @pytest.mark.slow
 def test_the_installed_console_script(shared_env: Settings, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOCBOT_")}
-    env.update(DOCBOT_DATA_DIR=str(shared_env.data_dir), DOCBOT_STATE_URL=str(tmp_path / "s.sqlite3"))
+    env.update(
+        DOCBOT_DATA_DIR=str(shared_env.data_dir), DOCBOT_STATE_URL=str(tmp_path / "s.sqlite3")
+    )
     done = subprocess.run(
         ["docbot", "--env-file", "absent.env", "retrieve", "--json", "restore a backup"],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["results"][0]["url"] == BASE + "backup/#restore"
     bad = subprocess.run(
         ["docbot", "--env-file", "absent.env", "ask", "--model", "gpt-9", "hi"],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
     )
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert bad.stderr.strip().splitlines() == [bad.stderr.strip()]

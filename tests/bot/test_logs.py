@@ -90,7 +90,11 @@ def test_json_lines_parse_and_carry_the_extras() -> None:
         log.exception("failed")
     lines = [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
     assert lines[0]["message"] == "answered in 42 ms"
-    assert lines[0]["level"] == "info" and lines[0]["platform"] == "slack" and lines[0]["latency_ms"] == 42
+    assert (
+        lines[0]["level"] == "info"
+        and lines[0]["platform"] == "slack"
+        and lines[0]["latency_ms"] == 42
+    )
     assert lines[0]["ts"].endswith("Z")
     assert "ValueError" in lines[1]["exception"] and PASSWORD not in lines[1]["exception"]
 

@@ -26,7 +26,9 @@ def test_placeholders_are_filled() -> None:
         "That question is 2500 characters long; the limit is 2000. Please shorten it."
     )
     assert "30초" in t("rate_limited", "ko", seconds=30)
-    assert t("footer", "en", model="extractive", docs="from the docs", seconds=1.234).endswith("1.2s")
+    assert t("footer", "en", model="extractive", docs="from the docs", seconds=1.234).endswith(
+        "1.2s"
+    )
 
 
 def test_messages_without_placeholders_keep_their_braces_untouched() -> None:
@@ -44,7 +46,10 @@ def test_messages_without_placeholders_keep_their_braces_untouched() -> None:
         ("", "en"),
         ("12345 !!!", "en"),
         ("kfp.dsl.pipeline 데코레이터는 무엇인가요", "ko"),  # mixed, mostly Hangul
-        ("Please explain the kfp.dsl.pipeline decorator and its arguments 예", "en"),  # mixed, mostly English
+        (
+            "Please explain the kfp.dsl.pipeline decorator and its arguments 예",
+            "en",
+        ),  # mixed, mostly English
     ],
 )
 def test_detect_language(text: str, lang: str) -> None:

@@ -124,7 +124,14 @@ def test_completing_an_unclaimed_event_blocks_later_claims(state: StateStore) ->
 
 
 # answers and feedback -----------------------------------------------------------------
-def log(state: StateStore, question: str = "how?", *, declined: bool = False, ts: float | None = None, **kw: object) -> str:
+def log(
+    state: StateStore,
+    question: str = "how?",
+    *,
+    declined: bool = False,
+    ts: float | None = None,
+    **kw: object,
+) -> str:
     return state.log_answer(
         platform="slack",
         user_id="U1",

@@ -7,7 +7,9 @@ from typing import Any
 from bot.stats import compute_stats, format_stats
 
 
-def row(question: str, *, declined: bool = False, latency_ms: float = 1000.0, model: str = "extractive") -> dict[str, Any]:
+def row(
+    question: str, *, declined: bool = False, latency_ms: float = 1000.0, model: str = "extractive"
+) -> dict[str, Any]:
     return {"question": question, "declined": declined, "latency_ms": latency_ms, "model": model}
 
 
@@ -19,7 +21,11 @@ def test_empty_log() -> None:
 
 
 def test_counts_rates_and_latency() -> None:
-    answers = [row("a?", latency_ms=100), row("b?", latency_ms=300), row("c?", declined=True, latency_ms=200, model="")]
+    answers = [
+        row("a?", latency_ms=100),
+        row("b?", latency_ms=300),
+        row("c?", declined=True, latency_ms=200, model=""),
+    ]
     stats = compute_stats(answers, {"up": 3, "down": 1})
     assert stats["answers"] == 3 and stats["declined"] == 1
     assert stats["decline_rate"] == 0.333
@@ -29,7 +35,12 @@ def test_counts_rates_and_latency() -> None:
 
 
 def test_top_questions_ignore_case_spacing_and_punctuation() -> None:
-    answers = [row("How do I install?"), row("how do  I install"), row("HOW DO I INSTALL!"), row("other")]
+    answers = [
+        row("How do I install?"),
+        row("how do  I install"),
+        row("HOW DO I INSTALL!"),
+        row("other"),
+    ]
     stats = compute_stats(answers, {})
     assert stats["top_questions"][0] == {"question": "how do i install", "count": 3}
 
@@ -52,7 +63,10 @@ def test_doc_gaps_group_declined_questions_by_topic() -> None:
 
 
 def test_format_shows_the_numbers() -> None:
-    answers = [row("firewall setup?", declined=True, latency_ms=1500), row("install?", latency_ms=500)]
+    answers = [
+        row("firewall setup?", declined=True, latency_ms=1500),
+        row("install?", latency_ms=500),
+    ]
     text = format_stats(compute_stats(answers, {"up": 1, "down": 1}), days=7)
     assert "last 7 days" in text
     assert "Answers: 2" in text and "declined: 1 (50%)" in text

@@ -21,13 +21,19 @@ def settings(tmp_path: Path, make_settings, embedder) -> Settings:  # noqa: ANN0
     return make_settings(tmp_path / "data")
 
 
-async def test_a_folder_with_a_base_url_is_indexed_under_that_url(corpus_dir: Path, settings: Settings) -> None:
+async def test_a_folder_with_a_base_url_is_indexed_under_that_url(
+    corpus_dir: Path, settings: Settings
+) -> None:
     said: list[str] = []
 
     async def progress(text: str) -> None:
         said.append(text)
 
-    result = await run_ingest(IngestRequest(SourceSpec("path", str(corpus_dir)), base_url=BASE), settings, on_progress=progress)
+    result = await run_ingest(
+        IngestRequest(SourceSpec("path", str(corpus_dir)), base_url=BASE),
+        settings,
+        on_progress=progress,
+    )
     assert result["source"] == f"path {corpus_dir}"
     assert result["scrape"] == {"pages": 5}
     assert result["index"]["published"] is True
@@ -38,7 +44,9 @@ async def test_a_folder_with_a_base_url_is_indexed_under_that_url(corpus_dir: Pa
     assert hits[0].url == BASE + "backup/#restore"
 
 
-async def test_a_folder_without_a_base_url_goes_through_a_snapshot(corpus_dir: Path, settings: Settings) -> None:
+async def test_a_folder_without_a_base_url_goes_through_a_snapshot(
+    corpus_dir: Path, settings: Settings
+) -> None:
     result = await run_ingest(IngestRequest(SourceSpec("path", str(corpus_dir))), settings)
     assert result["scrape"]["pages"] == 5
     assert result["index"]["published"] is True
@@ -48,16 +56,24 @@ async def test_a_folder_without_a_base_url_goes_through_a_snapshot(corpus_dir: P
     assert "pages 5: 5 new" in format_summary(result)
 
 
-async def test_an_empty_folder_is_a_clear_error_and_publishes_nothing(tmp_path: Path, settings: Settings) -> None:
+async def test_an_empty_folder_is_a_clear_error_and_publishes_nothing(
+    tmp_path: Path, settings: Settings
+) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="no HTML, Markdown or text files"):
-        await run_ingest(IngestRequest(SourceSpec("path", str(tmp_path / "empty")), base_url=BASE), settings)
+        await run_ingest(
+            IngestRequest(SourceSpec("path", str(tmp_path / "empty")), base_url=BASE), settings
+        )
     assert IndexStore(settings).current_id() is None
 
 
-async def test_a_second_ingest_while_one_runs_is_refused(corpus_dir: Path, settings: Settings) -> None:
+async def test_a_second_ingest_while_one_runs_is_refused(
+    corpus_dir: Path, settings: Settings
+) -> None:
     with ingest_lock(settings), pytest.raises(IngestBusyError):
-        await run_ingest(IngestRequest(SourceSpec("path", str(corpus_dir)), base_url=BASE), settings)
+        await run_ingest(
+            IngestRequest(SourceSpec("path", str(corpus_dir)), base_url=BASE), settings
+        )
 
 
 async def test_force_passes_the_page_loss_guard(corpus_dir: Path, settings: Settings) -> None:
@@ -79,7 +95,14 @@ def test_no_snapshot_yet_is_a_clear_error(settings: Settings) -> None:
 def test_format_summary() -> None:
     text = format_summary(
         {
-            "scrape": {"pages": 10, "new": 1, "changed": 2, "unchanged": 7, "removed": 0, "failed": 1},
+            "scrape": {
+                "pages": 10,
+                "new": 1,
+                "changed": 2,
+                "unchanged": 7,
+                "removed": 0,
+                "failed": 1,
+            },
             "index": {"chunks": 40, "chunks_embedded": 5, "chunks_reused": 35, "version": "v1"},
             "seconds": 3.21,
         }

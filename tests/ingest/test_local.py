@@ -51,7 +51,9 @@ def test_read_folder_reads_markdown_text_and_html(tmp_path: Path) -> None:
     }
     html_page = pages["https://docs.example.com/sub/page.html"]
     assert "usage" in [s.anchor for s in html_page.sections]
-    assert "menu" not in html_page.text and "copyright" not in html_page.text  # cleaned like the web
+    assert (
+        "menu" not in html_page.text and "copyright" not in html_page.text
+    )  # cleaned like the web
     assert pages["https://docs.example.com/a/"].source == str((root / "a.md").resolve())
 
 
@@ -73,7 +75,9 @@ def test_hidden_dirs_unsupported_files_and_excludes_are_skipped(tmp_path: Path) 
     assert found == ["ok.md"]
 
 
-def test_files_over_the_size_cap_are_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_files_over_the_size_cap_are_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(local, "MAX_FILE_BYTES", 100)
     (tmp_path / "small.md").write_text("# Small\n\nfits\n")
     (tmp_path / "big.md").write_text("# Big\n\n" + "word " * 100)

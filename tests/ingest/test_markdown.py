@@ -18,7 +18,7 @@ def anchors(text: str) -> list[str]:
 
 def test_yaml_front_matter_gives_title_description_and_date() -> None:
     page = parse_markdown(
-        "---\ntitle: \"Install Guide\"\ndescription: How to install it.\ndate: 2024-03-05T10:00:00Z\n---\n\nIntro text here.\n",
+        '---\ntitle: "Install Guide"\ndescription: How to install it.\ndate: 2024-03-05T10:00:00Z\n---\n\nIntro text here.\n',
         "https://docs.example.com/install/",
     )
     assert page.title == "Install Guide"
@@ -40,8 +40,16 @@ def test_toml_front_matter() -> None:
 
 
 def test_lastmod_wins_over_date_and_the_file_date_is_the_fallback() -> None:
-    assert parse_markdown("---\ntitle: A\ndate: 2020-01-01\nlastmod: 2021-02-02\n---\nx\n", "u").last_modified == "2021-02-02"
-    assert parse_markdown("# A\n\ntext\n", "u", last_modified="2022-03-03").last_modified == "2022-03-03"
+    assert (
+        parse_markdown(
+            "---\ntitle: A\ndate: 2020-01-01\nlastmod: 2021-02-02\n---\nx\n", "u"
+        ).last_modified
+        == "2021-02-02"
+    )
+    assert (
+        parse_markdown("# A\n\ntext\n", "u", last_modified="2022-03-03").last_modified
+        == "2022-03-03"
+    )
 
 
 def test_a_leading_h1_is_the_title() -> None:
@@ -76,11 +84,17 @@ def test_a_hash_inside_a_code_fence_is_not_a_heading() -> None:
 
 def test_heading_paths_follow_the_levels() -> None:
     page = parse_markdown("---\ntitle: Guide\n---\n## A\n\na\n\n### A1\n\na1\n\n## B\n\nb\n", "u")
-    assert [s.heading_path for s in page.sections] == [["Guide", "A"], ["Guide", "A", "A1"], ["Guide", "B"]]
+    assert [s.heading_path for s in page.sections] == [
+        ["Guide", "A"],
+        ["Guide", "A", "A1"],
+        ["Guide", "B"],
+    ]
 
 
 def test_links_and_html_are_reduced_to_their_text() -> None:
-    page = parse_markdown('---\ntitle: T\n---\nSee [the guide](../guide/ "Guide") and <b>bold</b> text.\n', "u")
+    page = parse_markdown(
+        '---\ntitle: T\n---\nSee [the guide](../guide/ "Guide") and <b>bold</b> text.\n', "u"
+    )
     assert page.sections[0].text == "See the guide and bold text."
 
 
@@ -104,9 +118,18 @@ def test_anchors_as_the_site_derives_them(heading: str, anchor: str) -> None:
     assert anchors(f"---\ntitle: T\n---\n## {heading}\n\nbody\n") == [anchor]
 
 
-def test_duplicate_headings_are_numbered() -> None:
-    text = "---\ntitle: T\n---\n## Setup\n\na\n\n## Setup\n\nb\n\n## Setup\n\nc\n"
-    assert anchors(text) == ["setup", "setup-1", "setup-2"]
+def test_duplicate_headings_repeat_the_id_as_the_site_does() -> None:
+    # The rendered site gives two "Arguments" headings the same id; a "-1" would not exist there.
+    text = "---\ntitle: T\n---\n## Setup\n\na\n\n## Setup\n\nb\n"
+    assert anchors(text) == ["setup", "setup"]
+
+
+def test_h5_and_h6_stay_inside_their_section() -> None:
+    page = parse_markdown(
+        "---\ntitle: T\n---\n## Install\n\nintro\n\n##### Minor note\n\ndetail\n", "u"
+    )
+    assert [s.anchor for s in page.sections] == ["install"]
+    assert "Minor note" in page.sections[0].text and "detail" in page.sections[0].text
 
 
 def test_a_custom_id_wins() -> None:
@@ -140,20 +163,60 @@ SITE_PAGES = [
     "components/pipelines/user-guides/core-functions/control-flow",
     "components/pipelines/user-guides/components/lightweight-python-components",
     "components/pipelines/legacy-v1/installation/upgrade",
+    "components/pipelines/legacy-v1/sdk/manipulate-resources",
     "components/pipelines/operator-guides/installation/_index",
     "about/contributing",
     "kubeflow-distribution/releases/kubeflow-1.10",
 ]
+# Where this site's renderer differs from Hugo/CommonMark, not from us: it ignores
+# `{#custom}` ids, closes a ``` fence with ````, misses a heading inside a list item,
+# and gives an in-body H1 no id.
+SITE_QUIRKS = {
+    "components/pipelines/legacy-v1/installation/standalone-deployment",
+    "components/pipelines/legacy-v1/sdk/pipelines-with-tekton",
+    "components/pipelines/user-guides/core-functions/connect-api",
+    "genai/use-cases",
+}
+
+
+def site_ids(rel: str) -> set[str] | None:
+    page_dir = rel[: -len("_index")] if rel.endswith("_index") else rel + "/"
+    html = KUBEFLOW / "site" / "docs" / page_dir / "index.html"
+    if not html.is_file():
+        return None
+    return set(re.findall(r'id="([^"]+)"', html.read_text(encoding="utf-8")))
+
+
+def produced_anchors(rel: str) -> list[str]:
+    md = KUBEFLOW / "md" / f"{rel}.md"
+    return [
+        s.anchor for s in parse_markdown(md.read_text(encoding="utf-8"), "u").sections if s.anchor
+    ]
 
 
 @pytest.mark.skipif(not KUBEFLOW.is_dir(), reason="the shared Kubeflow corpus is not here")
 @pytest.mark.parametrize("rel", SITE_PAGES)
 def test_every_anchor_exists_on_the_rendered_site(rel: str) -> None:
-    md = KUBEFLOW / "md" / f"{rel}.md"
-    page_dir = rel[: -len("_index")] if rel.endswith("_index") else rel + "/"
-    html = (KUBEFLOW / "site" / "docs" / page_dir / "index.html").read_text(encoding="utf-8")
-    ids = set(re.findall(r'id="([^"]+)"', html))
-    page = parse_markdown(md.read_text(encoding="utf-8"), "u")
-    produced = [s.anchor for s in page.sections if s.anchor]
+    ids = site_ids(rel)
+    assert ids is not None
+    produced = produced_anchors(rel)
     assert produced, "the page should have headed sections"
     assert [a for a in produced if a not in ids] == []
+
+
+@pytest.mark.skipif(not KUBEFLOW.is_dir(), reason="the shared Kubeflow corpus is not here")
+def test_anchors_match_the_site_across_the_whole_corpus() -> None:
+    checked = 0
+    wrong: dict[str, list[str]] = {}
+    for md in sorted((KUBEFLOW / "md").rglob("*.md")):
+        rel = md.relative_to(KUBEFLOW / "md").as_posix()[: -len(".md")]
+        ids = site_ids(rel)
+        if ids is None or rel in SITE_QUIRKS:
+            continue
+        produced = produced_anchors(rel)
+        checked += len(produced)
+        missing = [a for a in produced if a not in ids]
+        if missing:
+            wrong[rel] = missing
+    assert checked > 800
+    assert wrong == {}

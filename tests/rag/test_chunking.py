@@ -6,7 +6,9 @@ from ingest.model import Page, Section
 from rag.chunking import SECTION_SEP, Chunk, approx_tokens, chunk_page, chunk_pages
 
 
-def page(*sections: Section, title: str = "Katib", url: str = "https://docs.example.com/katib/") -> Page:
+def page(
+    *sections: Section, title: str = "Katib", url: str = "https://docs.example.com/katib/"
+) -> Page:
     return Page(url=url, title=title, sections=list(sections), last_modified="2024-01-02")
 
 
@@ -76,7 +78,11 @@ def test_one_huge_paragraph_is_cut_by_sentences_then_words() -> None:
 def test_the_packaged_tokenizer_budget_holds(embedder) -> None:  # noqa: ANN001
     """With the model's own tokenizer (as ingest uses it) no chunk exceeds the model window."""
     text = "\n\n".join(words(40, f"para{i}x") for i in range(10))
-    chunks = chunk_page(page(Section("x", ["Katib", "X"], text)), max_tokens=embedder.info.max_tokens, count_tokens=embedder.count_tokens)
+    chunks = chunk_page(
+        page(Section("x", ["Katib", "X"], text)),
+        max_tokens=embedder.info.max_tokens,
+        count_tokens=embedder.count_tokens,
+    )
     assert len(chunks) > 1
     assert all(embedder.count_tokens(c.embed_text) + 2 <= embedder.info.max_tokens for c in chunks)
 

@@ -12,7 +12,12 @@ from rag.embeddings import Embedder, get_embedder, resolve_device, resolve_model
 
 
 def test_the_packaged_default_resolves_to_a_local_folder() -> None:
-    for name in ("", PACKAGED_EMBEDDING_MODEL, "all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"):
+    for name in (
+        "",
+        PACKAGED_EMBEDDING_MODEL,
+        "all-MiniLM-L6-v2",
+        "sentence-transformers/all-MiniLM-L6-v2",
+    ):
         path = Path(resolve_model_path(name))
         assert (path / "config.json").is_file()
     assert resolve_model_path("intfloat/e5-small-v2") == "intfloat/e5-small-v2"

@@ -37,8 +37,12 @@ SOURCES = [
 ]
 
 
-def request(question: str, length: str = "medium", sources: list[Source] | None = None) -> GenerationRequest:
-    return GenerationRequest(question=question, sources=SOURCES if sources is None else sources, length=length)
+def request(
+    question: str, length: str = "medium", sources: list[Source] | None = None
+) -> GenerationRequest:
+    return GenerationRequest(
+        question=question, sources=SOURCES if sources is None else sources, length=length
+    )
 
 
 def test_split_sentences_drops_code_table_rows_and_fragments() -> None:
@@ -64,7 +68,9 @@ def test_very_long_sentences_are_cut_at_a_word() -> None:
 
 
 def test_prefilter_keeps_candidates_sharing_words() -> None:
-    candidates = [(0, i, f"unrelated sentence number {i}") for i in range(5)] + [(1, 0, "install widgetron with pip")]
+    candidates = [(0, i, f"unrelated sentence number {i}") for i in range(5)] + [
+        (1, 0, "install widgetron with pip")
+    ]
     kept = prefilter({"install", "widgetron"}, candidates, 2)
     assert (1, 0, "install widgetron with pip") in kept and len(kept) == 2
 
@@ -98,7 +104,9 @@ def test_no_sources_gives_no_text(embedder: Embedder) -> None:
 
 
 def test_code_only_sources_point_at_the_best_section(embedder: Embedder) -> None:
-    code = Source(n=1, title="CLI", url="u", section="CLI › Flags", text="```\nwidgetron --help\n```")
+    code = Source(
+        n=1, title="CLI", url="u", section="CLI › Flags", text="```\nwidgetron --help\n```"
+    )
     text = ExtractiveProvider(lambda: embedder).answer_text(request("flags?", sources=[code]))
     assert text == "The section “CLI › Flags” covers this [1]."
 

@@ -13,7 +13,14 @@ from bot.config import Settings
 from ingest.local import read_folder
 from ingest.model import Page
 from rag.embeddings import Embedder
-from rag.index_build import IngestBusyError, PublishRefusedError, build_index, ingest_lock, is_ingest_running, write_summary
+from rag.index_build import (
+    IngestBusyError,
+    PublishRefusedError,
+    build_index,
+    ingest_lock,
+    is_ingest_running,
+    write_summary,
+)
 from rag.index_store import IndexStore
 from rag.retrieve import Retriever
 
@@ -33,7 +40,9 @@ def build(root: Path, settings: Settings, embedder: Embedder, **kw: object):  # 
     return build_index(pages(root), settings, embedder=embedder, **kw)  # type: ignore[arg-type]
 
 
-def test_a_build_publishes_and_the_pointer_names_it(corpus_dir: Path, settings: Settings, embedder: Embedder) -> None:
+def test_a_build_publishes_and_the_pointer_names_it(
+    corpus_dir: Path, settings: Settings, embedder: Embedder
+) -> None:
     summary = build(corpus_dir, settings, embedder, source="path docs")
     store = IndexStore(settings)
     assert summary.published and not summary.refused
@@ -47,7 +56,9 @@ def test_a_build_publishes_and_the_pointer_names_it(corpus_dir: Path, settings: 
     assert summary.to_dict()["version"] == summary.version
 
 
-def test_rebuilding_unchanged_docs_embeds_nothing(corpus_dir: Path, settings: Settings, embedder: Embedder) -> None:
+def test_rebuilding_unchanged_docs_embeds_nothing(
+    corpus_dir: Path, settings: Settings, embedder: Embedder
+) -> None:
     first = build(corpus_dir, settings, embedder)
     second = build(corpus_dir, settings, embedder)
     assert second.published and second.version != first.version
@@ -56,7 +67,9 @@ def test_rebuilding_unchanged_docs_embeds_nothing(corpus_dir: Path, settings: Se
     assert second.chunks_reused == second.chunks == first.chunks
 
 
-def test_one_changed_page_re_embeds_only_its_chunks(corpus_dir: Path, settings: Settings, embedder: Embedder) -> None:
+def test_one_changed_page_re_embeds_only_its_chunks(
+    corpus_dir: Path, settings: Settings, embedder: Embedder
+) -> None:
     """backup.md holds the first chunk, the publish check's probe: the check must probe the
     new version, not the live one (where the changed chunk does not exist)."""
     build(corpus_dir, settings, embedder)
@@ -67,7 +80,9 @@ def test_one_changed_page_re_embeds_only_its_chunks(corpus_dir: Path, settings: 
     assert summary.chunks_reused == summary.chunks - 1
 
 
-def test_a_removed_page_disappears_from_retrieval(corpus_dir: Path, tmp_path: Path, make_settings, embedder: Embedder) -> None:  # noqa: ANN001
+def test_a_removed_page_disappears_from_retrieval(
+    corpus_dir: Path, tmp_path: Path, make_settings, embedder: Embedder
+) -> None:  # noqa: ANN001
     settings = make_settings(tmp_path / "data", DOCBOT_MAX_PAGE_LOSS="0.5")
     build(corpus_dir, settings, embedder)
     retriever = Retriever(settings, embedder)
@@ -78,7 +93,9 @@ def test_a_removed_page_disappears_from_retrieval(corpus_dir: Path, tmp_path: Pa
     assert hits and all("/backup/" not in h.url for h in hits)
 
 
-def test_the_page_loss_guard_refuses_and_leaves_the_live_version(corpus_dir: Path, settings: Settings, embedder: Embedder) -> None:
+def test_the_page_loss_guard_refuses_and_leaves_the_live_version(
+    corpus_dir: Path, settings: Settings, embedder: Embedder
+) -> None:
     live = build(corpus_dir, settings, embedder)
     store = IndexStore(settings)
     pointer_before = store.pointer.read_text()
@@ -94,7 +111,9 @@ def test_the_page_loss_guard_refuses_and_leaves_the_live_version(corpus_dir: Pat
     assert Retriever(settings, embedder).search("restore a backup")
 
 
-def test_force_publishes_despite_the_page_loss(corpus_dir: Path, settings: Settings, embedder: Embedder) -> None:
+def test_force_publishes_despite_the_page_loss(
+    corpus_dir: Path, settings: Settings, embedder: Embedder
+) -> None:
     build(corpus_dir, settings, embedder)
     for name in ("backup.md", "slack.md"):
         (corpus_dir / name).unlink()
@@ -103,9 +122,13 @@ def test_force_publishes_despite_the_page_loss(corpus_dir: Path, settings: Setti
     assert IndexStore(settings).current_id() == summary.version
 
 
-def test_rollback_makes_the_previous_version_live_again(corpus_dir: Path, settings: Settings, embedder: Embedder) -> None:
+def test_rollback_makes_the_previous_version_live_again(
+    corpus_dir: Path, settings: Settings, embedder: Embedder
+) -> None:
     first = build(corpus_dir, settings, embedder)
-    (corpus_dir / "extra.md").write_text("---\ntitle: Extra\n---\n## Gizmos\n\nGizmos attach to widgets with magnets.\n")
+    (corpus_dir / "extra.md").write_text(
+        "---\ntitle: Extra\n---\n## Gizmos\n\nGizmos attach to widgets with magnets.\n"
+    )
     build(corpus_dir, settings, embedder)
     retriever = Retriever(settings, embedder)
     assert any("/extra/" in h.url for h in retriever.search("gizmos magnets"))
@@ -113,13 +136,17 @@ def test_rollback_makes_the_previous_version_live_again(corpus_dir: Path, settin
     assert all("/extra/" not in h.url for h in retriever.search("gizmos magnets"))
 
 
-def test_prune_keeps_keep_versions(corpus_dir: Path, tmp_path: Path, make_settings, embedder: Embedder) -> None:  # noqa: ANN001
+def test_prune_keeps_keep_versions(
+    corpus_dir: Path, tmp_path: Path, make_settings, embedder: Embedder
+) -> None:  # noqa: ANN001
     settings = make_settings(tmp_path / "data", DOCBOT_KEEP_VERSIONS="2")
     ids = [build(corpus_dir, settings, embedder).version for _ in range(3)]
     assert [v.id for v in IndexStore(settings).list_versions()] == ids[1:]
 
 
-def test_a_killed_builds_leftovers_are_cleaned_and_the_live_version_serves(corpus_dir: Path, settings: Settings, embedder: Embedder) -> None:
+def test_a_killed_builds_leftovers_are_cleaned_and_the_live_version_serves(
+    corpus_dir: Path, settings: Settings, embedder: Embedder
+) -> None:
     live = build(corpus_dir, settings, embedder)
     store = IndexStore(settings)
     stale = store.building_dir / "v-killed-build"
@@ -155,11 +182,15 @@ def test_a_second_concurrent_ingest_is_refused(settings: Settings) -> None:
         pass
 
 
-def test_a_retriever_opened_before_a_publish_switches_on_its_next_search(corpus_dir: Path, settings: Settings, embedder: Embedder) -> None:
+def test_a_retriever_opened_before_a_publish_switches_on_its_next_search(
+    corpus_dir: Path, settings: Settings, embedder: Embedder
+) -> None:
     build(corpus_dir, settings, embedder)
     retriever = Retriever(settings, embedder)
     assert all("/gizmos/" not in h.url for h in retriever.search("gizmo magnets"))
-    (corpus_dir / "gizmos.md").write_text("---\ntitle: Gizmos\n---\n## Attaching gizmos\n\nGizmos attach to widgets with strong magnets.\n")
+    (corpus_dir / "gizmos.md").write_text(
+        "---\ntitle: Gizmos\n---\n## Attaching gizmos\n\nGizmos attach to widgets with strong magnets.\n"
+    )
     summary = build(corpus_dir, settings, embedder)
     hits = retriever.search("gizmo magnets")
     assert hits[0].url == BASE + "gizmos/#attaching-gizmos"

@@ -10,12 +10,26 @@ import pytest
 
 from bot.config import Settings
 from rag.chunking import Chunk
-from rag.index_store import IndexStore, IndexStoreError, atomic_write_text, collection_name, page_counts
+from rag.index_store import (
+    IndexStore,
+    IndexStoreError,
+    atomic_write_text,
+    collection_name,
+    page_counts,
+)
 
 
 def chunks(n: int, page: str = "https://docs.example.com/a/") -> list[Chunk]:
     return [
-        Chunk(id=f"c{i}", page_url=page, anchor=f"s{i}", title="A", section=f"A › S{i}", text=f"text {i}", embed_text=f"A › S{i}\ntext {i}")
+        Chunk(
+            id=f"c{i}",
+            page_url=page,
+            anchor=f"s{i}",
+            title="A",
+            section=f"A › S{i}",
+            text=f"text {i}",
+            embed_text=f"A › S{i}\ntext {i}",
+        )
         for i in range(n)
     ]
 
@@ -32,7 +46,9 @@ def store(tmp_path: Path, make_settings) -> IndexStore:  # noqa: ANN001
 
 
 def write(store: IndexStore, n: int = 3, vid: str | None = None):  # noqa: ANN201
-    return store.write_version(chunks(n), vectors(n), {"pages": 1, "embedding_model": "test"}, version_id=vid)
+    return store.write_version(
+        chunks(n), vectors(n), {"pages": 1, "embedding_model": "test"}, version_id=vid
+    )
 
 
 def test_an_empty_store_has_no_live_version(store: IndexStore) -> None:
@@ -48,7 +64,11 @@ def test_a_written_version_is_complete_but_not_live(store: IndexStore) -> None:
     assert (version.path / "embeddings.npy").is_file()
     assert (version.path / "bm25").is_dir() and (version.path / "chroma").is_dir()
     manifest = json.loads((version.path / "manifest.json").read_text())
-    assert manifest["version"] == "v1" and manifest["chunks"] == 3 and manifest["embedding_model"] == "test"
+    assert (
+        manifest["version"] == "v1"
+        and manifest["chunks"] == 3
+        and manifest["embedding_model"] == "test"
+    )
     assert not list(store.building_dir.iterdir())
     assert [c.id for c in store.read_chunks(version)] == ["c0", "c1", "c2"]
     assert store.read_embeddings(version).shape == (3, 8)

@@ -39,7 +39,9 @@ def test_the_packaged_model_is_supported(model_dir: Path) -> None:
 def test_same_vectors_as_sentence_transformers(model_dir: Path) -> None:
     from sentence_transformers import SentenceTransformer
 
-    reference = SentenceTransformer(str(model_dir), device="cpu").encode(TEXTS, normalize_embeddings=True, convert_to_numpy=True)
+    reference = SentenceTransformer(str(model_dir), device="cpu").encode(
+        TEXTS, normalize_embeddings=True, convert_to_numpy=True
+    )
     encoder = NumpyEncoder(model_dir)
     ours = encoder.encode(TEXTS, batch_size=4)
     assert ours.shape == reference.shape == (len(TEXTS), 384)
@@ -61,7 +63,11 @@ def test_an_empty_list_gives_no_rows(model_dir: Path) -> None:
 
 def fake_model(tmp_path: Path, model_dir: Path, **config_changes: object) -> Path:
     fake = tmp_path / "model"
-    shutil.copytree(model_dir, fake, ignore=shutil.ignore_patterns("*.safetensors", "*.bin", "*.onnx", "onnx", "openvino"))
+    shutil.copytree(
+        model_dir,
+        fake,
+        ignore=shutil.ignore_patterns("*.safetensors", "*.bin", "*.onnx", "onnx", "openvino"),
+    )
     (fake / "model.safetensors").write_bytes(b"")  # present; supports() only checks the files
     config = json.loads((fake / "config.json").read_text())
     config.update(config_changes)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,7 @@ async def test_an_answer_cites_the_section_it_comes_from(answerer: Answerer) -> 
 
 async def test_only_cited_sources_become_citations(answerer: Answerer) -> None:
     reply = await answerer.answer("How do I restore a backup?", length="short")
-    cited = {int(n) for n in __import__("re").findall(r"\[(\d+)\]", reply.text)}
+    cited = {int(n) for n in re.findall(r"\[(\d+)\]", reply.text)}
     assert {c.n for c in reply.citations} == cited
     assert [c.n for c in reply.citations] == list(range(1, len(reply.citations) + 1))
 
@@ -74,12 +75,17 @@ async def test_streaming_deltas_carry_the_text_so_far(answerer: Answerer) -> Non
 
 
 async def test_a_follow_up_in_a_thread_finds_the_same_topic(answerer: Answerer) -> None:
-    history = [Turn("user", "How do I restore a backup of the widget catalog?"), Turn("assistant", "Use restore [1].")]
+    history = [
+        Turn("user", "How do I restore a backup of the widget catalog?"),
+        Turn("assistant", "Use restore [1]."),
+    ]
     reply = await answerer.answer("must the server be stopped?", history=history)
     assert reply.citations and reply.citations[0].url.startswith(BASE + "backup/")
 
 
-async def test_a_strict_threshold_declines_everything(built_settings: Settings, embedder: Embedder) -> None:
+async def test_a_strict_threshold_declines_everything(
+    built_settings: Settings, embedder: Embedder
+) -> None:
     strict = dataclasses.replace(built_settings, min_relevance=0.99)
     reply = await Answerer(strict, Retriever(strict, embedder)).answer("How do I restore a backup?")
     assert reply.declined and reply.citations == []

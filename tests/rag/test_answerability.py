@@ -1,0 +1,64 @@
+"""Salient-term coverage: the lexical half of the decline decision."""
+
+from __future__ import annotations
+
+import math
+
+from rag.answerability import (
+    COVERAGE_WEIGHT,
+    ORDINARY_UNKNOWN_SHARE,
+    Term,
+    coverage,
+    relevance,
+    salient_terms,
+)
+
+VOCAB = {"katib": 3, "database": 10, "mysql": 2, "trial": 40}
+N = 100
+MAX_IDF = math.log(1 + (N + 0.5) / 0.5)
+
+
+def idf(token: str) -> float:
+    df = VOCAB.get(token, 0)
+    return math.log(1 + (N - df + 0.5) / (df + 0.5))
+
+
+def correct(token: str) -> str | None:
+    if token in VOCAB:
+        return token
+    return {"katb": "katib"}.get(token)
+
+
+def single_piece(word: str) -> bool:
+    return word in {"dark", "mode", "store"}  # what a WordPiece vocabulary knows whole
+
+
+def terms_of(question: str) -> tuple[Term, ...]:
+    return salient_terms(question, correct, idf, single_piece, MAX_IDF)
+
+
+def test_known_words_weigh_by_rarity_and_typos_count_as_the_word() -> None:
+    terms = {t.token: t for t in terms_of("can katb store trial results in mysql")}
+    assert terms["katib"].known and terms["katib"].weight == idf("katib")
+    assert terms["mysql"].weight > terms["trial"].weight  # rarer weighs more
+    assert "can" not in terms and "in" not in terms  # stop words never count
+
+
+def test_unknown_names_weigh_most_and_unknown_ordinary_words_little() -> None:
+    terms = {t.token: t for t in terms_of("katib on redis, dark mode, 2024")}
+    assert terms["redis"].weight == MAX_IDF and not terms["redis"].known
+    assert terms["dark"].weight == MAX_IDF * ORDINARY_UNKNOWN_SHARE
+    assert "2024" not in terms  # numbers say little about the topic
+
+
+def test_coverage_is_the_weighted_share_found() -> None:
+    terms = (Term("katib", 3.0, True), Term("redis", 1.0, False))
+    assert coverage(terms, {"katib"}) == 0.75
+    assert coverage(terms, set()) == 0.0
+    assert coverage((), set()) == 1.0  # nothing to check: no penalty
+
+
+def test_relevance_lowers_cosine_by_missing_coverage() -> None:
+    assert relevance(0.6, 1.0) == 0.6
+    assert math.isclose(relevance(0.6, 0.0), 0.6 - COVERAGE_WEIGHT)
+    assert relevance(0.6, 0.5) > relevance(0.6, 0.2)

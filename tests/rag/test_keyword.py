@@ -1,0 +1,99 @@
+"""BM25 keyword index: typo tolerance and the term statistics the decline check reads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag.chunking import Chunk
+from rag.keyword import KeywordIndex, _damerau1, build_keyword_index, deletions, keyword_text
+
+
+def chunk(i: int, section: str, text: str) -> Chunk:
+    return Chunk(
+        id=f"c{i}",
+        page_url=f"https://docs.example.com/p{i}/",
+        anchor="",
+        title=section,
+        section=section,
+        text=text,
+        embed_text=f"{section}\n{text}",
+    )
+
+
+CHUNKS = [
+    chunk(0, "Katib", "Katib tunes hyperparameters with the median stopping rule."),
+    chunk(1, "Dashboard", "The central dashboard shows a sidebar with links."),
+    chunk(2, "Notebooks", "A notebook server runs Jupyter in your namespace."),
+    chunk(3, "Pipelines", "Compile a pipeline with the compiler; the dashboard lists runs."),
+]
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory: pytest.TempPathFactory) -> KeywordIndex:
+    directory: Path = tmp_path_factory.mktemp("bm25")
+    build_keyword_index(CHUNKS, directory)
+    return KeywordIndex(directory, len(CHUNKS))
+
+
+def test_headings_count_double() -> None:
+    tokens = keyword_text(chunk(9, "Upgrade", "stop the server"))
+    assert tokens.count("upgrade") == 2
+
+
+def test_damerau_distance_one() -> None:
+    assert _damerau1("katib", "katb")  # deletion
+    assert _damerau1("dashboard", "dashbaord")  # swap of neighbours
+    assert _damerau1("notebook", "notebooc")  # substitution
+    assert _damerau1("pipeline", "pipelines")  # insertion
+    assert not _damerau1("katib", "kab")
+    assert not _damerau1("dashboard", "dashbroad")  # two edits
+    assert deletions("ab") == {"ab", "a", "b"}
+
+
+def test_typos_of_corpus_words_are_corrected(index: KeywordIndex) -> None:
+    assert index.correct("katb") == "katib"
+    assert index.correct("dashbaord") == "dashboard"
+    assert index.correct("notebok") == "notebook"
+    assert index.correct("katib") == "katib"  # known words stay
+
+
+def test_unknown_words_without_a_close_neighbour_are_dropped(index: KeywordIndex) -> None:
+    assert index.correct("terraform") is None
+    assert index.correct("kat") is None  # too short to guess
+    assert index.correct("xatib") is None  # first letters differ: not a typo we guess
+    assert index.query_tokens("katb with terraform") == ["katib"]
+
+
+def test_ordinary_words_are_never_corrected(tmp_path: Path) -> None:
+    build_keyword_index(CHUNKS, tmp_path)
+    fresh = KeywordIndex(tmp_path, len(CHUNKS))
+    fresh.ordinary = lambda word: word == "katb"  # as if the tokenizer knew it as a word
+    assert fresh.correct("katb") is None
+    assert fresh.correct("dashbaord") == "dashboard"
+
+
+def test_search_finds_typoed_word(index: KeywordIndex) -> None:
+    rows, scores = index.search("how does katb stop trials", 3)
+    assert rows.tolist()[0] == 0
+    assert (scores > 0).all()
+    empty_rows, _ = index.search("completely unrelated words", 3)
+    assert empty_rows.size == 0
+
+
+def test_term_statistics(index: KeywordIndex) -> None:
+    assert index.doc_freq("dashboard") == 2
+    assert index.doc_freq("terraform") == 0
+    assert index.idf("terraform") > index.idf("katib") > index.idf("dashboard")
+    assert index.rows_with("dashboard").tolist() == [1, 3]
+    assert index.contains_each("dashboard", [0, 1, 2, 3]).tolist() == [False, True, False, True]
+    assert index.contains("katib", [0]) and not index.contains("katib", [1, 2])
+    assert not index.contains("katib", [])
+
+
+def test_empty_index(tmp_path: Path) -> None:
+    empty = KeywordIndex(tmp_path, 0)
+    rows, scores = empty.search("anything", 5)
+    assert rows.size == 0 and scores.size == 0
+    assert empty.doc_freq("anything") == 0
