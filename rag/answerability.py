@@ -38,6 +38,8 @@ from rag.tokenize import STOPWORDS, tokenize
 COVERAGE_WEIGHT = 0.15
 # Weight of a never-seen ordinary word, as a share of the highest IDF.
 ORDINARY_UNKNOWN_SHARE = 0.15
+# Weight of a corpus word the tokenizer knows whole (ordinary language), as a share of its IDF.
+ORDINARY_KNOWN_SHARE = 0.5
 
 _WORD = re.compile(r"[^\W_]+(?:[.\-_/][^\W_]+)*", re.UNICODE)
 
@@ -67,7 +69,8 @@ def salient_terms(
                 continue
             fixed = correct(token)
             if fixed is not None:
-                terms.setdefault(fixed, Term(fixed, idf(fixed), True))
+                share = ORDINARY_KNOWN_SHARE if is_single_piece(word) else 1.0
+                terms.setdefault(fixed, Term(fixed, idf(fixed) * share, True))
             elif token.isdigit():
                 continue  # version numbers and counts say little about the topic
             elif is_single_piece(word):

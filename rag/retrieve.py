@@ -53,7 +53,8 @@ CANDIDATES = 50  # per retriever, before fusion
 DENSE_WEIGHT = 1.0
 KEYWORD_WEIGHT = 1.0
 PAGE_SUPPORT = 0.2  # share of a page's second-best section added to its best
-LEAD = 0.03  # top page score minus the next page's above which the top page may repeat
+LEAD = 0.0  # the top page repeats when its sections, not only its title, put it first
+REPEAT = 2  # further sections of a clearly leading page placed right after its best
 FUSION = "score"
 TITLE_WEIGHT = 0.1  # a page whose title/URL best matches the question gains this much
 TITLE_CANDIDATES = 20
@@ -193,11 +194,18 @@ def arrange(hits: list[Hit], k: int, title_scores: dict[str, float] | None = Non
     rest = [h for p in pages for h in p[2][1:]]
     top_hits = pages[0][2]
     leads = len(pages) == 1 or pages[0][1] - pages[1][1] >= LEAD
-    if leads and len(top_hits) > 1 and k > 1:
-        second = next((h for h in top_hits[1:] if h.anchor != top_hits[0].anchor), None)
-        if second is not None:
-            firsts.insert(1, second)
-            rest.remove(second)
+    if leads and k > 1:
+        anchors = {top_hits[0].anchor}
+        extra: list[Hit] = []
+        for h in top_hits[1:]:
+            if len(extra) >= REPEAT:
+                break
+            if h.anchor not in anchors:  # another piece of the same section adds nothing
+                extra.append(h)
+                anchors.add(h.anchor)
+        for i, h in enumerate(extra):
+            firsts.insert(1 + i, h)
+            rest.remove(h)
     return (firsts + rest)[:k]
 
 

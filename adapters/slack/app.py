@@ -42,7 +42,7 @@ from adapters.slack.parse import (
 )
 from bot.commands import parse_command as parse_core_command
 from bot.config import ConfigError, Settings
-from bot.messages import detect_language, t
+from bot.messages import detect_language, resolve_language, t
 from bot.types import IncomingMessage, Reply, ReplyTarget
 
 if TYPE_CHECKING:
@@ -134,6 +134,8 @@ class SlackAdapter:
         self._admin_group_at = float("-inf")
         # Threads seen without the bot in them, until when (so chatter costs one history call).
         self._not_our_threads: OrderedDict[tuple[str, str], float] = OrderedDict()
+        # user id -> (locale, valid until): users.info is Tier 4, but every answer needs it
+        self._locales: OrderedDict[str, tuple[str, float]] = OrderedDict()
         register = getattr(bot, "register_notifier", None)
         if register is not None:  # re-ingest progress is posted back into the conversation
             register("slack", self.notify)
@@ -254,6 +256,34 @@ class SlackAdapter:
             except Exception:  # a state hiccup must not turn an answer into an error
                 log.exception("slack: could not mark %s done", key)
 
+    # ---- users -----------------------------------------------------------------------------
+
+    LOCALE_TTL_S = 3600.0
+    LOCALE_CACHE_SIZE = 5000
+
+    async def user_locale(self, user_id: str) -> str:
+        """The user's Slack locale (`users.info`, include_locale), cached; '' when unknown.
+
+        A missing `users:read` scope or any API error just means "unknown": the reply
+        language then follows the question's script.
+        """
+        if not user_id:
+            return ""
+        cached = self._locales.get(user_id)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+        locale = ""
+        try:
+            resp = await self.client.users_info(user=user_id, include_locale=True)
+            locale = str((resp.get("user") or {}).get("locale") or "")
+        except (SlackApiError, OSError, asyncio.TimeoutError) as exc:
+            log.debug("slack: no locale for a user (%s)", type(exc).__name__)
+        self._locales[user_id] = (locale, time.monotonic() + self.LOCALE_TTL_S)
+        self._locales.move_to_end(user_id)
+        while len(self._locales) > self.LOCALE_CACHE_SIZE:
+            self._locales.popitem(last=False)
+        return locale
+
     # ---- events ----------------------------------------------------------------------------
 
     async def _on_event(self, body: dict[str, Any], context: Mapping[str, Any]) -> None:
@@ -291,12 +321,13 @@ class SlackAdapter:
                     self._remember_not_ours(thread_key)
                     done = True  # a conversation between people: not ours to join
                     return
+            locale = await self.user_locale(ev.message.user_id)
             # Commands typed as text ("docbot status") are answered at once, ephemerally.
             is_command = parse_core_command(ev.message.text) is not None
             if is_command:
                 await self.refresh_admin_group()
             else:
-                waiting = t("placeholder", detect_language(ev.message.text))
+                waiting = t("placeholder", resolve_language("auto", ev.message.text, locale))
                 resp = await self.client.chat_postMessage(
                     channel=ev.channel,
                     thread_ts=ev.reply_thread_ts,
@@ -310,7 +341,7 @@ class SlackAdapter:
             history = thread_history(
                 replies or [], bot_user_id=bot_user_id, bot_id=bot_id, before_ts=ev.ts
             )
-            msg = replace(ev.message, history=history)
+            msg = replace(ev.message, history=history, locale=locale)
             stream = _Stream(self.client, ev.channel, placeholder_ts, self.update_interval_s)
             try:
                 reply = await self.bot.handle(

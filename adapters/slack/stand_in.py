@@ -49,6 +49,7 @@ class SlackStandIn:
         self.team_id = team_id
         self.calls: list[Call] = []
         self.usergroups: dict[str, list[str]] = {}
+        self.user_locales: dict[str, str] = {}  # users.info locale per user id (default en-US)
         # channel -> ts -> message
         self.messages: dict[str, dict[str, dict[str, Any]]] = {}
         self.socket_acks: list[dict[str, Any]] = []
@@ -257,6 +258,13 @@ class SlackStandIn:
         thread.sort(key=lambda m: tuple(int(p) for p in m["ts"].split(".")))
         limit = int(args.get("limit") or 1000)
         return {"ok": True, "messages": thread[:limit], "has_more": len(thread) > limit}
+
+    def _m_users_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        user = str(args.get("user", ""))
+        info: dict[str, Any] = {"id": user, "team_id": self.team_id, "name": user.lower()}
+        if str(args.get("include_locale", "")).lower() in ("1", "true"):
+            info["locale"] = self.user_locales.get(user, "en-US")
+        return {"ok": True, "user": info}
 
     def _m_usergroups_users_list(self, args: dict[str, Any]) -> dict[str, Any]:
         group = str(args.get("usergroup", ""))

@@ -222,10 +222,11 @@ async def test_a_korean_question_gets_korean_bot_messages(bot: Bot) -> None:
     ).language == "ko"  # an unknown word after docbot: a question
 
 
-async def test_the_locale_picks_korean_for_commands(bot: Bot) -> None:
-    reply = await bot.handle(msg("help", is_command=True, locale="ko-KR"))
-    assert reply.language == "en"  # "help" is Latin text: the text wins over the locale
-    assert (await ask(bot, "docbot language ko")).language == "ko"
+async def test_the_locale_decides_when_the_text_cannot(bot: Bot) -> None:
+    bare = await bot.handle(msg("", is_command=True, locale="ko-KR"))  # a bare /docbot
+    assert bare.language == "ko" and bare.text.startswith("*docbot*은")
+    typed = await bot.handle(msg("help", is_command=True, locale="ko-KR"))
+    assert typed.language == "en"  # Latin text: the text wins over the locale
 
 
 async def test_a_failure_inside_the_answerer_is_a_clear_reply(

@@ -104,10 +104,10 @@ def test_a_completed_event_is_never_claimed_again(state: StateStore) -> None:
 
 
 def test_an_expired_lease_is_claimable_again_after_a_crash(state: StateStore) -> None:
-    assert state.claim_event("e", lease_s=0.05)
+    assert state.claim_event("e", lease_s=0.5)
     # the attempt crashes: no complete_event, no release
     assert state.claim_event("e") is False  # lease still running
-    time.sleep(0.1)
+    time.sleep(0.6)
     assert state.claim_event("e") is True  # the redelivery is answered
     assert state.claim_event("e") is False
 

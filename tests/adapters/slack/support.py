@@ -169,3 +169,16 @@ def make_settings(tmp_path: Path, stand_in: SlackStandIn, **extra: str) -> Setti
     }
     env.update(extra)
     return Settings.from_env(env, env_file=None)
+
+
+def answers(stand_in: SlackStandIn) -> list[dict[str, Any]]:
+    """Final answer edits/posts: messages carrying the feedback buttons."""
+    out = []
+    for call in stand_in.calls_to("chat.update") + stand_in.calls_to("chat.postMessage"):
+        if any(b.get("type") == "actions" for b in call.args.get("blocks") or []):
+            out.append(call.args)
+    return out
+
+
+async def wait_answers(stand_in: SlackStandIn, count: int = 1) -> list[dict[str, Any]]:
+    return await stand_in.wait_for(lambda s: answers(s) if len(answers(s)) >= count else None)

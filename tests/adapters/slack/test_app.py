@@ -22,9 +22,11 @@ from bot.types import ReplyTarget
 from tests.adapters.slack.support import (
     ScriptedBot,
     SlackHttp,
+    answers,
     fixture_bytes,
     fixture_json,
     make_settings,
+    wait_answers,
 )
 
 MENTION = fixture_json("slack_app_mention.json")
@@ -39,19 +41,6 @@ def event(base: dict[str, Any], event_id: str | None = None, **fields: Any) -> d
         payload["event_id"] = event_id
     payload["event"].update(fields)
     return payload
-
-
-def answers(stand_in: SlackStandIn) -> list[dict[str, Any]]:
-    """Final answer edits/posts: messages carrying the feedback buttons."""
-    out = []
-    for call in stand_in.calls_to("chat.update") + stand_in.calls_to("chat.postMessage"):
-        if any(b.get("type") == "actions" for b in call.args.get("blocks") or []):
-            out.append(call.args)
-    return out
-
-
-async def wait_answers(stand_in: SlackStandIn, count: int = 1) -> list[dict[str, Any]]:
-    return await stand_in.wait_for(lambda s: answers(s) if len(answers(s)) >= count else None)
 
 
 # ---- transport ---------------------------------------------------------------------------
