@@ -35,11 +35,11 @@ from dataclasses import dataclass
 from rag.tokenize import STOPWORDS, tokenize
 
 # relevance = best cosine - COVERAGE_WEIGHT * (1 - coverage)
-COVERAGE_WEIGHT = 0.15
+COVERAGE_WEIGHT = 0.2
 # Weight of a never-seen ordinary word, as a share of the highest IDF.
 ORDINARY_UNKNOWN_SHARE = 0.15
 # Weight of a corpus word the tokenizer knows whole (ordinary language), as a share of its IDF.
-ORDINARY_KNOWN_SHARE = 0.5
+ORDINARY_KNOWN_SHARE = 0.25
 
 _WORD = re.compile(r"[^\W_]+(?:[.\-_/][^\W_]+)*", re.UNICODE)
 
