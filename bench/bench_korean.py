@@ -158,7 +158,8 @@ def evaluate(retriever: Any, path: Path, top_k: int) -> dict[str, Any]:
     def answer(text: str) -> dict[str, Any]:
         # the pipeline decides on the top_k hits it passes on as sources
         relevant = retriever.is_relevant(hits_by_question[text][:top_k])
-        return {"answer": "", "declined": not relevant, "citations": []}
+        # no answer text: fact coverage is not measured here, only the decline decision
+        return {"answer": None, "declined": not relevant, "citations": []}
 
     return run_eval(questions, retrieve, answer)
 

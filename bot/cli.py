@@ -103,6 +103,8 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
         print(
             f"live index is now {result['rolled_back_to']} ({result['pages']} pages, {result['chunks']} chunks)"
         )
+    elif result["index"].get("unchanged"):
+        print(f"nothing changed: index version {result['index']['version']} stays live")
     else:
         index = result["index"]
         print(

@@ -51,7 +51,9 @@ def run_index_job(
     try:
         with ingest_lock(settings):
             pages, manifest = pages_from_snapshot(settings)
-            scrape = manifest.get("summary", {})
+            scrape = manifest.get("counts") or manifest.get(
+                "summary", {}
+            )  # the scrape's page counts
             source = manifest.get("source", "")
             summary = build_index(
                 pages, settings, force=force, progress=progress, source=json.dumps(source)

@@ -103,7 +103,9 @@ def format_summary(result: dict[str, Any]) -> str:
     parts.append(
         f"chunks {index.get('chunks', 0)}: {index.get('chunks_embedded', 0)} embedded, {index.get('chunks_reused', 0)} reused"
     )
-    if index.get("version"):
+    if index.get("unchanged"):
+        parts.append(f"nothing changed, index version {index.get('version', '')} stays live")
+    elif index.get("version"):
         parts.append(f"index version {index['version']}")
     if "seconds" in result:
         parts.append(f"{result['seconds']:.1f}s")

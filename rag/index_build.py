@@ -40,6 +40,7 @@ class IndexSummary:
     version: str = ""
     previous_version: str = ""
     published: bool = False
+    unchanged: bool = False  # the docs and model are as in the live version: nothing was built
     refused: str = ""
     pages: int = 0
     previous_pages: int = 0
@@ -137,6 +138,20 @@ def build_index(
             )
             raise PublishRefusedError(summary.refused)
 
+    page_hashes = {p.url: p.content_hash() for p in pages}
+    if (
+        previous is not None
+        and not force
+        and previous.manifest.get("embedding_model") == embedder.name
+        and previous.manifest.get("page_hashes") == page_hashes
+        and previous.chunk_count == len(chunks)
+    ):
+        # Nothing changed: keep serving the live version instead of copying it.
+        summary.unchanged = True
+        summary.version = previous.id
+        summary.chunks_reused = len(chunks)
+        return summary
+
     t0 = time.perf_counter()
     reuse = _reusable_vectors(store, previous, embedder.name)
     dim = embedder.info.dimension
@@ -170,7 +185,7 @@ def build_index(
         "dimension": dim,
         "pages": summary.pages,
         "source": source,
-        "page_hashes": {p.url: p.content_hash() for p in pages},
+        "page_hashes": page_hashes,
     }
     version = store.write_version(chunks, vectors, manifest)
     summary.version = version.id

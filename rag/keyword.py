@@ -13,6 +13,8 @@ Query side, two things the retriever needs beyond plain BM25:
   neighbours to guess), words the caller knows as ordinary language (`ordinary`,
   the embedding model's tokenizer: "dark" is not a typo of "dart", the docs just
   don't say it) and candidates with another first letter (typos rarely hit it).
+  A word with no such neighbour that starts a vocabulary word of at least
+  `MIN_PREFIX_LEN` letters is completed to it (`hyperparams` -> `hyperparameter`).
 - term statistics: document frequency and the rows holding a term, read from
   the BM25 index's own sparse matrix, for the answerability check in
   `rag.answerability`.
@@ -20,6 +22,7 @@ Query side, two things the retriever needs beyond plain BM25:
 
 from __future__ import annotations
 
+import bisect
 import logging
 import math
 import threading
@@ -38,6 +41,8 @@ log = logging.getLogger(__name__)
 # heading names the thing asked about is usually the right section.
 HEADER_WEIGHT = 2
 MIN_TYPO_LEN = 4  # shorter unknown words are not corrected
+MIN_PREFIX_LEN = 5  # shorter unknown words are not completed ("hyperparam" -> "hyperparameter")
+MAX_COMPLETIONS = 20
 
 
 def keyword_text(chunk: Chunk) -> list[str]:
@@ -101,6 +106,7 @@ class KeywordIndex:
         self._deletes: dict[str, list[str]] | None = None
         self._deletes_lock = threading.Lock()
         self._corrections: dict[str, str | None] = {}
+        self._sorted_vocab: list[str] | None = None
         # set by the retriever: True for a word of ordinary language (never "corrected")
         self.ordinary: Callable[[str], bool] = lambda word: False
 
@@ -118,6 +124,12 @@ class KeywordIndex:
         n = max(self.size, 1)
         df = self.doc_freq(token)
         return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+
+    @property
+    def max_idf(self) -> float:
+        """The IDF of a word no chunk contains: the ceiling of `idf`."""
+        n = max(self.size, 1)
+        return math.log(1.0 + (n + 0.5) / 0.5)
 
     def rows_with(self, token: str) -> np.ndarray:
         """Sorted row ids of the chunks containing `token`."""
@@ -177,9 +189,23 @@ class KeywordIndex:
             key=lambda c: (self.doc_freq(c), c),
             default=None,
         )
+        if best is None and len(token) >= MIN_PREFIX_LEN:
+            best = self._completion(token)
         if len(self._corrections) < 10_000:  # bounded: questions are open-ended
             self._corrections[token] = best
         return best
+
+    def _completion(self, prefix: str) -> str | None:
+        """The most frequent vocabulary word starting with `prefix` ("hyperparam" ->
+        "hyperparameter"): Slack shortens long words more often than it misspells them."""
+        if self._sorted_vocab is None:
+            self._sorted_vocab = sorted(w for w in self.vocab if w.isalpha())
+        words = self._sorted_vocab
+        start = bisect.bisect_left(words, prefix)
+        end = bisect.bisect_left(words, prefix + "\uffff", lo=start)
+        if start == end or end - start > MAX_COMPLETIONS:  # none, or too vague to guess
+            return None
+        return max(words[start:end], key=lambda w: (self.doc_freq(w), w))
 
     def query_tokens(self, query: str) -> list[str]:
         """Query tokens as the index knows them: typos corrected, unknown words dropped."""

@@ -49,8 +49,10 @@ CJK_CHAR_WEIGHT = 3.0
 CJK_DOMINANT_SHARE = 0.5
 
 # Floor of the dense weight's scale for a fully CJK question with an English
-# model. Zero: the dense ranking of pure Korean text by the English MiniLM is
-# no better than chance on tests/data/ko_questions.jsonl (see bench/bench_korean.py).
+# model. On tests/data/ko_questions.jsonl (bench/bench_korean.py) no scaling (1.0)
+# gives page recall@1 0.64 and MRR@10 0.78, a floor of 0 gives 0.82 and 0.91, and
+# floors of 0.1-0.5 are within one question of that: the English MiniLM's ranking
+# of Korean text adds nothing, so none of it is kept.
 MIN_DENSE_SCALE = 0.0
 
 # Calibrated on tests/data/ko_questions.jsonl with the packaged MiniLM over docs/

@@ -216,3 +216,17 @@ def test_an_empty_secret_is_falsy_and_says_so() -> None:
     assert not Secret("")
     assert repr(Secret("")) == "Secret('')"
     assert Secret("a") == Secret("a") and Secret("a") != Secret("b")
+
+
+def test_a_password_in_the_state_url_never_prints_but_is_redacted() -> None:
+    s = load(DOCBOT_STATE_URL="postgresql://docbot:pg-pass-4242@db.internal:5432/docbot")
+    assert "pg-pass-4242" not in repr(s)
+    assert "postgresql://docbot:" in repr(s) and "@db.internal:5432/docbot" in repr(s)
+    assert s.state_url.endswith("@db.internal:5432/docbot")  # the real value is still usable
+    assert "pg-pass-4242" in s.secrets()
+
+
+def test_a_state_url_without_a_password_is_shown_as_is() -> None:
+    s = load(DOCBOT_STATE_URL="postgresql://db.internal/docbot")
+    assert "postgresql://db.internal/docbot" in repr(s)
+    assert s.secrets() == []

@@ -227,6 +227,8 @@ def test_index_rollback(
     assert (
         err == "docbot: index failed: IndexStoreError: no earlier index version to roll back to\n"
     )
+    with open(corpus_dir / "backup.md", "a", encoding="utf-8") as fh:
+        fh.write("\n## Retention\n\nBackups are kept for thirty days.\n")
     assert run(capsys, "ingest", "--path", str(corpus_dir), "--base-url", BASE, "--json")[0] == 0
     code, out, _ = run(capsys, "index", "--rollback")
     assert code == 0 and out.startswith(f"live index is now {first} (5 pages")

@@ -93,3 +93,12 @@ def test_empty_files_give_no_page(tmp_path: Path) -> None:
 def test_a_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="not a folder"):
         read_folder(tmp_path / "absent")
+
+
+def test_the_page_language_is_detected(tmp_path: Path) -> None:
+    (tmp_path / "ko.md").write_text(
+        "---\ntitle: 설치\n---\n## 설치 방법\n\n패키지를 설치하고 서버를 시작합니다.\n"
+    )
+    (tmp_path / "en.md").write_text("---\ntitle: Install\n---\n## How\n\nInstall the package.\n")
+    langs = {p.title: p.language for p in read_folder(tmp_path)}
+    assert langs == {"설치": "ko", "Install": "en"}

@@ -220,3 +220,18 @@ def test_anchors_match_the_site_across_the_whole_corpus() -> None:
             wrong[rel] = missing
     assert checked > 800
     assert wrong == {}
+
+
+def test_soft_wrapped_prose_is_joined_but_code_lists_and_tables_keep_their_lines() -> None:
+    text = (
+        "---\ntitle: T\n---\n## Install\n\n"
+        "Install the package\nwith pip and then\nrun init.\n\n"
+        "- first item\n- second item\n\n"
+        "| a | b |\n| - | - |\n\n"
+        "```\nline one\nline two\n```\n"
+    )
+    body = parse_markdown(text, "u").sections[0].text
+    assert "Install the package with pip and then run init." in body
+    assert "- first item\n- second item" in body
+    assert "| a | b |\n| - | - |" in body
+    assert "line one\nline two" in body

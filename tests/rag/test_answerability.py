@@ -6,6 +6,7 @@ import math
 
 from rag.answerability import (
     COVERAGE_WEIGHT,
+    ORDINARY_KNOWN_SHARE,
     ORDINARY_UNKNOWN_SHARE,
     Term,
     coverage,
@@ -30,7 +31,7 @@ def correct(token: str) -> str | None:
 
 
 def single_piece(word: str) -> bool:
-    return word in {"dark", "mode", "store"}  # what a WordPiece vocabulary knows whole
+    return word in {"dark", "mode", "store", "database"}  # what a WordPiece vocabulary knows whole
 
 
 def terms_of(question: str) -> tuple[Term, ...]:
@@ -42,6 +43,16 @@ def test_known_words_weigh_by_rarity_and_typos_count_as_the_word() -> None:
     assert terms["katib"].known and terms["katib"].weight == idf("katib")
     assert terms["mysql"].weight > terms["trial"].weight  # rarer weighs more
     assert "can" not in terms and "in" not in terms  # stop words never count
+    assert "what" not in {t.token for t in terms_of("whats katib")}  # not even once stemmed
+
+
+def test_ordinary_corpus_words_weigh_less_than_names() -> None:
+    plain = {t.token: t.weight for t in terms_of("katib database")}
+    assert plain["katib"] == idf("katib")
+    assert plain["database"] == idf("database") * ORDINARY_KNOWN_SHARE
+    (store,) = [t for t in terms_of("store") if t.token == "store"]
+    assert not store.known  # not in VOCAB: an ordinary unknown word
+    assert store.weight == MAX_IDF * ORDINARY_UNKNOWN_SHARE
 
 
 def test_unknown_names_weigh_most_and_unknown_ordinary_words_little() -> None:

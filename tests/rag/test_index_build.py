@@ -56,11 +56,28 @@ def test_a_build_publishes_and_the_pointer_names_it(
     assert summary.to_dict()["version"] == summary.version
 
 
-def test_rebuilding_unchanged_docs_embeds_nothing(
+def edit(corpus_dir: Path, n: int) -> None:
+    """Change one page a little (a new version is only built when the docs change)."""
+    with open(corpus_dir / "backup.md", "a", encoding="utf-8") as fh:
+        fh.write(f"\n## Note {n}\n\nBackups older than {n} weeks are deleted automatically.\n")
+
+
+def test_unchanged_docs_build_nothing_and_the_live_version_stays(
     corpus_dir: Path, settings: Settings, embedder: Embedder
 ) -> None:
     first = build(corpus_dir, settings, embedder)
     second = build(corpus_dir, settings, embedder)
+    assert second.unchanged and not second.published
+    assert second.version == first.version == IndexStore(settings).current_id()
+    assert second.chunks_embedded == 0 and second.chunks_reused == first.chunks
+    assert len(IndexStore(settings).list_versions()) == 1
+
+
+def test_a_forced_rebuild_of_unchanged_docs_reuses_every_vector(
+    corpus_dir: Path, settings: Settings, embedder: Embedder
+) -> None:
+    first = build(corpus_dir, settings, embedder)
+    second = build(corpus_dir, settings, embedder, force=True)
     assert second.published and second.version != first.version
     assert second.previous_version == first.version
     assert second.chunks_embedded == 0
@@ -140,7 +157,10 @@ def test_prune_keeps_keep_versions(
     corpus_dir: Path, tmp_path: Path, make_settings, embedder: Embedder
 ) -> None:  # noqa: ANN001
     settings = make_settings(tmp_path / "data", DOCBOT_KEEP_VERSIONS="2")
-    ids = [build(corpus_dir, settings, embedder).version for _ in range(3)]
+    ids = []
+    for n in range(3):
+        edit(corpus_dir, n)
+        ids.append(build(corpus_dir, settings, embedder).version)
     assert [v.id for v in IndexStore(settings).list_versions()] == ids[1:]
 
 
@@ -154,6 +174,7 @@ def test_a_killed_builds_leftovers_are_cleaned_and_the_live_version_serves(
     (stale / "manifest.json").unlink()  # half-written
     retriever = Retriever(settings, embedder)
     assert retriever.search("install widgetron")[0].url.startswith(BASE + "install/")
+    edit(corpus_dir, 1)
     summary = build(corpus_dir, settings, embedder)
     assert summary.published
     assert not stale.exists()

@@ -27,6 +27,7 @@ CHUNKS = [
     chunk(1, "Dashboard", "The central dashboard shows a sidebar with links."),
     chunk(2, "Notebooks", "A notebook server runs Jupyter in your namespace."),
     chunk(3, "Pipelines", "Compile a pipeline with the compiler; the dashboard lists runs."),
+    chunk(4, "Tuning", "Hyperparameters and hyperparameter search spaces."),
 ]
 
 
@@ -66,6 +67,11 @@ def test_unknown_words_without_a_close_neighbour_are_dropped(index: KeywordIndex
     assert index.query_tokens("katb with terraform") == ["katib"]
 
 
+def test_shortened_words_are_completed(index: KeywordIndex) -> None:
+    assert index.correct("hyperparam") == "hyperparameter"  # the more frequent completion
+    assert index.correct("dash") is None  # shorter than MIN_PREFIX_LEN: too vague
+
+
 def test_ordinary_words_are_never_corrected(tmp_path: Path) -> None:
     build_keyword_index(CHUNKS, tmp_path)
     fresh = KeywordIndex(tmp_path, len(CHUNKS))
@@ -86,6 +92,7 @@ def test_term_statistics(index: KeywordIndex) -> None:
     assert index.doc_freq("dashboard") == 2
     assert index.doc_freq("terraform") == 0
     assert index.idf("terraform") > index.idf("katib") > index.idf("dashboard")
+    assert index.idf("terraform") == index.max_idf
     assert index.rows_with("dashboard").tolist() == [1, 3]
     assert index.contains_each("dashboard", [0, 1, 2, 3]).tolist() == [False, True, False, True]
     assert index.contains("katib", [0]) and not index.contains("katib", [1, 2])

@@ -11,6 +11,7 @@ from bot.types import Turn
 from rag.rerank import Reranker
 from rag.retrieve import (
     LEAD,
+    REPEAT,
     Hit,
     Retriever,
     arrange,
@@ -49,10 +50,17 @@ def test_pages_rank_by_best_section_plus_support() -> None:
     assert [h.anchor for h in ranked[0][2]] == ["y", "z"]
 
 
-def test_one_section_per_page_first_when_no_page_leads() -> None:
-    hits = [hit("a", "1", 0.80), hit("b", "1", 0.80), hit("c", "1", 0.77), hit("a", "2", 0.01)]
-    out = arrange(hits, 3)
+def test_a_page_first_only_by_its_title_does_not_repeat() -> None:
+    hits = [hit("b", "1", 0.80), hit("a", "1", 0.75), hit("c", "1", 0.60), hit("a", "2", 0.01)]
+    out = arrange(hits, 3, title_scores={BASE + "a": 1.0})
     assert [h.page_url for h in out] == [BASE + "a", BASE + "b", BASE + "c"]
+
+
+def test_title_matches_reorder_pages() -> None:
+    hits = [hit("a", "1", 0.80), hit("b", "1", 0.78)]
+    assert [p for p, _, _ in rank_pages(hits)] == [BASE + "a", BASE + "b"]
+    titled = rank_pages(hits, {BASE + "b": 1.0})
+    assert [p for p, _, _ in titled] == [BASE + "b", BASE + "a"]
 
 
 def test_a_clearly_leading_page_repeats_its_second_section() -> None:
@@ -60,11 +68,15 @@ def test_a_clearly_leading_page_repeats_its_second_section() -> None:
     hits = [
         hit("a", "1", 0.9),
         hit("a", "2", 0.5),
+        hit("a", "2", 0.45),  # a second piece of the same section is not repeated
+        hit("a", "3", 0.4),
         hit("b", "1", 0.9 - lead),
         hit("c", "1", 0.3),
     ]
-    out = arrange(hits, 3)
-    assert [h.url for h in out] == [BASE + "a#1", BASE + "a#2", BASE + "b#1"]
+    out = arrange(hits, 2 + REPEAT)
+    assert [h.url for h in out][:2] == [BASE + "a#1", BASE + "a#2"]
+    assert out[1 + REPEAT].url == BASE + "b#1"
+    assert len({h.url for h in out[: 1 + REPEAT]}) == 1 + REPEAT
 
 
 def test_diversify_keeps_page_firsts_first() -> None:
