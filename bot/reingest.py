@@ -22,15 +22,17 @@ def plan_reingest(settings: Settings) -> Job | None:
     if on_cml(settings):
 
         async def cml_job(say: Say) -> None:
-            from deploy.client import make_client
-            from deploy.reingest import run_cml_reingest
+            from deploy.client import CmlError, make_client
+            from deploy.reingest import ReingestError, run_cml_reingest
 
             try:
                 summary = await run_cml_reingest(make_client(settings), settings, say)
-                await say(f"Re-ingest on CML finished: {summary.get('text') or summary}")
-            except Exception as exc:  # reported in the thread; details in the log
+                await say(str(summary.get("text") or "Re-ingest finished."))
+            except (ReingestError, CmlError) as exc:  # written to be shown as they are
+                await say(str(exc))
+            except Exception as exc:  # unexpected: a short reason in the thread, details in the log
                 log.exception("CML re-ingest failed")
-                await say(f"Re-ingest on CML failed: {exc}")
+                await say(f"Re-ingest on CML failed ({type(exc).__name__}); the current docs stay live.")
 
         return cml_job
     if not settings.ingest_source:

@@ -147,7 +147,7 @@ async def run_cml_reingest(
     client: CmlClient,
     settings: Settings,
     on_progress: ProgressFn,
-    poll_s: float = DEFAULT_POLL_S,
+    poll_s: float | None = None,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     index_start_timeout_s: float = DEFAULT_INDEX_START_TIMEOUT_S,
 ) -> dict[str, Any]:
@@ -158,6 +158,7 @@ async def run_cml_reingest(
     the message) when a run fails, is stopped or skipped, or time runs out, and
     other `CmlError`s when CML cannot be reached.
     """
+    poll_s = DEFAULT_POLL_S if poll_s is None else poll_s  # read at call time: tests shorten it
     started_wall = time.time()
     started = time.monotonic()
     deadline = started + timeout_s
