@@ -94,7 +94,14 @@ KO_FUNCTION_BIGRAMS = frozenset(
 )
 
 _LATIN_WORD = re.compile(r"[a-z0-9]")
-_HANGUL_OR_NOT = re.compile(r"[\uac00-\ud7af]+|[^\uac00-\ud7af]+")
+# Pieces of a whitespace-separated word: Hangul, Hiragana (Japanese particles and
+# endings: の, を, は, する), Katakana/Han (Japanese and Chinese content words), the rest.
+_HANGUL = "\uac00-\ud7af"
+_HIRAGANA = "\u3040-\u309f"
+_KATAKANA_HAN = "\u30a0-\u30ff\uff66-\uff9f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_PIECES = re.compile(
+    f"[{_HANGUL}]+|[{_HIRAGANA}]+|[{_KATAKANA_HAN}]+|[^{_HANGUL}{_HIRAGANA}{_KATAKANA_HAN}]+"
+)
 
 
 @dataclass(frozen=True)
@@ -237,10 +244,6 @@ def strip_ko_suffix(word: str, rounds: int = 2) -> str:
     return word
 
 
-def _is_hangul(ch: str) -> bool:
-    return 0xAC00 <= ord(ch) <= 0xD7AF
-
-
 def _keep(token: str) -> bool:
     if is_cjk(token[0]):
         return len(token) >= 2 and token not in KO_FUNCTION_BIGRAMS
@@ -250,17 +253,22 @@ def _keep(token: str) -> bool:
 def salient_words(question: str) -> list[tuple[str, ...]]:
     """The question's content words, each as its keyword tokens, each word once.
 
-    A CJK word is one entry holding its bigrams (Korean words lose their
-    particles and endings first, `strip_ko_suffix`); other tokens are an
-    entry each. Question-word bigrams (`KO_FUNCTION_BIGRAMS`), single CJK
-    characters (mostly particles: 에, 을, 는) and English stop words are
-    dropped. Falls back to all tokens when nothing is left ("무엇인가요?").
+    A CJK word is one entry holding its bigrams: Korean words lose their
+    particles and endings first (`strip_ko_suffix`), Japanese text is cut at
+    its Hiragana (particles and endings: の, を, は, する), which is dropped.
+    Other tokens are an entry each. Question-word bigrams
+    (`KO_FUNCTION_BIGRAMS`), single CJK characters (mostly particles: 에, 을,
+    는) and English stop words are dropped. Falls back to all tokens when
+    nothing is left ("무엇인가요?").
     """
     words: dict[tuple[str, ...], None] = {}
     for word in question.lower().split():
-        for run in _HANGUL_OR_NOT.findall(word):
-            tokens = tokenize(strip_ko_suffix(run) if _is_hangul(run[0]) else run)
-            kept = [t for t in tokens if _keep(t)]
+        for piece in _PIECES.findall(word):
+            first = ord(piece[0])
+            if 0x3040 <= first <= 0x309F:
+                continue  # Hiragana: Japanese grammar, not topic
+            hangul = 0xAC00 <= first <= 0xD7AF
+            kept = [t for t in tokenize(strip_ko_suffix(piece) if hangul else piece) if _keep(t)]
             if kept and is_cjk(kept[0][0]):
                 words.setdefault(tuple(dict.fromkeys(kept)), None)
             else:

@@ -9,12 +9,16 @@ do not clash with theirs (`serve`, `store`, `bot`, ...).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from bot.config import Settings
+
+if TYPE_CHECKING:  # imported lazily at run time: the model loads only when a test needs it
+    from rag.embeddings import Embedder
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
@@ -115,7 +119,7 @@ def write_corpus(root: Path, files: Mapping[str, str] | None = None) -> Path:
 
 
 @pytest.fixture(name="make_settings")
-def make_settings_fixture():  # noqa: ANN201
+def make_settings_fixture() -> Callable[..., Settings]:
     """`make_settings(data_dir, DOCBOT_ADMINS="U1")` -> Settings from exactly those variables."""
     return make_settings
 
@@ -127,7 +131,7 @@ def corpus_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def embedder():  # noqa: ANN201 - rag.embeddings.Embedder, imported lazily
+def embedder() -> Embedder:
     """The packaged MiniLM, shared by the whole test session (loading takes seconds)."""
     from rag.embeddings import get_embedder
 
@@ -135,7 +139,7 @@ def embedder():  # noqa: ANN201 - rag.embeddings.Embedder, imported lazily
 
 
 @pytest.fixture(scope="session")
-def built_settings(tmp_path_factory: pytest.TempPathFactory, embedder) -> Settings:  # noqa: ANN001
+def built_settings(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Settings:
     """A data dir with CORPUS indexed under https://docs.example.com/ (read-only for tests)."""
     from ingest.local import read_folder
     from rag.index_build import build_index

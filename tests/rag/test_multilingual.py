@@ -349,3 +349,29 @@ def test_the_wired_retriever_leaves_english_questions_alone(ko_settings: Setting
     wired_hits = wired.search(question, k=5)
     assert [h.url for h in wired_hits] == [h.url for h in plain.search(question, k=5)]
     assert all(h.keyword_relevance is None for h in wired_hits)
+
+
+@pytest.mark.parametrize("name", ["dev_questions.jsonl", "dev2_questions.jsonl"])
+def test_no_english_development_question_takes_the_cjk_path(name: str) -> None:
+    """The English dev sets are unaffected: same fusion weights, cosine-based declining."""
+    path = ROOT / "tests" / "data" / name
+    if not path.is_file():
+        pytest.skip(f"{name} is not in this checkout")
+    for q in load_questions(path):
+        assert fusion_weights(q.question, MINILM) == (1.0, 1.0), q.id
+        assert not uses_keyword_evidence(q.question, MINILM), q.id
+
+
+@pytest.mark.slow
+async def test_the_demo_question_is_answered_from_the_korean_docs(ko_settings: Settings) -> None:
+    """`docbot ask "Slack에 docbot을 어떻게 연결하나요?"` over the bundled docs, offline."""
+    from bot.core import Bot
+    from bot.types import IncomingMessage
+
+    bot = Bot.from_settings(ko_settings)
+    reply = await bot.handle(
+        IncomingMessage(platform="console", conversation_id="c", user_id="u", text=DEMO)
+    )
+    assert reply.language == "ko" and not reply.declined
+    assert reply.citations and all(c.url.startswith("docs/ko/") for c in reply.citations)
+    assert any(c.url.startswith("docs/ko/slack.md") for c in reply.citations)

@@ -167,3 +167,27 @@ def test_a_reranker_that_cannot_load_is_skipped(built_settings: Settings, embedd
     hits = r.search("how do i install widgetron with pip", k=3)
     assert hits[0].url == BASE + "install/#install-with-pip"
     assert r.reranker is None
+
+
+def test_an_index_built_with_another_model_is_refused_clearly(
+    tmp_path: Path,
+    built_settings: Settings,
+    embedder,  # noqa: ANN001
+) -> None:
+    import dataclasses
+    import json
+    import shutil
+
+    from rag.index_store import IndexStore, IndexStoreError
+
+    settings = dataclasses.replace(built_settings, data_dir=tmp_path / "copy")
+    shutil.copytree(
+        built_settings.index_dir, settings.index_dir, ignore=shutil.ignore_patterns(".ingest.lock")
+    )
+    version = IndexStore(settings).current()
+    assert version is not None
+    manifest = json.loads((version.path / "manifest.json").read_text())
+    manifest["embedding_model"] = "intfloat/e5-base-v2"
+    (version.path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IndexStoreError, match="DOCBOT_EMBEDDING_MODEL"):
+        Retriever(settings, embedder).refresh()
