@@ -320,7 +320,6 @@ class Bot:
 
     def start_reingest(self, msg: IncomingMessage, lang: str) -> str:
         from bot.reingest import plan_reingest
-
         from rag.index_build import is_ingest_running
 
         # one ingest at a time, including one started elsewhere (a CLI run, another replica)
