@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 DeltaCallback = Callable[[str], Awaitable[None]]
 Notifier = Callable[[ReplyTarget | None, str], Awaitable[None]]
 STATS_DAYS = 30
+QUEUE_PER_SLOT = 8
 
 
 class Bot:
@@ -37,6 +38,9 @@ class Bot:
         self.answerer = answerer
         self.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
         self._slots = asyncio.Semaphore(settings.max_concurrent_answers)
+        # questions waiting for a slot; beyond this many the bot says it is overloaded
+        self.max_queue = settings.max_concurrent_answers * QUEUE_PER_SLOT
+        self._queued = 0
         self._notifiers: dict[str, Notifier] = {}
         self._admin_checks: dict[str, Callable[[str], bool]] = {}
         self._reingest_task: asyncio.Task[None] | None = None
@@ -189,7 +193,15 @@ class Bot:
             return Reply(
                 text=t("rate_limited", lang, seconds=int(wait) + 1), declined=True, language=lang
             )
-        async with self._slots:
+        if self._slots.locked() and self._queued >= self.max_queue:
+            metrics.RATE_LIMITED.labels(msg.platform).inc()
+            return Reply(text=t("overloaded", lang), declined=True, language=lang)
+        self._queued += 1
+        try:
+            await self._slots.acquire()
+        finally:
+            self._queued -= 1
+        try:
             reply = await self.answerer.answer(
                 text,
                 model=conv.model,
@@ -200,7 +212,19 @@ class Bot:
                 history=msg.history,
                 on_delta=on_delta,
             )
+        finally:
+            self._slots.release()
         reply.answer_id = await self._log_answer(msg, text, reply, lang)
+        # message text only when DOCBOT_LOG_MESSAGE_TEXT allows it
+        log.info(
+            "answered %s question%s: model=%s declined=%s sources=%d %.0f ms",
+            msg.platform,
+            f" {text!r}" if self.settings.log_message_text else f" ({len(text)} chars)",
+            reply.model or "-",
+            reply.declined,
+            len(reply.citations),
+            reply.timings_ms.get("total", 0.0),
+        )
         return reply
 
     async def record_feedback(self, answer_id: str, platform: str, user_id: str, value: str) -> str:

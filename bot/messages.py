@@ -44,6 +44,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "I'm answering many questions right now; yours is queued and will be answered shortly.",
         "ko": "지금 많은 질문에 답하는 중입니다. 곧 답변드리겠습니다.",
     },
+    "overloaded": {
+        "en": "I'm answering too many questions right now to take yours. Please ask again in a minute.",
+        "ko": "지금 처리 중인 질문이 너무 많아 받을 수 없습니다. 1분 후에 다시 질문해 주세요.",
+    },
     "error": {
         "en": "Something went wrong while answering ({reason}). Please try again in a moment.",
         "ko": "답변하는 중에 문제가 생겼습니다({reason}). 잠시 후 다시 시도해 주세요.",

@@ -123,15 +123,15 @@ class Embedder:
                 return self._st
             from sentence_transformers import SentenceTransformer
 
-            model_kwargs: dict[str, Any] = {}
-            if self.device.startswith("cuda"):
-                import torch
-
-                model_kwargs["torch_dtype"] = torch.float16
             try:
-                self._st = SentenceTransformer(
-                    self.path, device=self.device, model_kwargs=model_kwargs or None
-                )
+                self._st = SentenceTransformer(self.path, device=self.device)
+                if self.device.startswith("cuda"):
+                    # fp16 halves memory traffic; embeddings stay float32 once normalised
+                    self._st.half()
+                else:
+                    import torch
+
+                    torch.set_num_threads(os.cpu_count() or 1)  # bulk CPU embedding uses every core
             except Exception as exc:
                 raise ConfigError(
                     f"DOCBOT_EMBEDDING_MODEL: could not load embedding model {self.name!r}: {type(exc).__name__}"

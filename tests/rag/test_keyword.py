@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rag.chunking import Chunk
-from rag.keyword import KeywordIndex, _damerau1, build_keyword_index, deletions, keyword_text
+from rag.keyword import (
+    KeywordIndex,
+    _damerau1,
+    build_keyword_index,
+    deletions,
+    keyword_text,
+    top_k,
+)
 
 
 def chunk(i: int, section: str, text: str) -> Chunk:
@@ -104,3 +112,11 @@ def test_empty_index(tmp_path: Path) -> None:
     rows, scores = empty.search("anything", 5)
     assert rows.size == 0 and scores.size == 0
     assert empty.doc_freq("anything") == 0
+
+
+def test_top_k_best_first_positive_only_ties_by_row() -> None:
+    rows, scores = top_k(np.array([0.5, 0.0, 2.0, 0.5, 1.0], dtype=np.float32), 4)
+    assert rows.tolist() == [2, 4, 0, 3]
+    assert scores.tolist() == [2.0, 1.0, 0.5, 0.5]
+    assert top_k(np.zeros(3, dtype=np.float32), 2)[0].size == 0
+    assert top_k(np.ones(2, dtype=np.float32), 0)[0].size == 0

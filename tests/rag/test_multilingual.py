@@ -156,6 +156,28 @@ def test_a_long_korean_word_is_one_word_of_several_bigrams() -> None:
     assert salient_tokens("비밀번호가 뭐야?") == ["비밀", "밀번", "번호"]
 
 
+def test_japanese_words_are_cut_at_their_particles() -> None:
+    assert salient_words("パイプラインの実行方法は？") == [
+        ("パイ", "イプ", "プラ", "ライ", "イン"),
+        ("実行", "行方", "方法"),
+    ]
+    assert salient_words("kfpでパイプラインを実行する")[0] == ("kfp",)
+
+
+def test_chinese_is_one_word_of_bigrams() -> None:
+    assert salient_words("如何安装流水线？") == [("如何", "何安", "安装", "装流", "流水", "水线")]
+
+
+def test_japanese_and_chinese_questions_match_their_sections() -> None:
+    ja_doc = "パイプラインを実行するには、kfp クライアントの run メソッドを使います。"
+    assert keyword_relevance("パイプラインの実行方法は？", ja_doc) >= 0.5
+    assert keyword_relevance("パイプラインの実行方法は？", "ノートブックの作成") == 0.0
+    zh_doc = "安装流水线组件之前，请先准备集群。"
+    assert keyword_relevance("如何安装流水线？", zh_doc) > keyword_relevance(
+        "如何安装流水线？", "集群"
+    )
+
+
 def test_a_question_of_only_question_words_keeps_its_tokens() -> None:
     assert salient_tokens("무엇인가요?")
 

@@ -1,0 +1,178 @@
+"""The bot's server: /healthz, /metrics, the status page, adapter supervision, graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from adapters.console import to_message
+from bot.config import ConfigError, Settings
+from bot.core import Bot
+from bot.server import build_app, serve, supervise
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+async def client(built_settings: Settings, tmp_path: Path):
+    bot = Bot.from_settings(
+        dataclasses.replace(built_settings, state_url=str(tmp_path / "state.sqlite3"))
+    )
+    app = build_app(bot, {"slack": {"status": "running"}})
+    async with TestClient(TestServer(app)) as c:
+        c.bot = bot  # type: ignore[attr-defined]
+        yield c
+
+
+async def test_healthz_reports_index_models_and_adapters(client: TestClient) -> None:
+    resp = await client.get("/healthz")
+    assert resp.status == 200
+    report = await resp.json()
+    assert report["status"] == "ok"
+    assert report["index"]["pages"] > 0 and report["index"]["chunks"] > 0
+    assert report["models"]["extractive"]
+    assert report["adapters"] == {"slack": "running"}
+    assert report["state_backend"] == "sqlite"
+
+
+async def test_metrics_count_questions_answers_and_index(client: TestClient) -> None:
+    bot: Bot = client.bot  # type: ignore[attr-defined]
+    await bot.handle(to_message("how do I install the widget toolkit?", user="u1", history=[]))
+    await bot.handle(to_message("what is the capital of Australia?", user="u1", history=[]))
+    text = await (await client.get("/metrics")).text()
+    assert 'docbot_requests_total{kind="question",platform="console"}' in text
+    assert "docbot_answer_seconds_bucket" in text
+    assert "docbot_declines_total" in text
+    assert "docbot_index_chunks" in text and "docbot_index_version_info{version=" in text
+
+
+async def test_the_status_page_shows_the_index(client: TestClient) -> None:
+    page = await (await client.get("/")).text()
+    assert "<h1>docbot</h1>" in page and "Index version" in page and "/healthz" in page
+
+
+async def test_a_dying_adapter_is_restarted_and_a_misconfigured_one_is_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import bot.server as server
+
+    monkeypatch.setattr(server, "RESTART_BACKOFF_S", (0.01,))
+    attempts = 0
+    stop = asyncio.Event()
+    state: dict = {}
+
+    async def flaky() -> None:
+        nonlocal attempts
+        attempts += 1
+        if attempts < 3:
+            raise ConnectionError("socket closed")
+
+    task = asyncio.create_task(supervise("slack", flaky, state, stop))
+    for _ in range(200):
+        if state.get("status") == "running":
+            break
+        await asyncio.sleep(0.01)
+    assert attempts == 3 and state["status"] == "running"
+    stop.set()
+    await task
+
+    async def misconfigured() -> None:
+        raise ConfigError("SLACK_APP_TOKEN is required")
+
+    bad: dict = {}
+    await asyncio.wait_for(supervise("slack", misconfigured, bad, asyncio.Event()), 5)
+    assert bad["status"].startswith("failed: SLACK_APP_TOKEN")
+
+
+async def test_many_waiting_questions_get_an_overloaded_reply(
+    built_settings: Settings, tmp_path: Path
+) -> None:
+    settings = dataclasses.replace(
+        built_settings,
+        state_url=str(tmp_path / "s.sqlite3"),
+        max_concurrent_answers=1,
+        rate_limit_per_minute=0,
+    )
+    bot = Bot.from_settings(settings)
+    bot.max_queue = 1
+    await bot._slots.acquire()  # the only slot is busy
+    waiting = asyncio.create_task(
+        bot.handle(to_message("how do I install widgets?", user="a", history=[]))
+    )
+    await asyncio.sleep(0.05)
+    overflow = await bot.handle(to_message("how do I install widgets?", user="b", history=[]))
+    assert overflow.declined and "too many" in overflow.text
+    bot._slots.release()
+    assert not (await waiting).declined  # the queued one is answered once a slot frees
+
+
+async def test_serve_binds_loopback_and_shuts_down_gracefully(
+    built_settings: Settings, tmp_path: Path
+) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings = dataclasses.replace(built_settings, state_url=str(tmp_path / "s.sqlite3"), port=port)
+    ready, stop = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(serve(settings, slack=False, teams=False, ready=ready, stop=stop))
+    await asyncio.wait_for(ready.wait(), 60)
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"http://127.0.0.1:{port}/healthz") as resp:
+            assert resp.status == 200
+    stop.set()
+    assert await asyncio.wait_for(task, 60) == 0
+
+
+@pytest.mark.slow
+def test_the_cml_application_script_serves_healthz_on_cdsw_app_port(
+    built_settings: Settings, tmp_path: Path
+) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {
+        **os.environ,
+        "CDSW_APP_PORT": str(port),
+        "DOCBOT_DATA_DIR": str(built_settings.data_dir),
+        "DOCBOT_STATE_URL": str(tmp_path / "s.sqlite3"),
+        "DOCBOT_LOG_LEVEL": "warning",
+    }
+    for name in ("SLACK_BOT_TOKEN", "MicrosoftAppId", "DOCBOT_PORT", "DOCBOT_HOST"):
+        env.pop(name, None)
+    proc = subprocess.Popen(
+        [sys.executable, "bot/cml_app.py"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        import urllib.request
+
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
+                    assert resp.status == 200
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(
+                        f"cml_app did not serve: {proc.stderr.read() if proc.stderr else ''}"
+                    ) from None
+                time.sleep(0.3)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+    assert proc.returncode == 0  # SIGTERM: answers in flight finished, clean exit
