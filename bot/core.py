@@ -123,6 +123,10 @@ class Bot:
         if pending:
             await asyncio.wait(pending, timeout=timeout_s)
 
+    def reply_language(self, msg: IncomingMessage) -> str:
+        """The language the bot will answer `msg` in (settings, script, locale). Blocking."""
+        return self._language(msg)
+
     def _language(self, msg: IncomingMessage, setting: str | None = None) -> str:
         from bot.messages import SUPPORTED, resolve_language
 
@@ -143,7 +147,9 @@ class Bot:
         try:
             return await asyncio.to_thread(self.conversation_settings, msg)
         except Exception as exc:
-            log.warning("state store unavailable (%s); answering with default settings", type(exc).__name__)
+            log.warning(
+                "state store unavailable (%s); answering with default settings", type(exc).__name__
+            )
             return self.store.defaults
 
     async def _log_answer(self, msg: IncomingMessage, text: str, reply: Reply, lang: str) -> str:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import bisect
 import logging
 import math
+import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -43,6 +44,7 @@ HEADER_WEIGHT = 2
 MIN_TYPO_LEN = 4  # shorter unknown words are not corrected
 MIN_PREFIX_LEN = 5  # shorter unknown words are not completed ("hyperparam" -> "hyperparameter")
 MAX_COMPLETIONS = 20
+_ALPHA_WORD = re.compile(r"[A-Za-z]+")
 
 
 def keyword_text(chunk: Chunk) -> list[str]:
@@ -222,6 +224,25 @@ class KeywordIndex:
             return None
         return max(words[start:end], key=lambda w: (self.doc_freq(w), w))
 
+    def respell(self, text: str) -> str:
+        """`text` with misspelled corpus words fixed, for the embedding model ("katb" ->
+        "katib"); only whole-word typos, never stems or completions."""
+
+        def fix(match: re.Match[str]) -> str:
+            word = match.group(0)
+            lower = word.lower()
+            if lower in self.vocab or len(lower) < MIN_TYPO_LEN:
+                return word
+            tokens = tokenize(lower)
+            if len(tokens) != 1:
+                return word
+            fixed = self.correct(tokens[0])
+            if fixed is None or fixed == tokens[0] or not _damerau1(lower, fixed):
+                return word
+            return fixed
+
+        return _ALPHA_WORD.sub(fix, text)
+
     def query_tokens(self, query: str) -> list[str]:
         """Query tokens as the index knows them: typos corrected, unknown words dropped."""
         out: list[str] = []
@@ -266,14 +287,31 @@ class TitleIndex:
         if self.model is not None:
             self.model.index(corpus, show_progress=False)
         self.vocab = set(self.model.vocab_dict) if self.model is not None else set()
+        self._df: dict[str, int] = {}
+        for doc in corpus:
+            for token in set(doc):
+                self._df[token] = self._df.get(token, 0) + 1
+
+    def idf(self, token: str) -> float:
+        n = len(self.pages)
+        df = self._df.get(token, 0)
+        return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
 
     def search(self, tokens: list[str], k: int) -> dict[str, float]:
-        """page URL -> score relative to the best title match (0..1]; {} when none matches."""
+        """page URL -> how much of the question's information its title holds (0..~1).
+
+        The BM25 score is divided by the summed IDF of all the question's words,
+        words no title has counting at the highest IDF: a title that shares only
+        a word every title has ("kubeflow") scores low, not "best match".
+        """
+        tokens = list(dict.fromkeys(tokens))
         known = [t for t in tokens if t in self.vocab]
         if not known or self.model is None:
             return {}
         docs, scores = top_k(np.asarray(self.model.get_scores(known), dtype=np.float32), k)
-        if not len(docs):
+        total = sum(self.idf(t) for t in tokens)
+        if not len(docs) or total <= 0:
             return {}
-        top = float(scores[0])
-        return {self.pages[d]: s / top for d, s in zip(docs.tolist(), scores.tolist(), strict=True)}
+        return {
+            self.pages[d]: s / total for d, s in zip(docs.tolist(), scores.tolist(), strict=True)
+        }

@@ -10,8 +10,18 @@ from __future__ import annotations
 BGE_EN_QUERY = "Represent this sentence for searching relevant passages: "
 BGE_ZH_QUERY = "为这个句子生成表示以用于检索相关文章："
 
+E5_INSTRUCT_QUERY = (
+    "Instruct: Given a question, retrieve documentation passages that answer it\nQuery: "
+)
+
 # (substring of the lower-cased model name, query prefix, passage prefix), first match wins
 _RULES: tuple[tuple[str, str, str], ...] = (
+    (
+        "e5-large-instruct",
+        E5_INSTRUCT_QUERY,
+        "",
+    ),  # multilingual-e5-large-instruct: task instruction, bare passages
+    ("e5-mistral", E5_INSTRUCT_QUERY, ""),
     ("multilingual-e5", "query: ", "passage: "),
     ("e5-", "query: ", "passage: "),
     ("bge-m3", "", ""),  # BGE-M3 needs no instruction

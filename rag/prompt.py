@@ -25,7 +25,7 @@ MAX_HISTORY_TURNS = 6
 # Below this, a truncated source is more noise than help.
 MIN_SOURCE_TOKENS = 60
 
-LANGUAGE_NAMES = {"en": "English", "ko": "Korean"}
+LANGUAGE_NAMES = {"en": "English", "ko": "Korean", "ja": "Japanese", "zh": "Chinese"}
 
 RULES_WITH_DOCS = """You are docbot, an assistant that answers questions about product documentation.
 Rules:

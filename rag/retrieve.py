@@ -63,12 +63,13 @@ log = logging.getLogger(__name__)
 
 RRF_K = 60  # reciprocal-rank-fusion constant (FUSION = "rrf"); 60 is the usual choice
 CANDIDATES = 50  # per retriever, before fusion
+RESPELL = True  # embed the question with its typos of corpus words fixed
 FUSION = "score"  # "score": cosine + weighted relative BM25; "rrf": rank fusion
 KEYWORD_SCORE_WEIGHT = 0.2  # BM25 relative to the query's best, added to the cosine
 DENSE_WEIGHT = 1.0  # RRF weights (FUSION = "rrf")
 KEYWORD_WEIGHT = 1.0
 PAGE_SUPPORT = 0.2  # share of a page's second-best section added to its best
-TITLE_WEIGHT = 0.1  # added to a page's score for the best title/URL match, pro rata
+TITLE_WEIGHT = 0.8  # times the share of the question's IDF mass that a page's title/URL holds
 TITLE_CANDIDATES = 20
 LEAD = 0.0  # the first page repeats when its section score leads the next page's by this
 REPEAT = 2  # further sections of the leading page placed right after its best
@@ -342,7 +343,7 @@ class Retriever:
         if index is None or not index.chunks:
             return []
         query = condense_query(question, history)
-        qvec = self.embedder.embed_query(query)
+        qvec = self.embedder.embed_query(index.keyword.respell(query) if RESPELL else query)
         n = min(CANDIDATES, len(index.chunks))
         dense = index.collection.query(query_embeddings=[qvec], n_results=n, include=["metadatas"])  # type: ignore[attr-defined]
         dense_rows = [int(m["row"]) for m in dense["metadatas"][0]]

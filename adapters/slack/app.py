@@ -284,6 +284,16 @@ class SlackAdapter:
             self._locales.popitem(last=False)
         return locale
 
+    async def _reply_language(self, msg: IncomingMessage) -> str:
+        """The core's choice (a `/docbot language` setting wins), else the text and locale."""
+        choose = getattr(self.bot, "reply_language", None)
+        if choose is None:
+            return resolve_language("auto", msg.text, msg.locale)
+        try:
+            return str(await asyncio.to_thread(choose, msg))
+        except Exception:  # a state-store hiccup must not cost the placeholder
+            return resolve_language("auto", msg.text, msg.locale)
+
     # ---- events ----------------------------------------------------------------------------
 
     async def _on_event(self, body: dict[str, Any], context: Mapping[str, Any]) -> None:
@@ -327,7 +337,9 @@ class SlackAdapter:
             if is_command:
                 await self.refresh_admin_group()
             else:
-                waiting = t("placeholder", resolve_language("auto", ev.message.text, locale))
+                waiting = t(
+                    "placeholder", await self._reply_language(replace(ev.message, locale=locale))
+                )
                 resp = await self.client.chat_postMessage(
                     channel=ev.channel,
                     thread_ts=ev.reply_thread_ts,

@@ -10,10 +10,12 @@ import pytest
 from rag.chunking import Chunk
 from rag.keyword import (
     KeywordIndex,
+    TitleIndex,
     _damerau1,
     build_keyword_index,
     deletions,
     keyword_text,
+    title_tokens,
     top_k,
 )
 
@@ -120,3 +122,26 @@ def test_top_k_best_first_positive_only_ties_by_row() -> None:
     assert scores.tolist() == [2.0, 1.0, 0.5, 0.5]
     assert top_k(np.zeros(3, dtype=np.float32), 2)[0].size == 0
     assert top_k(np.ones(2, dtype=np.float32), 0)[0].size == 0
+
+
+def test_respell_fixes_whole_word_typos_for_the_embedding(index: KeywordIndex) -> None:
+    assert index.respell("how does Katb use the dashbaord?") == "how does katib use the dashboard?"
+    assert index.respell("hyperparams on terraform") == "hyperparams on terraform"  # no guesses
+
+
+def test_title_index_scores_the_share_of_the_question_a_title_holds() -> None:
+    titles = TitleIndex(
+        [
+            ("https://d/docs/katib/ui/", "Katib UI"),
+            ("https://d/docs/releases/1.9/", "Kubeflow 1.9"),
+            ("https://d/docs/releases/1.10/", "Kubeflow 1.10"),
+            ("https://d/docs/started/introduction/", "Introduction to Kubeflow"),
+        ]
+    )
+    assert title_tokens("Katib UI", "https://d/docs/katib/ui/")[:2] == ["katib", "ui"]
+    named = titles.search(["katib", "ui"], 5)
+    assert max(named, key=named.__getitem__) == "https://d/docs/katib/ui/"
+    assert named["https://d/docs/katib/ui/"] > 0.5
+    vague = titles.search(["kubeflow", "name", "logo"], 5)
+    assert all(score < 0.3 for score in vague.values())  # a word most titles share
+    assert titles.search(["nothing"], 5) == {}
