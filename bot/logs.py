@@ -66,6 +66,8 @@ def setup_logging(settings: Settings, *, stream: object = None) -> RedactingFilt
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     redactor = RedactingFilter(settings.secrets())
     handler.addFilter(redactor)
+    # libraries that set their own loggers to DEBUG still stop here
+    handler.setLevel(settings.log_level)
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

@@ -8,7 +8,6 @@ path relative to the folder's parent (`docs/install.md`).
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -67,7 +66,9 @@ def read_page(path: Path, root: Path, base_url: str = "") -> Page | None:
         log.warning("skipping %s: %s", path, exc)
         return None
     url = url_for(path, root, base_url)
-    mtime = dt.datetime.fromtimestamp(path.stat().st_mtime, tz=dt.timezone.utc).date().isoformat()
+    # A file's mtime is not the page's date (a fresh clone stamps every file "today"):
+    # only dates the page states (front matter, <meta>, <time>) are shown.
+    mtime = ""
     suffix = path.suffix.lower()
     if suffix in HTML_SUFFIXES:
         from ingest.html_clean import parse_html  # the web cleaner serves local HTML too

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from rag.tokenize import STOPWORDS, tokenize
 
 # relevance = best cosine - COVERAGE_WEIGHT * (1 - coverage)
-COVERAGE_WEIGHT = 0.2
+COVERAGE_WEIGHT = 0.25
 # Weight of a never-seen ordinary word, as a share of the highest IDF.
 ORDINARY_UNKNOWN_SHARE = 0.15
 # Weight of a corpus word the tokenizer knows whole (ordinary language), as a share of its IDF.
