@@ -17,6 +17,7 @@ import numpy as np
 
 from rag.embeddings import Embedder
 from rag.generation import GenerationRequest, Source
+from rag.multilingual import keyword_relevance, uses_keyword_evidence
 from rag.tokenize import tokenize
 
 SENTENCES_BY_LENGTH = {"short": 2, "medium": 3, "long": 5}
@@ -125,11 +126,18 @@ class ExtractiveProvider:
         if not request.sources:
             return ""  # nothing to extract from: the caller declines or explains
         embedder = self._embedder()
-        qvec = embedder.embed_query(request.question)
+        question = request.question
+        embed: Callable[[list[str]], np.ndarray] = embedder.embed_passages
+        if uses_keyword_evidence(question, embedder.name):
+            # an English model cannot read CJK: score sentences by the question's words they hold
+            def by_keywords(texts: list[str]) -> np.ndarray:
+                return np.array([[keyword_relevance(question, t)] for t in texts], dtype=np.float32)
+
+            embed, qvec = by_keywords, np.ones(1, dtype=np.float32)
+        else:
+            qvec = embedder.embed_query(question)
         count = SENTENCES_BY_LENGTH.get(request.length, SENTENCES_BY_LENGTH["medium"])
-        picked = select_sentences(
-            set(tokenize(request.question)), qvec, request.sources, embedder.embed_passages, count
-        )
+        picked = select_sentences(set(tokenize(question)), qvec, request.sources, embed, count)
         if not picked:  # sections of code or tables only: point at the best one
             best = request.sources[0]
             return f"The section “{best.section or best.title}” covers this [{best.n}]."

@@ -81,11 +81,17 @@ class Answerer:
             try:
                 has_index = await asyncio.to_thread(self.retriever.refresh)
                 if has_index:
-                    hits = await asyncio.to_thread(self.retriever.search, question, self.settings.top_k, history)
+                    hits = await asyncio.to_thread(
+                        self.retriever.search, question, self.settings.top_k, history
+                    )
             except Exception as exc:  # Chroma server down, index files unreadable...
                 log.warning("retrieval failed: %s", type(exc).__name__)
-                return Reply(text=t("index_unavailable", language), declined=True, language=language,
-                             timings_ms={"total": (time.perf_counter() - started) * 1000})
+                return Reply(
+                    text=t("index_unavailable", language),
+                    declined=True,
+                    language=language,
+                    timings_ms={"total": (time.perf_counter() - started) * 1000},
+                )
             if not has_index:
                 return Reply(
                     text=t("no_index", language),
@@ -106,7 +112,7 @@ class Answerer:
                     timings_ms=timings,
                 )
             sources = hits_to_sources(hits)
-            weak = max(h.score for h in hits) < self.retriever.min_relevance + 0.1
+            weak = self.retriever.relevance(hits) < self.retriever.min_relevance + 0.1
         elif (self.router.resolve(model) or model) == "extractive":
             return Reply(
                 text=t("no_rag_extractive", language),

@@ -57,7 +57,13 @@ from rag.answerability import Term, coverage, relevance, salient_terms
 from rag.chunking import Chunk
 from rag.embeddings import Embedder, get_embedder
 from rag.index_store import IndexStore, IndexStoreError, VersionInfo, chroma_client, collection_name
-from rag.keyword import KeywordIndex, TitleIndex
+from rag.keyword import KeywordIndex, TitleIndex, keyword_text
+from rag.multilingual import (
+    KEYWORD_MIN_RELEVANCE,
+    fusion_weights,
+    keyword_relevance,
+    uses_keyword_evidence,
+)
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +101,9 @@ class Hit:
     # section contains: what `Retriever.is_relevant` measures coverage with.
     terms: tuple[Term, ...] = ()
     covered: frozenset[str] = frozenset()
+    # Set for CJK questions under an English embedding model (rag.multilingual):
+    # the share of the question's salient words this section holds.
+    keyword_relevance: float | None = None
 
     @property
     def url(self) -> str:
@@ -338,11 +347,29 @@ class Retriever:
     def search(
         self, question: str, k: int = 5, history: list[Turn] | None = None, *, diverse: bool = True
     ) -> list[Hit]:
-        """Best `k` sections for a question, best first; [] when no index is live."""
+        """Best `k` sections for a question, best first; [] when no index is live.
+
+        For CJK questions under an English-only embedding model, each hit also
+        carries its keyword relevance (rag.multilingual), which `relevance` then
+        judges instead of the cosine.
+        """
+        hits = self._search(question, k, history, diverse=diverse)
+        query = condense_query(question, history)
+        index = self._index
+        if hits and index is not None and uses_keyword_evidence(query, self.embedder.name):
+            for hit in hits:
+                tokens = keyword_text(index.chunks[hit.row])
+                hit.keyword_relevance = keyword_relevance(query, tokens, index.keyword.idf)
+        return hits
+
+    def _search(
+        self, question: str, k: int = 5, history: list[Turn] | None = None, *, diverse: bool = True
+    ) -> list[Hit]:
         index = self.index
         if index is None or not index.chunks:
             return []
         query = condense_query(question, history)
+        dense_scale, _ = fusion_weights(query, self.embedder.name)
         qvec = self.embedder.embed_query(index.keyword.respell(query) if RESPELL else query)
         n = min(CANDIDATES, len(index.chunks))
         dense = index.collection.query(query_embeddings=[qvec], n_results=n, include=["metadatas"])  # type: ignore[attr-defined]
@@ -355,9 +382,11 @@ class Retriever:
         rows = list(dict.fromkeys([*dense_rows, *kw_rows.tolist()]))
         sims = np.asarray(index.embeddings[rows], dtype=np.float32) @ qvec if rows else np.zeros(0)
         if FUSION == "rrf":
-            fused = rrf([(dense_rows, DENSE_WEIGHT), (kw_rows.tolist(), KEYWORD_WEIGHT)])
+            fused = rrf(
+                [(dense_rows, DENSE_WEIGHT * dense_scale), (kw_rows.tolist(), KEYWORD_WEIGHT)]
+            )
         else:
-            fused = fuse_scores(rows, sims, kw_rows, kw_scores)
+            fused = fuse_scores(rows, sims * dense_scale, kw_rows, kw_scores)
         order = sorted(range(len(rows)), key=lambda i: fused[rows[i]], reverse=True)
         rows = [rows[i] for i in order]
         sims = sims[order] if len(order) else sims
@@ -397,6 +426,11 @@ class Retriever:
         """The combined score `is_relevant` thresholds (-1.0 for no hits)."""
         if not hits:
             return -1.0
+        judged = [h.keyword_relevance for h in hits if h.keyword_relevance is not None]
+        if judged:
+            # the cosine of CJK text under an English model says nothing: keywords decide,
+            # shifted so that the one threshold (min_relevance) still applies
+            return max(judged) - KEYWORD_MIN_RELEVANCE + self.min_relevance
         covered: set[str] = set()
         for hit in hits:
             covered |= hit.covered
