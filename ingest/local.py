@@ -8,6 +8,7 @@ path relative to the folder's parent (`docs/install.md`).
 
 from __future__ import annotations
 
+import fnmatch
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,14 +26,32 @@ SUPPORTED_SUFFIXES = MARKDOWN_SUFFIXES | HTML_SUFFIXES | TEXT_SUFFIXES
 MAX_FILE_BYTES = 5 * 1024 * 1024
 
 
+IGNORE_FILE = ".docbotignore"
+
+
+def ignore_patterns(root: Path) -> tuple[str, ...]:
+    """Patterns from `<root>/.docbotignore`: one a line, `#` comments, globs relative to root."""
+    try:
+        lines = (root / IGNORE_FILE).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return ()
+    return tuple(
+        line.strip() for line in lines if line.strip() and not line.strip().startswith("#")
+    )
+
+
 def iter_files(root: Path, *, exclude: tuple[str, ...] = ()) -> Iterator[Path]:
+    exclude = (*exclude, *ignore_patterns(root))
     for path in sorted(root.rglob("*")):
         if not path.is_file() or path.suffix.lower() not in SUPPORTED_SUFFIXES:
             continue
         rel = path.relative_to(root).as_posix()
         if any(part.startswith(".") for part in path.relative_to(root).parts):
             continue
-        if any(rel == e or rel.startswith(e.rstrip("/") + "/") for e in exclude):
+        if any(
+            rel == e or rel.startswith(e.rstrip("/") + "/") or fnmatch.fnmatch(rel, e)
+            for e in exclude
+        ):
             continue
         yield path
 

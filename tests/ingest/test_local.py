@@ -102,3 +102,15 @@ def test_the_page_language_is_detected(tmp_path: Path) -> None:
     (tmp_path / "en.md").write_text("---\ntitle: Install\n---\n## How\n\nInstall the package.\n")
     langs = {p.title: p.language for p in read_folder(tmp_path)}
     assert langs == {"설치": "ko", "Install": "en"}
+
+
+def test_a_docbotignore_file_keeps_pages_out(tmp_path: Path) -> None:
+    from ingest.local import read_folder
+
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "guide.md").write_text("# Guide\n\nHow to use it.\n")
+    (tmp_path / "docs" / "benchmarks.md").write_text("# Benchmarks\n\nNumbers.\n")
+    (tmp_path / "docs" / "drafts").mkdir()
+    (tmp_path / "docs" / "drafts" / "wip.md").write_text("# WIP\n\nNot yet.\n")
+    (tmp_path / "docs" / ".docbotignore").write_text("# not user docs\nbenchmarks.md\ndrafts/\n")
+    assert [p.title for p in read_folder(tmp_path / "docs")] == ["Guide"]
