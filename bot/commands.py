@@ -38,6 +38,11 @@ ALIASES = {
     "?": "help",
     "ingest": "reingest",
 }
+# settings whose value is one of a few words
+CHOICES: dict[str, tuple[str, ...]] = {
+    "length": ("short", "medium", "long"),
+    "language": ("en", "ko", "auto"),
+}
 _PREFIX = re.compile(r"^\s*(/)?docbot\b[\s:,]*", re.IGNORECASE)
 
 
@@ -121,27 +126,13 @@ def _validate(name: str, args: list[str], channel: bool) -> Command | CommandErr
                 },
             )
         return Command("temperature", f"{value:g}", channel)
-    if name == "length":
-        if low in ("short", "medium", "long"):
-            return Command("length", low, channel)
+    if name in CHOICES:
+        allowed = CHOICES[name]
+        if low in allowed:
+            return Command(name, low, channel)
+        expected = ", ".join(f"`{c}`" for c in allowed[:-1]) + f" or `{allowed[-1]}`"
         return CommandError(
-            "bad_value",
-            {
-                "command": "length",
-                "expected": "`short`, `medium` or `long`",
-                "value": arg or "(nothing)",
-            },
-        )
-    if name == "language":
-        if low in ("en", "ko", "auto"):
-            return Command("language", low, channel)
-        return CommandError(
-            "bad_value",
-            {
-                "command": "language",
-                "expected": "`en`, `ko` or `auto`",
-                "value": arg or "(nothing)",
-            },
+            "bad_value", {"command": name, "expected": expected, "value": arg or "(nothing)"}
         )
     return CommandError(
         "unknown_command", {"command": name}

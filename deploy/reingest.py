@@ -143,6 +143,18 @@ async def _wait_for_new_run(
         await asyncio.sleep(poll_s)
 
 
+def _require_success(run: Mapping[str, Any], job: str, consequence: str) -> None:
+    """Raise `ReingestError` (job, run, status and what it means for the index) unless the run succeeded."""
+    status = str(run.get("status"))
+    if status != SUCCEEDED:
+        raise ReingestError(
+            f"The CML job {job!r} (run {run.get('id')}) {describe(status)} ({status}). {consequence}",
+            job=job,
+            run_id=str(run.get("id") or ""),
+            run_status=status,
+        )
+
+
 async def run_cml_reingest(
     client: CmlClient,
     settings: Settings,
@@ -189,15 +201,11 @@ async def run_cml_reingest(
     scrape_run = await _follow(
         client, scrape_id, run, f"Job {SCRAPE_JOB_NAME!r}", on_progress, deadline, poll_s
     )
-    if scrape_run.get("status") != SUCCEEDED:
-        status = str(scrape_run.get("status"))
-        raise ReingestError(
-            f"The CML job {SCRAPE_JOB_NAME!r} (run {scrape_run.get('id')}) {describe(status)} "
-            f"({status}). The index was not rebuilt; answers keep using the current index.",
-            job=SCRAPE_JOB_NAME,
-            run_id=str(scrape_run.get("id") or ""),
-            run_status=status,
-        )
+    _require_success(
+        scrape_run,
+        SCRAPE_JOB_NAME,
+        "The index was not rebuilt; answers keep using the current index.",
+    )
 
     await on_progress(f"Waiting for the CML job {INDEX_JOB_NAME!r} to start.")
     index_deadline = min(deadline, time.monotonic() + index_start_timeout_s)
@@ -212,15 +220,7 @@ async def run_cml_reingest(
     index_run = await _follow(
         client, index_id, index_run, f"Job {INDEX_JOB_NAME!r}", on_progress, deadline, poll_s
     )
-    if index_run.get("status") != SUCCEEDED:
-        status = str(index_run.get("status"))
-        raise ReingestError(
-            f"The CML job {INDEX_JOB_NAME!r} (run {index_run.get('id')}) {describe(status)} "
-            f"({status}). The live index is unchanged.",
-            job=INDEX_JOB_NAME,
-            run_id=str(index_run.get("id") or ""),
-            run_status=status,
-        )
+    _require_success(index_run, INDEX_JOB_NAME, "The live index is unchanged.")
     result: dict[str, Any] = {
         "scrape_run": scrape_run,
         "index_run": index_run,

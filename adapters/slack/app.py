@@ -18,9 +18,9 @@ import logging
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
@@ -30,6 +30,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.core_api import BotLike
 from adapters.slack import render
 from adapters.slack.parse import (
     Ignored,
@@ -56,30 +57,6 @@ HISTORY_LIMIT = 20  # conversations.replies is rate-limited hard for some apps: 
 ADMIN_GROUP_TTL_S = 300.0
 NOT_OUR_THREAD_TTL_S = 600.0
 THREAD_CACHE_SIZE = 10_000
-
-
-class StateStoreLike(Protocol):
-    def claim_event(self, key: str, lease_s: float = 120.0) -> bool: ...
-
-    def complete_event(self, key: str) -> None: ...
-
-    def release_event(self, key: str) -> None: ...
-
-
-class BotLike(Protocol):
-    """What the adapter needs from `bot.core.Bot`."""
-
-    store: StateStoreLike
-
-    async def handle(
-        self, msg: IncomingMessage, on_delta: Callable[[str], Awaitable[None]] | None = None
-    ) -> Reply: ...
-
-    async def record_feedback(
-        self, answer_id: str, platform: str, user_id: str, value: str
-    ) -> str: ...
-
-    def is_admin(self, platform: str, user_id: str) -> bool: ...
 
 
 class SlackAdapter:

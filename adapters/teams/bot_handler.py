@@ -18,12 +18,11 @@ import contextlib
 import logging
 import uuid
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
-from typing import Protocol
 
 from botbuilder.core import ActivityHandler, InvokeResponse, TurnContext
 from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, ResourceResponse
 
+from adapters.core_api import BotLike
 from adapters.teams import cards, parse
 from adapters.teams.retry import RetryPolicy, with_retry
 from bot import messages
@@ -41,28 +40,6 @@ STALE_CARD_TEXT = (
     "That button is from an older message and isn't active anymore. "
     "Ask your question again to get a fresh answer."
 )
-
-
-class StateStoreLike(Protocol):
-    def claim_event(self, key: str, lease_s: float = 120.0) -> bool: ...
-
-    def complete_event(self, key: str) -> None: ...
-
-    def release_event(self, key: str) -> None: ...
-
-
-class BotLike(Protocol):
-    """What the adapter needs from `bot.core.Bot` (kept narrow so tests and the core can evolve)."""
-
-    store: StateStoreLike
-
-    async def handle(
-        self, msg: IncomingMessage, on_delta: Callable[[str], Awaitable[None]] | None = None
-    ) -> Reply: ...
-
-    async def record_feedback(
-        self, answer_id: str, platform: str, user_id: str, value: str
-    ) -> str: ...
 
 
 class DocbotTeamsHandler(ActivityHandler):
