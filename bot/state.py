@@ -39,6 +39,7 @@ SCHEMA = [
 ]
 
 EVENT_TTL_S = 24 * 3600
+SCHEMA_LOCK_ID = 0x646F63626F74  # "docbot": the advisory lock that serialises schema creation
 LENGTHS = ("short", "medium", "long")
 LANGUAGES = ("auto", "en", "ko")
 
@@ -77,6 +78,17 @@ class StateStore:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA busy_timeout=2000")  # then degrade (see Bot), not hang
             self.backend = "sqlite"
+        self._create_schema()
+
+    def _create_schema(self) -> None:
+        if self.is_postgres:
+            # Concurrent CREATE ... IF NOT EXISTS from several replicas starting at once
+            # can still collide in PostgreSQL's catalog: serialise it with an advisory lock.
+            with self._lock, self._conn.transaction():
+                self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_ID,))
+                for statement in SCHEMA:
+                    self._conn.execute(statement)
+            return
         for statement in SCHEMA:
             self._execute(statement)
 

@@ -51,12 +51,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait_port(port: int, timeout: float = 60) -> None:
+def _wait_port(port: int, timeout: float = 60, proc: subprocess.Popen[bytes] | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with socket.socket() as s:
             if s.connect_ex(("127.0.0.1", port)) == 0:
                 return
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the process for port {port} exited with {proc.returncode}")
         time.sleep(0.2)
     raise RuntimeError(f"nothing listening on {port}")
 
@@ -157,7 +159,7 @@ async def test_two_replicas_answer_each_event_exactly_once(tmp_path: Path) -> No
                 )
             for port, proc in zip(ports, replicas, strict=True):
                 try:
-                    await asyncio.to_thread(_wait_port, port, 240)
+                    await asyncio.to_thread(_wait_port, port, 240, proc)
                 except RuntimeError:
                     log = (tmp_path / f"replica-{port}.log").read_text(errors="replace")[-3000:]
                     raise AssertionError(

@@ -72,3 +72,27 @@ def test_a_crashed_attempt_lets_the_retry_answer(pg_url: str) -> None:
     assert not second.claim_event("slack:Ev-crash")  # the first attempt may still be working
     time.sleep(0.3)  # ...but it never completes: its lease runs out
     assert second.claim_event("slack:Ev-crash")
+
+
+def test_replicas_starting_at_once_create_the_schema_without_colliding(pg_url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        admin.execute("CREATE DATABASE fresh_start")
+    url = pg_url.rsplit("/", 1)[0] + "/fresh_start"
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(6)
+
+    def start() -> None:
+        barrier.wait()
+        try:
+            StateStore(url).close()
+        except BaseException as exc:  # collected, so the assertion names it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
