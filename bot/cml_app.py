@@ -18,22 +18,14 @@ if __name__ == "__main__":
     # shadow top-level ones: use the project root instead.
     sys.path[:1] = [str(Path(__file__).resolve().parents[1])]
 
-from bot.config import ConfigError, Settings  # noqa: E402
-
 
 def main() -> int:
     os.environ.setdefault("DOCBOT_HOST", "127.0.0.1")
     os.environ.setdefault("DOCBOT_SLACK_MODE", "socket")
-    try:
-        settings = Settings.from_env()
-    except ConfigError as exc:
-        print(f"docbot: configuration error: {exc}", file=sys.stderr)
-        return 2
-    from bot.logs import setup_logging
+    from bot.logs import configure
     from bot.server import serve
 
-    setup_logging(settings)
-    return asyncio.run(serve(settings))
+    return asyncio.run(serve(configure("docbot")))
 
 
 if __name__ == "__main__":

@@ -85,3 +85,18 @@ def setup_logging(settings: Settings, *, stream: object = None) -> RedactingFilt
     ):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     return redactor
+
+
+def configure(prog: str, env_file: str | None = ".env") -> Settings:
+    """Read settings and set up logging for a command or job; on a bad setting, one line and exit 2."""
+    import sys
+
+    from bot.config import ConfigError
+
+    try:
+        settings = Settings.from_env(env_file=env_file)
+    except ConfigError as exc:
+        print(f"{prog}: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    setup_logging(settings)
+    return settings

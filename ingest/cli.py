@@ -11,7 +11,6 @@ import argparse
 import asyncio
 import dataclasses
 import json
-import logging
 import sys
 from typing import TYPE_CHECKING
 
@@ -109,25 +108,3 @@ def run_scrape(args: argparse.Namespace, settings: Settings) -> int:
         for url in summary.removed_urls:
             print(f"  removed: {url}")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m ingest.cli scrape ...` until the lead wires `docbot scrape`."""
-    from bot.config import ConfigError, Settings
-
-    parser = argparse.ArgumentParser(prog="docbot")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    try:
-        settings = Settings.from_env()
-    except ConfigError as exc:
-        print(f"docbot: {exc}", file=sys.stderr)
-        return 2
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    return run_scrape(args, settings)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

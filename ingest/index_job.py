@@ -88,8 +88,7 @@ def run_index_job(
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    from bot.config import ConfigError
-    from bot.logs import setup_logging
+    from bot.logs import configure
 
     parser = argparse.ArgumentParser(prog="index_job", description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--force", action="store_true", help="publish even if many pages were lost")
@@ -97,12 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         "--rollback", action="store_true", help="make the previous version live again"
     )
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        settings = Settings.from_env()
-    except ConfigError as exc:
-        print(f"index job: {exc}", file=sys.stderr)
-        return 2
-    setup_logging(settings)
+    settings = configure("index job")
     code, result = run_index_job(
         settings, force=args.force, rollback=args.rollback, progress=sys.stderr.isatty()
     )

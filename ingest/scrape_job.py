@@ -14,7 +14,6 @@ publishes. Exit status 0 when a snapshot was published, 2 when nothing could be.
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from pathlib import Path
 
@@ -26,20 +25,13 @@ if __name__ == "__main__":
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bot.config import ConfigError, Settings
+    from bot.logs import configure
     from ingest.scrape import run_sync
     from ingest.snapshot import SnapshotError
     from ingest.sources import SourceError, SourceSpec, default_source
 
     argv = sys.argv[1:] if argv is None else argv
-    try:
-        settings = Settings.from_env()
-    except ConfigError as exc:
-        print(f"scrape job: {exc}", file=sys.stderr)
-        return 2
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    settings = configure("scrape job")
     try:
         source = SourceSpec.parse(argv[0]) if argv else default_source(settings.ingest_source)
         summary = run_sync(source, settings)
