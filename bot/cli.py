@@ -338,14 +338,12 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        settings = Settings.from_env(env_file=args.env_file)
-    except ConfigError as exc:
-        print(f"docbot: configuration error: {exc}", file=sys.stderr)
-        return 2
-    from bot.logs import setup_logging
+    from bot.logs import configure
 
-    setup_logging(settings)
+    try:
+        settings = configure("docbot", env_file=args.env_file)
+    except SystemExit as exc:  # a bad setting: the message is printed; return the status
+        return int(exc.code or 2)
     try:
         return int(args.func(args, settings) or 0)
     except ConfigError as exc:
