@@ -19,6 +19,10 @@ class StateStoreLike(Protocol):
 
     def release_event(self, key: str) -> None: ...
 
+    def put(self, key: str, value: str, ttl_s: float) -> None: ...
+
+    def get(self, key: str) -> str | None: ...
+
 
 class BotLike(Protocol):
     """The core, as adapters use it."""

@@ -34,6 +34,8 @@ SCHEMA = [
     """CREATE TABLE IF NOT EXISTS feedback (
         answer_id TEXT NOT NULL, user_hash TEXT NOT NULL, value TEXT NOT NULL, ts DOUBLE PRECISION NOT NULL,
         PRIMARY KEY (answer_id, user_hash))""",
+    """CREATE TABLE IF NOT EXISTS kv (
+        key TEXT PRIMARY KEY, value TEXT NOT NULL, expires DOUBLE PRECISION NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS answers_ts ON answers (ts)",
     "CREATE INDEX IF NOT EXISTS events_updated ON events (updated)",
 ]
@@ -183,6 +185,7 @@ class StateStore:
     def purge(self, *, answer_retention_days: int | None = None) -> None:
         now = time.time()
         self._execute("DELETE FROM events WHERE updated < ?", (now - EVENT_TTL_S,))
+        self._execute("DELETE FROM kv WHERE expires < ?", (now,))
         if answer_retention_days:
             cutoff = now - answer_retention_days * 86400
             self._execute(
@@ -190,6 +193,20 @@ class StateStore:
                 (cutoff,),
             )
             self._execute("DELETE FROM answers WHERE ts < ?", (cutoff,))
+
+    # small shared values (adapters' per-thread memory) ---------------------------
+    def put(self, key: str, value: str, ttl_s: float) -> None:
+        """Keep `value` under `key` for `ttl_s` seconds, visible to every replica."""
+        now = time.time()
+        self._execute(
+            "INSERT INTO kv (key, value, expires) VALUES (?, ?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires = excluded.expires",
+            (key, value, now + ttl_s),
+        )
+
+    def get(self, key: str) -> str | None:
+        rows = self._query("SELECT value FROM kv WHERE key = ? AND expires > ?", (key, time.time()))
+        return str(rows[0][0]) if rows else None
 
     # answer log and feedback -----------------------------------------------------
     def log_answer(

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import uuid
-from collections import OrderedDict
 
 from botbuilder.core import ActivityHandler, InvokeResponse, TurnContext
 from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, ResourceResponse
@@ -31,11 +31,11 @@ from bot.types import IncomingMessage, Reply, Turn
 log = logging.getLogger(__name__)
 
 TYPING_INTERVAL_S = 3.0  # Teams hides the typing indicator after a few seconds
-FEEDBACK_MEMORY = 10_000  # message ids remembered for the built-in feedback control
+FEEDBACK_TTL_S = 30 * 86400.0  # how long a message id maps to its answer, for the built-in feedback
+HISTORY_TTL_S = 7 * 86400.0  # how long a channel thread's turns are kept for follow-ups
 # Follow-ups in channel threads: bots cannot read a thread's history without extra (RSC/Graph)
 # permissions, so the adapter remembers the last turns it took part in, per thread.
 HISTORY_TURNS = 6
-HISTORY_THREADS = 2_000
 STALE_CARD_TEXT = (
     "That button is from an older message and isn't active anymore. "
     "Ask your question again to get a fresh answer."
@@ -56,10 +56,9 @@ class DocbotTeamsHandler(ActivityHandler):
         self._retry = retry_policy or RetryPolicy()
         self._render = render_options or cards.RenderOptions()
         self._typing_interval_s = typing_interval_s
-        # Teams' built-in feedback names the rated message by its id, not by our answer id.
-        # Remember the mapping for recent answers (in memory: lost on restart, see docs).
-        self._answer_by_message: OrderedDict[str, str] = OrderedDict()
-        self._threads: OrderedDict[str, list[Turn]] = OrderedDict()
+        # Teams' built-in feedback names the rated message by its id, not by our answer id,
+        # and channel threads carry no history we can fetch: both live in the state store,
+        # so any replica can serve the next turn.
 
     # ------------------------------------------------------------------ sending
 
@@ -82,13 +81,17 @@ class DocbotTeamsHandler(ActivityHandler):
                 delivered.append(activity)
             data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
             if reply.answer_id and "feedbackLoop" in data and response and response.id:
-                self._remember(response.id, reply.answer_id)
+                await self._remember(response.id, reply.answer_id)
 
-    def _remember(self, message_id: str, answer_id: str) -> None:
-        self._answer_by_message[message_id] = answer_id
-        self._answer_by_message.move_to_end(message_id)
-        while len(self._answer_by_message) > FEEDBACK_MEMORY:
-            self._answer_by_message.popitem(last=False)
+    async def _remember(self, message_id: str, answer_id: str) -> None:
+        try:
+            await asyncio.to_thread(
+                self._bot.store.put, f"teams:msg:{message_id}", answer_id, FEEDBACK_TTL_S
+            )
+        except Exception as error:  # the answer was delivered; only its built-in feedback is lost
+            log.warning(
+                "teams: could not remember message %s: %s", message_id, type(error).__name__
+            )
 
     async def _send_typing(self, turn_context: TurnContext) -> None:
         """One typing indicator, no retries: failing only costs the indicator."""
@@ -151,7 +154,7 @@ class DocbotTeamsHandler(ActivityHandler):
     async def _answer(self, msg: IncomingMessage) -> Reply:
         thread = self._thread_key(msg)
         if thread:
-            msg.history = list(self._threads.get(thread, []))
+            msg.history = await self._load_turns(thread)
         try:
             reply = await self._bot.handle(msg)
         except Exception:  # the core should not raise; if it does, the user still gets a reason
@@ -160,11 +163,25 @@ class DocbotTeamsHandler(ActivityHandler):
             return Reply(text=cards.error_text(reference), is_command=True)
         if thread and not reply.is_command and not reply.declined:
             turns = [*msg.history, Turn("user", msg.text), Turn("assistant", reply.text)]
-            self._threads[thread] = turns[-HISTORY_TURNS:]
-            self._threads.move_to_end(thread)
-            while len(self._threads) > HISTORY_THREADS:
-                self._threads.popitem(last=False)
+            await self._save_turns(thread, turns[-HISTORY_TURNS:])
         return reply
+
+    async def _load_turns(self, thread: str) -> list[Turn]:
+        try:
+            raw = await asyncio.to_thread(self._bot.store.get, f"teams:thread:{thread}")
+            return [Turn(t["role"], t["text"]) for t in json.loads(raw)] if raw else []
+        except Exception as error:  # no history is a worse follow-up, not a failure
+            log.warning("teams: could not read thread history: %s", type(error).__name__)
+            return []
+
+    async def _save_turns(self, thread: str, turns: list[Turn]) -> None:
+        value = json.dumps([{"role": t.role, "text": t.text} for t in turns], ensure_ascii=False)
+        try:
+            await asyncio.to_thread(
+                self._bot.store.put, f"teams:thread:{thread}", value, HISTORY_TTL_S
+            )
+        except Exception as error:
+            log.warning("teams: could not keep thread history: %s", type(error).__name__)
 
     @staticmethod
     def _thread_key(msg: IncomingMessage) -> str:
@@ -176,7 +193,12 @@ class DocbotTeamsHandler(ActivityHandler):
     # ------------------------------------------------------------------ feedback
 
     async def _record_feedback(self, feedback: parse.Feedback) -> str:
-        answer_id = feedback.answer_id or self._answer_by_message.get(feedback.reply_to_id, "")
+        answer_id = feedback.answer_id
+        if not answer_id and feedback.reply_to_id:
+            answer_id = (
+                await asyncio.to_thread(self._bot.store.get, f"teams:msg:{feedback.reply_to_id}")
+                or ""
+            )
         if not answer_id:
             log.info("teams: feedback for unknown message %s", feedback.reply_to_id)
             return "Thanks for the feedback. (I couldn't match it to a recent answer.)"

@@ -209,3 +209,19 @@ def test_the_answer_log_survives_reopening(path: Path) -> None:
     again = StateStore(path)
     assert again.record_feedback(answer_id, "u", "up")
     again.close()
+
+
+def test_shared_values_expire(tmp_path) -> None:
+    import time as _time
+
+    from bot.state import StateStore
+
+    store = StateStore(tmp_path / "kv.sqlite3")
+    store.put("teams:msg:1", "ans-1", ttl_s=60)
+    store.put("teams:msg:2", "ans-2", ttl_s=0.05)
+    store.put("teams:msg:1", "ans-1b", ttl_s=60)  # the last write wins
+    _time.sleep(0.1)
+    assert store.get("teams:msg:1") == "ans-1b"
+    assert store.get("teams:msg:2") is None
+    store.purge()
+    assert store.get("teams:msg:1") == "ans-1b"

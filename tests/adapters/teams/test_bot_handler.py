@@ -308,3 +308,17 @@ async def test_personal_chats_have_no_thread_history(docbot: Bot, personal: Acti
     await adapter.receive_activity(activity_from("teams_personal_message.json", id="p1"))
     await adapter.receive_activity(activity_from("teams_personal_message.json", id="p2"))
     assert seen == [0, 0]
+
+
+async def test_builtin_feedback_reaches_another_replica_through_the_state_store(
+    docbot: Bot, personal: Activity
+) -> None:
+    """The message -> answer mapping lives in the shared store, not in one process's memory."""
+    adapter = adapter_for(DocbotTeamsHandler(docbot), personal)
+    await adapter.receive_activity(personal)
+    answer_text_id = str(adapter.activity_buffer.index(sent(adapter)[0]) + 1)
+
+    other_replica = adapter_for(DocbotTeamsHandler(docbot), personal)  # a fresh handler, same store
+    invoke = activity_from("extra_teams_feedback_submit_action.json", replyToId=answer_text_id)
+    await other_replica.receive_activity(invoke)
+    assert docbot.store.answers()[0]["feedback"] == "down"
