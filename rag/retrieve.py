@@ -17,7 +17,9 @@ How a question becomes sections (`Retriever.search`):
    best (a page covering the topic in several places beats one lucky
    paragraph), plus `TITLE_WEIGHT` times how well the page's title and URL path
    match the question (BM25 over titles, `rag.keyword.TitleIndex`): "container
-   components vs lightweight python components" names two pages.
+   components vs lightweight python components" names two pages. Pages in a
+   legacy / archived / deprecated part of the docs get a small penalty, or a
+   bonus when the question names an old version ("old kfp v1"): `rag.versions`.
 5. Results: the best section of each page, in page order, then the pages'
    further sections. The first page also places up to `REPEAT` further sections
    right after its best when its *sections* (not just its title) put it first:
@@ -64,6 +66,7 @@ from rag.multilingual import (
     keyword_relevance,
     uses_keyword_evidence,
 )
+from rag.versions import asks_for_legacy, version_prior
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +188,9 @@ def fuse_scores(
 
 
 def rank_pages(
-    hits: list[Hit], title_scores: dict[str, float] | None = None
+    hits: list[Hit],
+    title_scores: dict[str, float] | None = None,
+    priors: dict[str, float] | None = None,
 ) -> list[tuple[str, float, list[Hit]]]:
     """(page, content score, its hits best first), best page first.
 
@@ -195,12 +200,13 @@ def rank_pages(
     `rag.keyword.TitleIndex`).
     """
     title_scores = title_scores or {}
+    priors = priors or {}
     by_page: dict[str, list[Hit]] = {}
     for hit in hits:
         by_page.setdefault(hit.page_url, []).append(hit)
     ranked = []
     for page, page_hits in by_page.items():
-        score = page_hits[0].fused
+        score = page_hits[0].fused + priors.get(page, 0.0)
         if len(page_hits) > 1:
             score += PAGE_SUPPORT * page_hits[1].fused
         ranked.append((score + TITLE_WEIGHT * title_scores.get(page, 0.0), page, score, page_hits))
@@ -208,9 +214,14 @@ def rank_pages(
     return [(page, score, page_hits) for _, page, score, page_hits in ranked]
 
 
-def arrange(hits: list[Hit], k: int, title_scores: dict[str, float] | None = None) -> list[Hit]:
+def arrange(
+    hits: list[Hit],
+    k: int,
+    title_scores: dict[str, float] | None = None,
+    priors: dict[str, float] | None = None,
+) -> list[Hit]:
     """Best section of each page in page order, then further sections; see the module doc."""
-    pages = rank_pages(hits, title_scores)
+    pages = rank_pages(hits, title_scores, priors)
     if not pages:
         return []
     firsts = [p[2][0] for p in pages]
@@ -420,7 +431,9 @@ class Retriever:
         if not diverse:
             return hits[:k]
         titles = index.titles.search(kw_tokens, TITLE_CANDIDATES) if index.titles else {}
-        return arrange(hits, k, titles)
+        wants_legacy = asks_for_legacy(question)
+        priors = {h.page_url: version_prior(h.page_url, wants_legacy) for h in hits}
+        return arrange(hits, k, titles, priors)
 
     def relevance(self, hits: list[Hit]) -> float:
         """The combined score `is_relevant` thresholds (-1.0 for no hits)."""

@@ -1,0 +1,44 @@
+"""Current docs first; legacy docs when the question asks about the old version."""
+
+from __future__ import annotations
+
+from rag.retrieve import Hit, rank_pages
+from rag.versions import LEGACY_PENALTY, asks_for_legacy, is_legacy, version_prior
+
+CURRENT = "https://docs.example.com/pipelines/user-guides/caching/"
+LEGACY = "https://docs.example.com/pipelines/legacy-v1/overview/caching/"
+
+
+def test_legacy_pages_are_recognised_by_their_path() -> None:
+    assert is_legacy(LEGACY)
+    assert is_legacy("https://docs.example.com/archive/2019/setup/")
+    assert is_legacy("https://docs.example.com/deprecated/api/")
+    assert not is_legacy(CURRENT)
+    assert not is_legacy("https://legacy.example.com/docs/setup/")  # the host is not the path
+
+
+def test_questions_that_name_an_old_version() -> None:
+    assert asks_for_legacy("can i switch off type checking in old kfp v1")
+    assert asks_for_legacy("is the legacy sdk still supported?")
+    assert not asks_for_legacy("turn off caching for just one step")
+    assert not asks_for_legacy("kfp v2: return two outputs")
+
+
+def test_the_prior_penalises_legacy_pages_unless_asked_for() -> None:
+    assert version_prior(CURRENT, False) == 0.0 == version_prior(CURRENT, True)
+    assert version_prior(LEGACY, False) == -LEGACY_PENALTY
+    assert version_prior(LEGACY, True) > 0
+
+
+def _hit(page: str, fused: float) -> Hit:
+    return Hit("c-" + page[-12:], page, "caching", "Caching", "Caching", "text", 0.6, fused)
+
+
+def test_a_slightly_better_legacy_page_yields_to_the_current_one() -> None:
+    hits = [_hit(LEGACY, 0.80), _hit(CURRENT, 0.76)]
+    plain = [page for page, _, _ in rank_pages(hits)]
+    assert plain[0] == LEGACY
+    priors = {h.page_url: version_prior(h.page_url, False) for h in hits}
+    assert [page for page, _, _ in rank_pages(hits, priors=priors)][0] == CURRENT
+    wanted = {h.page_url: version_prior(h.page_url, True) for h in hits}
+    assert [page for page, _, _ in rank_pages(hits, priors=wanted)][0] == LEGACY
