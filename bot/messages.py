@@ -24,6 +24,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "No documentation is indexed yet. An admin can run `/docbot reingest` (or `docbot ingest` on the server).",
         "ko": "아직 색인된 문서가 없습니다. 관리자가 `/docbot reingest`(서버에서는 `docbot ingest`)를 실행하면 됩니다.",
     },
+    "empty": {
+        "en": "No answer could be generated. Please try again.",
+        "ko": "답변을 만들지 못했습니다. 다시 시도해 주세요.",
+    },
     "index_unavailable": {
         "en": "I can't reach the docs index right now, so I can't answer from the docs. Please try again in a minute.",
         "ko": "지금 문서 색인에 연결할 수 없어 문서 기반으로 답할 수 없습니다. 잠시 후 다시 시도해 주세요.",
@@ -40,10 +44,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "You're asking faster than I can keep up with. Please wait {seconds} seconds and try again.",
         "ko": "질문이 너무 빠르게 이어지고 있습니다. {seconds}초 후에 다시 시도해 주세요.",
     },
-    "busy": {
-        "en": "I'm answering many questions right now; yours is queued and will be answered shortly.",
-        "ko": "지금 많은 질문에 답하는 중입니다. 곧 답변드리겠습니다.",
-    },
     "overloaded": {
         "en": "I'm answering too many questions right now to take yours. Please ask again in a minute.",
         "ko": "지금 처리 중인 질문이 너무 많아 받을 수 없습니다. 1분 후에 다시 질문해 주세요.",
@@ -51,10 +51,6 @@ MESSAGES: dict[str, dict[str, str]] = {
     "error": {
         "en": "Something went wrong while answering ({reason}). Please try again in a moment.",
         "ko": "답변하는 중에 문제가 생겼습니다({reason}). 잠시 후 다시 시도해 주세요.",
-    },
-    "no_rag_notice": {
-        "en": "Answered from the model alone, without the docs (RAG is off).",
-        "ko": "문서 검색 없이 모델만으로 답했습니다(RAG 꺼짐).",
     },
     "no_rag_extractive": {
         "en": "RAG is off and the offline answerer only quotes the docs, so I can't answer without them. Turn docs back on with `/docbot rag on`, or choose an LLM with `/docbot model`.",

@@ -11,33 +11,15 @@ from __future__ import annotations
 
 import re
 
+from bot.messages import t
 from bot.types import Citation
 from rag.generation import Source
-
-# Kept in one place until bot/messages.py centralises user-facing text.
-MESSAGES: dict[str, dict[str, str]] = {
-    "decline": {
-        "en": "I couldn't find this in the documentation, so I won't guess. "
-        "Try rephrasing the question or naming the product or feature.",
-        "ko": "문서에서 이 내용을 찾지 못해 추측하지 않겠습니다. "
-        "질문을 바꾸어 보거나 제품이나 기능 이름을 함께 적어 주세요.",
-    },
-    "empty": {
-        "en": "No answer could be generated. Please try again.",
-        "ko": "답변을 만들지 못했습니다. 다시 시도해 주세요.",
-    },
-}
 
 SNIPPET_CHARS = 240
 
 # `[1]`, `[1, 2]`, `[1,2,3]`; not `[1](url)` (a Markdown link) nor `[[1]]`.
 _MARKER = re.compile(r"(?<!\[)\[(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\](?![(\]])")
 _CODE = re.compile(r"```.*?(?:```|$)|`[^`\n]*`", re.DOTALL)
-
-
-def message(key: str, language: str) -> str:
-    texts = MESSAGES[key]
-    return texts.get(language, texts["en"])
 
 
 def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
@@ -103,12 +85,12 @@ def finalize(
     """
     if not text.strip():
         key = "decline" if use_docs and (retrieval_weak or not sources) else "empty"
-        return message(key, language), [], True
+        return t(key, language), [], True
     by_n = {s.n: s for s in sources} if use_docs else {}
     mapped, order = _map_markers(text, by_n)
     mapped = mapped.strip()
     if use_docs and not order and (retrieval_weak or not sources):
-        return message("decline", language), [], True
+        return t("decline", language), [], True
     citations = [
         Citation(
             n=new,

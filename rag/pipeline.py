@@ -147,8 +147,6 @@ class Answerer:
         text, citations, declined = finalize(
             routed.text, sources, retrieval_weak=weak, use_docs=use_docs, language=language
         )
-        if declined and use_docs:
-            text = t("decline", language)
         notices = list(routed.notices)  # the router already says when the docs were not used
         timings["total"] = (time.perf_counter() - started) * 1000
         return Reply(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from rag.citations import MESSAGES, finalize, snippet
+from bot.messages import MESSAGES
+from rag.citations import finalize, snippet
 from rag.generation import Source
 
 
