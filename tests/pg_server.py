@@ -13,13 +13,14 @@ import contextlib
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.local_net import free_port
 
 
 def _pg_bin() -> Path | None:
@@ -28,12 +29,6 @@ def _pg_bin() -> Path | None:
         return Path(found[-1]).parent
     initdb = shutil.which("initdb")
     return Path(initdb).parent if initdb else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextlib.contextmanager
@@ -45,7 +40,7 @@ def postgres_server() -> Iterator[str]:
     base = Path(tempfile.mkdtemp(prefix="docbot-pg-"))
     base.chmod(0o755)
     data = base / "data"
-    port = _free_port()
+    port = free_port()
     prefix: list[str] = []
     if os.geteuid() == 0:
         try:

@@ -29,6 +29,7 @@ from bot.core import Bot
 from ingest.pipeline import IngestRequest, run_ingest
 from ingest.sources import SourceSpec
 from rag.index_store import IndexStore
+from tests.local_net import free_port, spawn
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,16 +41,6 @@ PAGES = {
     "Snapshots are kept for fourteen days before they are deleted.\n",
     "auth.md": "# Signing in\n\n## Single sign-on\n\nWidgets supports single sign-on with SAML and OpenID Connect identity providers.\n",
 }
-
-
-def _spawn(cmd: list[str], **kwargs: object) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kwargs)  # type: ignore[call-overload]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -81,7 +72,7 @@ async def test_a_dead_model_provider_falls_back_with_a_notice(tmp_path: Path, co
     app.router.add_post("/model", broken)
     runner = web.AppRunner(app)
     await runner.setup()
-    port = _free_port()
+    port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
         settings = _settings(
@@ -108,7 +99,7 @@ async def test_a_dead_model_provider_falls_back_with_a_notice(tmp_path: Path, co
 async def test_the_chroma_server_going_away_gives_a_clear_reply_and_recovers(
     tmp_path: Path, corpus: Path
 ) -> None:
-    port = _free_port()
+    port = free_port()
     path = tmp_path / "chroma-server"
 
     def start() -> subprocess.Popen[bytes]:
@@ -162,7 +153,7 @@ async def test_an_ingest_killed_mid_run_leaves_the_live_index_serving(
         pytest.skip("the shared corpus is not here")
     env = {**os.environ, "DOCBOT_DATA_DIR": str(settings.data_dir), "DOCBOT_LOG_LEVEL": "warning"}
     proc = await asyncio.to_thread(
-        _spawn,
+        spawn,
         [sys.executable, "-m", "bot.cli", "ingest", "--path", str(kubeflow)],
         env=env,
         cwd=ROOT,

@@ -24,6 +24,7 @@ import aiohttp
 import pytest
 
 from adapters.slack.stand_in import BOT_USER_ID, TEAM_ID, SlackStandIn
+from tests.local_net import free_port, spawn
 from tests.pg_server import postgres_server
 
 pytestmark = [
@@ -36,19 +37,6 @@ PAGES = {
     "install.md": "# Installing Widgets\n\n## Install with pip\n\nRun `pip install widgets` to install the widget toolkit.\n",
     "backup.md": "# Backups\n\n## Nightly snapshots\n\nSnapshots of the widget database are kept for fourteen days.\n",
 }
-
-
-def _spawn(cmd: list[str], log: Path | None = None, **kwargs: object) -> subprocess.Popen[bytes]:
-    if log is None:
-        return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kwargs)  # type: ignore[call-overload]
-    with open(log, "wb") as err:  # the child keeps its own descriptor
-        return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, **kwargs)  # type: ignore[call-overload]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_port(port: int, timeout: float = 60, proc: subprocess.Popen[bytes] | None = None) -> None:
@@ -107,9 +95,9 @@ async def test_two_replicas_answer_each_event_exactly_once(tmp_path: Path) -> No
     corpus.mkdir()
     for name, text in PAGES.items():
         (corpus / name).write_text(text)
-    chroma_port = _free_port()
+    chroma_port = free_port()
     chroma = await asyncio.to_thread(
-        _spawn,
+        spawn,
         [
             "chroma",
             "run",
@@ -146,11 +134,11 @@ async def test_two_replicas_answer_each_event_exactly_once(tmp_path: Path) -> No
                 check=True,
                 capture_output=True,
             )
-            ports = [_free_port(), _free_port()]
+            ports = [free_port(), free_port()]
             for port in ports:
                 replicas.append(
                     await asyncio.to_thread(
-                        _spawn,
+                        spawn,
                         [sys.executable, "-m", "bot.cli", "serve", "--no-teams"],
                         env={**env, "DOCBOT_PORT": str(port)},
                         cwd=ROOT,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from adapters.console import to_message
 from bot.config import ConfigError, Settings
 from bot.core import Bot
 from bot.server import build_app, serve, supervise
+from tests.local_net import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -119,9 +119,7 @@ async def test_many_waiting_questions_get_an_overloaded_reply(
 async def test_serve_binds_loopback_and_shuts_down_gracefully(
     built_settings: Settings, tmp_path: Path
 ) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     settings = dataclasses.replace(built_settings, state_url=str(tmp_path / "s.sqlite3"), port=port)
     ready, stop = asyncio.Event(), asyncio.Event()
     task = asyncio.create_task(serve(settings, slack=False, teams=False, ready=ready, stop=stop))
@@ -137,9 +135,7 @@ async def test_serve_binds_loopback_and_shuts_down_gracefully(
 def test_the_cml_application_script_serves_healthz_on_cdsw_app_port(
     built_settings: Settings, tmp_path: Path
 ) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     env = {
         **os.environ,
         "CDSW_APP_PORT": str(port),
