@@ -72,9 +72,6 @@ class Bot:
         check = self._admin_checks.get(platform)
         return bool(check and check(user_id))
 
-    def _msg_is_admin(self, msg: IncomingMessage) -> bool:
-        return self.is_admin(msg.platform, msg.user_id)
-
     def scopes(self, msg: IncomingMessage) -> tuple[str, str]:
         """(conversation scope, the asker's own scope inside it)."""
         return msg.settings_scope, f"{msg.settings_scope}:user:{msg.user_id}"
@@ -253,9 +250,9 @@ class Bot:
             return Reply(text=text, ephemeral=True, is_command=True, language=lang)
 
         router = self.answerer.router
-        if cmd.name in ADMIN_COMMANDS and not self._msg_is_admin(msg):
+        if cmd.name in ADMIN_COMMANDS and not self.is_admin(msg.platform, msg.user_id):
             return reply(t("admin_only", lang, command=cmd.name))
-        if cmd.channel_scope and not msg.is_direct and not self._msg_is_admin(msg):
+        if cmd.channel_scope and not msg.is_direct and not self.is_admin(msg.platform, msg.user_id):
             return reply(t("admin_only", lang, command=f"{cmd.name} channel"))
         scope = self.scopes(msg)[0 if cmd.channel_scope else 1]
         if cmd.name == "help":
