@@ -22,7 +22,10 @@ Which words count, and how much:
   (`ORDINARY_UNKNOWN_SHARE` of the highest IDF);
 - a word the corpus has never seen and the tokenizer splits into pieces is a
   specific name ("terraform", "slurm", "pareto"): the highest IDF, because the
-  docs cannot be about it.
+  docs cannot be about it - unless it is only an inflection of a whole word
+  ("complains"), a compound of corpus words ("crashloop", "rerun"), or Slack
+  shorthand of three letters or less ("pw", "dep"), which are ordinary language
+  (`is_ordinary_word`).
 
 The decision combines both signals in one score with one weight and one
 threshold (`relevance`, thresholded by `rag.retrieve.Retriever.is_relevant`),
@@ -43,10 +46,18 @@ from rag.tokenize import STOPWORDS, tokenize
 
 # relevance = best cosine - COVERAGE_WEIGHT * (1 - coverage)
 COVERAGE_WEIGHT = 0.25
+# Subtracted from relevance when the question names something the corpus never mentions.
+MISSING_NAME_PENALTY = 0.2
 # Weight of a never-seen ordinary word, as a share of the highest IDF.
 ORDINARY_UNKNOWN_SHARE = 0.15
 # Weight of a corpus word the tokenizer knows whole (ordinary language), as a share of its IDF.
 ORDINARY_KNOWN_SHARE = 0.25
+# Endings that make an inflected form of a word ("complains", "crashlooping").
+INFLECTIONS = ("s", "es", "ed", "d", "ing", "er", "ers")
+# Prefixes that make a new word of a known one ("rerun", "unpause", "autoscale").
+WORD_PREFIXES = ("re", "un", "pre", "sub", "multi", "auto", "non", "co", "de", "dis", "over")
+# Unknown words this short are shorthand ("pw", "dep", "env"), not names.
+SHORTHAND_LEN = 3
 
 _WORD = re.compile(r"[^\W_]+(?:[.\-_/][^\W_]+)*", re.UNICODE)
 
@@ -56,6 +67,57 @@ class Term:
     token: str  # as the keyword index knows it (stemmed, typo-corrected), or the unknown word
     weight: float
     known: bool  # in the corpus vocabulary
+    specific: bool = False  # a name the corpus has never seen ("terraform"): see is_ordinary_word
+
+
+def is_ordinary_word(
+    word: str, is_single_piece: Callable[[str], bool], in_corpus: Callable[[str], bool]
+) -> bool:
+    """Whether a word the corpus has never seen is ordinary language rather than a name.
+
+    The tokenizer knowing a word whole is the first sign (a WordPiece vocabulary
+    holds common words, not product names). Inflections and compounds of known
+    words are ordinary too; the head of a compound must be a *corpus* word (or a
+    common prefix), because any word's first few letters are a tokenizer piece:
+    "terraform" is "terra" + "form", and "terra" is not in the docs.
+    """
+    parts = [p for p in re.split(r"[.\-_/]", word) if p]
+    if len(parts) > 1:  # "try/finally", "multi-objective": judged part by part
+        return all(
+            p in WORD_PREFIXES or in_corpus(p) or is_ordinary_word(p, is_single_piece, in_corpus)
+            for p in parts
+        )
+    if word.isalpha() and len(word) <= SHORTHAND_LEN:
+        return True
+    if not word.isalpha():  # "arm64", "ec2": letters and digits make a model or product name
+        return False
+    if _inflected(word, is_single_piece):
+        return True
+    if (
+        len(word) >= 5
+        and any(  # a dropped letter: "checkng"
+            is_single_piece(word[:i] + c + word[i:]) for i in range(1, len(word)) for c in "aeiou"
+        )
+    ):
+        return True
+    for cut in range(2, len(word) - 2):
+        head, tail = word[:cut], word[cut:]
+        head_ok = head in WORD_PREFIXES or (len(head) >= 3 and in_corpus(head))
+        if head_ok and (in_corpus(tail) or _inflected(tail, is_single_piece)):
+            return True
+    return False
+
+
+def _inflected(word: str, is_single_piece: Callable[[str], bool]) -> bool:
+    """A whole tokenizer word, or one with an inflection ending ("loader", "complains")."""
+    if is_single_piece(word):
+        return True
+    return any(
+        word.endswith(ending)
+        and len(word) - len(ending) >= 3
+        and is_single_piece(word[: -len(ending)])
+        for ending in INFLECTIONS
+    )
 
 
 def salient_terms(
@@ -64,8 +126,13 @@ def salient_terms(
     idf: Callable[[str], float],
     is_single_piece: Callable[[str], bool],
     max_idf: float,
+    in_corpus: Callable[[str], bool] | None = None,
 ) -> tuple[Term, ...]:
-    """The question's content terms with their weights, each once."""
+    """The question's content terms with their weights, each once.
+
+    `in_corpus` says whether a word is in the corpus vocabulary as it stands (no
+    typo correction); without it only the tokenizer judges unknown words."""
+    known_word = in_corpus or (lambda _: False)
     terms: dict[str, Term] = {}
     for match in _WORD.finditer(question.lower()):
         word = match.group(0)
@@ -80,10 +147,10 @@ def salient_terms(
                 terms.setdefault(fixed, Term(fixed, idf(fixed) * share, True))
             elif token.isdigit():
                 continue  # version numbers and counts say little about the topic
-            elif is_single_piece(word):
+            elif any(is_ordinary_word(part, is_single_piece, known_word) for part in (word, token)):
                 terms[token] = Term(token, max_idf * ORDINARY_UNKNOWN_SHARE, False)
             else:
-                terms[token] = Term(token, max_idf, False)
+                terms[token] = Term(token, max_idf, False, specific=True)
     return tuple(terms.values())
 
 
@@ -98,6 +165,14 @@ def coverage(terms: Iterable[Term], covered: set[str]) -> float:
     return found / total if total > 0 else 1.0
 
 
-def relevance(best_cosine: float, cover: float) -> float:
-    """One number to threshold: dense similarity, lowered by uncovered salient terms."""
-    return best_cosine - COVERAGE_WEIGHT * (1.0 - cover)
+def relevance(best_cosine: float, cover: float, names_missing: bool = False) -> float:
+    """One number to threshold: dense similarity, lowered by uncovered salient terms,
+    and lowered further when the question names something the corpus never mentions
+    (the embedding model, splitting "slurm" into pieces, barely notices it)."""
+    penalty = MISSING_NAME_PENALTY if names_missing else 0.0
+    return best_cosine - COVERAGE_WEIGHT * (1.0 - cover) - penalty
+
+
+def names_missing(terms: Iterable[Term]) -> bool:
+    """Whether the question names something the corpus has never seen (a `specific` term)."""
+    return any(term.specific for term in terms)

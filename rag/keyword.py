@@ -136,6 +136,10 @@ class KeywordIndex:
             return 0
         return int(self._indptr[tid + 1] - self._indptr[tid])
 
+    def has_word(self, word: str) -> bool:
+        """Whether the corpus uses `word` (as the index stems it; no typo correction)."""
+        return any(token in self.vocab for token in tokenize(word))
+
     def idf(self, token: str) -> float:
         """BM25-style inverse document frequency; an unknown word gets the highest value."""
         n = max(self.size, 1)

@@ -6,10 +6,13 @@ import math
 
 from rag.answerability import (
     COVERAGE_WEIGHT,
+    MISSING_NAME_PENALTY,
     ORDINARY_KNOWN_SHARE,
     ORDINARY_UNKNOWN_SHARE,
     Term,
     coverage,
+    is_ordinary_word,
+    names_missing,
     relevance,
     salient_terms,
 )
@@ -30,8 +33,17 @@ def correct(token: str) -> str | None:
     return {"katb": "katib"}.get(token)
 
 
+# what a WordPiece vocabulary knows whole
+WHOLE = {"dark", "mode", "store", "database", "complain", "checking", "run", "form", "loop"}
+CORPUS_WORDS = {"katib", "crash", "try", "finally", "objective"}
+
+
 def single_piece(word: str) -> bool:
-    return word in {"dark", "mode", "store", "database"}  # what a WordPiece vocabulary knows whole
+    return word in WHOLE
+
+
+def in_corpus(word: str) -> bool:
+    return word in CORPUS_WORDS
 
 
 def terms_of(question: str) -> tuple[Term, ...]:
@@ -73,3 +85,32 @@ def test_relevance_lowers_cosine_by_missing_coverage() -> None:
     assert relevance(0.6, 1.0) == 0.6
     assert math.isclose(relevance(0.6, 0.0), 0.6 - COVERAGE_WEIGHT)
     assert relevance(0.6, 0.5) > relevance(0.6, 0.2)
+
+
+def ordinary(word: str) -> bool:
+    return is_ordinary_word(word, single_piece, in_corpus)
+
+
+def test_words_the_tokenizer_knows_and_their_variants_are_ordinary_language() -> None:
+    assert ordinary("complain")
+    assert ordinary("complains")  # an inflection of a whole word
+    assert ordinary("checkng")  # a dropped letter
+    assert ordinary("rerun")  # a prefix and a whole word
+    assert ordinary("crashloop")  # a compound whose head the corpus uses
+    assert ordinary("try/finally") and ordinary("multi-objective")  # part by part
+    assert ordinary("pw") and ordinary("dep")  # shorthand
+
+
+def test_unknown_names_are_not_ordinary() -> None:
+    assert not ordinary("slurm")
+    assert not ordinary("terraform")  # "terra" + "form": the head is no corpus word
+    assert not ordinary("arm64")  # letters and digits: a product or model name
+    assert not ordinary("redis/okta")
+
+
+def test_a_missing_name_marks_the_question_and_lowers_relevance() -> None:
+    terms = {t.token: t for t in terms_of("can katib submit trials to slurm")}
+    assert terms["slurm"].specific and not terms["katib"].specific
+    assert names_missing(terms.values())
+    assert not names_missing(terms_of("katib dark mode"))  # ordinary words never do
+    assert math.isclose(relevance(0.6, 1.0, True), 0.6 - MISSING_NAME_PENALTY)
