@@ -57,7 +57,6 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from ingest.pipeline import IngestRequest, format_summary, run_ingest
 
     settings = settings_for_args(args, settings)
-    spec = source_from_args(args, settings)
     if (
         not any(getattr(args, k, None) for k in ("path", "sitemap", "links", "url"))
         and not settings.ingest_source
@@ -65,7 +64,8 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         raise ConfigError(
             "docbot ingest needs a source: --path DIR, --sitemap URL, --links FILE_OR_URL or --url URL"
         )
-    request = IngestRequest(spec, base_url=args.base_url or "", force=args.force)
+    spec = source_from_args(args, settings)
+    request = IngestRequest(spec, force=args.force)
 
     async def say(text: str) -> None:
         if not args.json:
@@ -257,9 +257,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ingest", help="scrape or read a source and publish a new index version")
     add_source_arguments(p)
-    p.add_argument(
-        "--base-url", help="--path: the URL the folder is published under (citation links)"
-    )
     p.add_argument("--force", action="store_true", help="publish even if many pages were lost")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=cmd_ingest)

@@ -212,9 +212,11 @@ class Settings:
     cml_app_subdomain: str = "docbot"
     # ingest
     ingest_source: str = ""  # default source for reingest: a path, links file/URL, sitemap URL
+    ingest_base_url: str = ""  # a folder source's publish URL (citation links)
     ingest_allow_private: bool = False
     ingest_concurrency: int = 16
     ingest_per_host: int = 8
+    ingest_max_crawl_delay: float = 10.0  # cap on a robots.txt Crawl-delay, seconds (0: ignore it)
     # operations
     log_format: str = "text"
     log_level: str = "INFO"
@@ -306,9 +308,13 @@ class Settings:
             cml_scrape_schedule=env.str("DOCBOT_CML_SCRAPE_SCHEDULE"),
             cml_app_subdomain=env.str("DOCBOT_CML_APP_SUBDOMAIN", "docbot"),
             ingest_source=env.str("DOCBOT_INGEST_SOURCE"),
+            ingest_base_url=env.str("DOCBOT_INGEST_BASE_URL"),
             ingest_allow_private=env.bool("DOCBOT_INGEST_ALLOW_PRIVATE", False),
             ingest_concurrency=env.int("DOCBOT_INGEST_CONCURRENCY", 16, minimum=1, maximum=256),
             ingest_per_host=env.int("DOCBOT_INGEST_PER_HOST", 8, minimum=1, maximum=64),
+            ingest_max_crawl_delay=env.float(
+                "DOCBOT_INGEST_MAX_CRAWL_DELAY", 10.0, minimum=0.0, maximum=3600.0
+            ),
             log_format=env.choice("DOCBOT_LOG_FORMAT", "text", ("text", "json")),
             log_level=env.choice(
                 "DOCBOT_LOG_LEVEL", "info", ("debug", "info", "warning", "error")

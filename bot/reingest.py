@@ -32,7 +32,9 @@ def plan_reingest(settings: Settings) -> Job | None:
                 await say(str(exc))
             except Exception as exc:  # unexpected: a short reason in the thread, details in the log
                 log.exception("CML re-ingest failed")
-                await say(f"Re-ingest on CML failed ({type(exc).__name__}); the current docs stay live.")
+                await say(
+                    f"Re-ingest on CML failed ({type(exc).__name__}); the current docs stay live."
+                )
 
         return cml_job
     if not settings.ingest_source:
@@ -44,7 +46,7 @@ def plan_reingest(settings: Settings) -> Job | None:
 
         try:
             await run_ingest(
-                IngestRequest(default_source(settings.ingest_source)), settings, on_progress=say
+                IngestRequest(default_source(settings.ingest_source, settings.ingest_base_url)), settings, on_progress=say
             )
         except Exception as exc:
             log.exception("re-ingest failed")

@@ -33,6 +33,12 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--url", metavar="URL", help="crawl from this start URL")
     parser.add_argument(
+        "--base-url",
+        default="",
+        metavar="URL",
+        help="--path: the URL the folder is published under (citation links)",
+    )
+    parser.add_argument(
         "--prefix",
         default="",
         help="crawl: only follow URLs under this prefix (default: the start URL's folder)",
@@ -49,6 +55,16 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
 
 def source_from_args(args: argparse.Namespace, settings: Settings) -> SourceSpec:
     """The source the options name; else DOCBOT_INGEST_SOURCE; else the shipped CML list."""
+    spec = _named_source(args, settings)
+    base_url = (getattr(args, "base_url", "") or "").strip()
+    if base_url:
+        if spec.kind != "path":
+            raise SourceError("--base-url applies to a local folder (--path) only")
+        spec = dataclasses.replace(spec, base_url=base_url)
+    return spec
+
+
+def _named_source(args: argparse.Namespace, settings: Settings) -> SourceSpec:
     depth = getattr(args, "depth", 2)
     prefix = getattr(args, "prefix", "")
     if getattr(args, "path", None):
@@ -59,7 +75,7 @@ def source_from_args(args: argparse.Namespace, settings: Settings) -> SourceSpec
         return SourceSpec("links", args.links)
     if getattr(args, "url", None):
         return SourceSpec("crawl", args.url, prefix=prefix, depth=depth)
-    return default_source(settings.ingest_source)
+    return default_source(settings.ingest_source, settings.ingest_base_url)
 
 
 def settings_for_args(args: argparse.Namespace, settings: Settings) -> Settings:

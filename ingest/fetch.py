@@ -1,7 +1,8 @@
 """Polite, bounded, conditional HTTP fetching for ingest (aiohttp).
 
 One `Fetcher` per scrape: a shared connection pool with a global concurrency
-limit and a per-host limit; per request a timeout, a size cap, a content-type
+limit and a per-host limit, and a host's robots.txt `Crawl-delay` (capped) kept
+between the starts of its requests; per request a timeout, a size cap, a content-type
 check, redirects followed by hand (so each hop is checked against robots.txt
 and the SSRF guard), retries with exponential backoff on 429/5xx/timeouts
 honouring Retry-After, and conditional GET (If-None-Match / If-Modified-Since)
@@ -16,6 +17,7 @@ import asyncio
 import contextlib
 import email.utils
 import logging
+import math
 import random
 import re
 import time
@@ -88,6 +90,7 @@ class FetchPolicy:
     max_redirects: int = 5
     allow_private: bool = False
     respect_robots: bool = True
+    max_crawl_delay_s: float = 10.0  # a robots.txt Crawl-delay above this is capped; 0: ignored
     user_agent: str = USER_AGENT
     page_types: tuple[str, ...] = PAGE_TYPES
 
@@ -97,6 +100,7 @@ class FetchPolicy:
             concurrency=settings.ingest_concurrency,
             per_host=settings.ingest_per_host,
             allow_private=settings.ingest_allow_private,
+            max_crawl_delay_s=settings.ingest_max_crawl_delay,
         )
         return replace(base, **overrides) if overrides else base  # type: ignore[arg-type]
 
@@ -187,6 +191,11 @@ class Fetcher:
         self._slots = asyncio.Semaphore(self.policy.concurrency)
         self._robots: dict[str, RobotsRules] = {}
         self._robots_locks: dict[str, asyncio.Lock] = {}
+        # per host (robots.txt URL): seconds between request starts, when it asks for a
+        # Crawl-delay; when its last request started; a lock that makes its requests queue
+        self._delays: dict[str, float] = {}
+        self._last_start: dict[str, float] = {}
+        self._pace_locks: dict[str, asyncio.Lock] = {}
 
     async def __aenter__(self) -> Fetcher:
         connector = aiohttp.TCPConnector(
@@ -261,10 +270,51 @@ class Fetcher:
                     rules = rules_for_response(None, "")
                 if rules.reason:
                     log.warning("%s: %s", redact_url(key), rules.reason)
+                self._set_crawl_delay(key, rules)
                 self._robots[key] = rules
         return self._robots[key]
 
+    def crawl_delay(self, url: str) -> float:
+        """Seconds kept between request starts to the URL's host (0: none)."""
+        return self._delays.get(robots_url(url), 0.0)
+
     # -- internals ----------------------------------------------------------------------
+
+    def _set_crawl_delay(self, key: str, rules: RobotsRules) -> None:
+        asked = rules.crawl_delay(self.policy.user_agent)
+        if not asked or self.policy.max_crawl_delay_s <= 0:
+            return
+        delay = min(asked, self.policy.max_crawl_delay_s)
+        self._delays[key] = delay
+        host = urlsplit(key).netloc.rsplit("@", 1)[-1]
+        if delay < asked:
+            log.warning(
+                "%s asks for a Crawl-delay of %gs; capped at %gs (DOCBOT_INGEST_MAX_CRAWL_DELAY)",
+                host,
+                asked,
+                delay,
+            )
+        else:
+            log.info(
+                "%s asks for a Crawl-delay of %gs: its requests start %gs apart", host, asked, delay
+            )
+
+    async def _start_request(self, url: str) -> None:
+        """Take a concurrency slot (the caller releases it) once the host's Crawl-delay since
+        its last request start has passed. Waiting for the delay holds no slot, so other
+        hosts go on meanwhile."""
+        key = robots_url(url)
+        delay = self._delays.get(key, 0.0)
+        if not delay:
+            await self._slots.acquire()
+            self._last_start[key] = time.monotonic()
+            return
+        async with self._pace_locks.setdefault(key, asyncio.Lock()):
+            wait = self._last_start.get(key, -math.inf) + delay - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            await self._slots.acquire()
+            self._last_start[key] = time.monotonic()
 
     async def _fetch(
         self,
@@ -322,11 +372,13 @@ class Fetcher:
                     backoff_delay(retry, self.policy, last.retry_after if last else None)
                 )
             attempts += 1
+            await self._start_request(current)
             try:
-                async with self._slots:
-                    return await self._attempt(url, current, headers, document, attempts)
+                return await self._attempt(url, current, headers, document, attempts)
             except _Retry as exc:
                 last = exc
+            finally:
+                self._slots.release()
         assert last is not None
         return FetchResult(
             url,

@@ -26,8 +26,7 @@ Progress = Callable[[str], Awaitable[None]]
 
 @dataclass(frozen=True)
 class IngestRequest:
-    source: SourceSpec
-    base_url: str = ""  # path: URL the folder is published under (for citations)
+    source: SourceSpec  # a folder's publish URL, for citations, is `source.base_url`
     force: bool = False
 
 
@@ -56,23 +55,16 @@ async def run_ingest(
     spec = request.source
     result: dict[str, Any] = {"source": spec.describe()}
     with ingest_lock(settings):
-        if spec.kind == "path" and request.base_url:
-            # citations under the URL the folder is published at; read directly
-            from ingest.local import read_folder
+        # every source, a local folder too, goes through a docs snapshot, so that a later
+        # `docbot index` (CML Job 2) rebuilds exactly these pages
+        from ingest.scrape import scrape
 
-            await on_progress(f"Reading {spec.value}…")
-            pages = await asyncio.to_thread(read_folder, spec.value, base_url=request.base_url)
-            if not pages:
-                raise FileNotFoundError(f"no HTML, Markdown or text files in {spec.value}")
-            result["scrape"] = {"pages": len(pages)}
-        else:
-            from ingest.scrape import scrape
-
-            await on_progress(f"Fetching {spec.describe()}…")
-            summary = await scrape(spec, settings, progress=progress)
-            result["scrape"] = summary.to_dict()
-            await on_progress(f"Fetched: {summary.format()}")
-            pages, _ = await asyncio.to_thread(pages_from_snapshot, settings)
+        folder = spec.kind == "path"
+        await on_progress(f"Reading {spec.value}…" if folder else f"Fetching {spec.describe()}…")
+        summary = await scrape(spec, settings, progress=progress)
+        result["scrape"] = summary.to_dict()
+        await on_progress(f"{'Read' if folder else 'Fetched'}: {summary.format()}")
+        pages, _ = await asyncio.to_thread(pages_from_snapshot, settings)
         await on_progress(f"Indexing {len(pages)} pages…")
         index: IndexSummary = await asyncio.to_thread(
             build_index,

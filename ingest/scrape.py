@@ -69,9 +69,9 @@ class ScrapeSummary:
         )
         if self.skipped:
             line += f", {self.skipped} skipped"
-        line += (
-            f" in {self.seconds:.1f}s ({self.requests} requests, {self.not_modified} not modified)"
-        )
+        line += f" in {self.seconds:.1f}s"
+        if self.requests:  # a local folder is read, not fetched
+            line += f" ({self.requests} requests, {self.not_modified} not modified)"
         return line
 
 
@@ -94,6 +94,8 @@ async def scrape(
     data_dir = settings.data_dir
     policy = policy or FetchPolicy.from_settings(settings)
     with snap.scrape_lock(data_dir):
+        # a folder is read first: a missing or empty one fails with one clear error
+        folder = await _read_folder(source) if source.kind == "path" else None
         previous = await asyncio.to_thread(snap.load_current, data_dir)
         prev_pages: dict[str, Page] = {}
         prev_entries: dict[str, dict[str, Any]] = {}
@@ -104,8 +106,8 @@ async def scrape(
         log.info("scrape %s (previous snapshot: %d pages)", source.describe(), len(prev_pages))
 
         summary = ScrapeSummary(source=source.describe())
-        if source.kind == "path":
-            outcomes = await _read_folder(source)
+        if folder is not None:
+            outcomes = folder
             links: dict[str, list[str]] = {}
         else:
             outcomes, links = await _fetch_source(
@@ -309,7 +311,7 @@ async def _read_folder(source: SourceSpec) -> list[_Outcome]:
     from ingest.local import read_folder
 
     try:
-        pages = await asyncio.to_thread(read_folder, source.value)
+        pages = await asyncio.to_thread(read_folder, source.value, base_url=source.base_url)
     except FileNotFoundError as exc:
         raise SourceError(str(exc)) from None
     if not pages:

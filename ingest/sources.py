@@ -16,7 +16,7 @@ import io
 import logging
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urldefrag, urljoin, urlsplit, urlunsplit
@@ -52,6 +52,7 @@ class SourceSpec:
     value: str
     prefix: str = ""  # crawl: only follow URLs starting with this (default: the start URL's folder)
     depth: int = 2  # crawl: link hops from the start URL
+    base_url: str = ""  # path: the URL the folder is published under (citation links)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -60,6 +61,13 @@ class SourceSpec:
             raise SourceError(f"empty {self.kind} source")
         if self.depth < 0:
             raise SourceError("crawl depth must be 0 or more")
+        if self.base_url:
+            if self.kind != "path":
+                raise SourceError("a base URL applies to a local folder (path) source only")
+            if not _is_http(self.base_url):
+                raise SourceError(
+                    f"the base URL must be an http(s) URL, not {redact_url(self.base_url)!r}"
+                )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -70,6 +78,8 @@ class SourceSpec:
         if self.kind == "crawl":
             prefix = redact_url(self.crawl_prefix())
             return f"crawl {value} (prefix {prefix}, depth {self.depth})"
+        if self.base_url:
+            return f"{self.kind} {value} (published at {redact_url(self.base_url)})"
         return f"{self.kind} {value}"
 
     def crawl_prefix(self) -> str:
@@ -106,13 +116,14 @@ class SourceSpec:
         return cls("links", text, prefix, depth)
 
 
-def default_source(settings_source: str = "") -> SourceSpec:
-    """The configured source, else the shipped CML docs links file."""
-    return (
-        SourceSpec.parse(settings_source)
-        if settings_source
-        else SourceSpec("links", str(DEFAULT_LINKS_FILE))
-    )
+def default_source(settings_source: str = "", base_url: str = "") -> SourceSpec:
+    """The configured source, else the shipped CML docs links file. `base_url`
+    (DOCBOT_INGEST_BASE_URL) is where a folder source is published, for citations;
+    it is ignored for web sources, which carry their own URLs."""
+    if not settings_source:
+        return SourceSpec("links", str(DEFAULT_LINKS_FILE))
+    spec = SourceSpec.parse(settings_source)
+    return replace(spec, base_url=base_url) if base_url and spec.kind == "path" else spec
 
 
 # -- pure parsers -----------------------------------------------------------------------

@@ -274,7 +274,8 @@ async def test_reingest_from_the_console_end_to_end(
     assert t("no_index", "en") in text  # before: nothing indexed
     assert t("reingest_started", "en") in text
     assert t("reingest_running", "en") in text  # the second one while the first runs
-    assert "docbot> Fetching path" in text  # progress reaches the conversation
+    assert f"docbot> Reading {corpus_dir}…" in text  # progress reaches the conversation
+    assert "docbot> Read: 5 pages: 5 new" in text
     assert "docbot> Ingest finished:" in text  # and the summary
     assert IndexStore(settings).current() is not None
     reply = await ask(bot, "How do I restore a backup?")

@@ -75,7 +75,8 @@ def test_ingest_path_json_summary(
     code, out, err = run(capsys, "ingest", "--path", str(corpus_dir), "--base-url", BASE, "--json")
     assert code == 0, err
     [summary] = json_lines(out)
-    assert summary["scrape"] == {"pages": 5}
+    assert summary["scrape"]["pages"] == 5 and summary["scrape"]["new"] == 5
+    assert summary["source"] == f"path {corpus_dir} (published at {BASE})"
     assert summary["index"]["published"] is True and summary["index"]["pages"] == 5
     assert summary["index"]["chunks_embedded"] == summary["index"]["chunks"]
     assert (
@@ -86,7 +87,8 @@ def test_ingest_path_json_summary(
     )
     # the text form of a second run: everything reused
     code, out, _ = run(capsys, "ingest", "--path", str(corpus_dir), "--base-url", BASE)
-    assert code == 0 and out.startswith("Ingest finished: pages 5;") and " 0 embedded" in out
+    assert code == 0 and " 0 embedded" in out
+    assert out.startswith("Ingest finished: pages 5: 0 new, 0 changed, 5 unchanged, 0 removed")
 
 
 def test_an_ingest_error_is_one_clear_line(
@@ -95,9 +97,7 @@ def test_an_ingest_error_is_one_clear_line(
     monkeypatch.setenv("DOCBOT_DATA_DIR", str(tmp_path / "data"))
     code, out, err = run(capsys, "ingest", "--path", str(tmp_path / "nowhere"), "--base-url", BASE)
     assert code == 1 and "Traceback" not in err
-    assert err.splitlines()[-1].startswith(
-        "docbot: ingest failed: FileNotFoundError: not a folder:"
-    )
+    assert err.splitlines()[-1].startswith("docbot: ingest failed: SourceError: not a folder:")
     code, out, err = run(
         capsys, "ingest", "--path", str(tmp_path / "nowhere"), "--base-url", BASE, "--json"
     )

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from aiohttp import web
 
-from ingest.fetch import Fetcher, FetchPolicy, backoff_delay, parse_retry_after
+from ingest.fetch import USER_AGENT, Fetcher, FetchPolicy, backoff_delay, parse_retry_after
+from ingest.robots import parse_robots, rules_for_response
 
 PAGE = b"<html><body><main><h1>Hello</h1><p>World</p></main></body></html>"
 HTML = "text/html; charset=utf-8"
@@ -219,6 +221,105 @@ async def test_unreachable_robots_txt_disallows_the_host_and_a_missing_one_allow
 
     assert refused.status == "skipped" and "robots.txt HTTP 500" in refused.error
     assert allowed.status == "ok"
+
+
+def timed_site(robots_txt: str, arrivals: list[tuple[str, float]]) -> web.Application:
+    """robots.txt plus /p/{n} pages; each request's path and arrival time is recorded."""
+
+    async def robots(request: web.Request) -> web.Response:
+        arrivals.append((request.path, time.monotonic()))
+        return web.Response(text=robots_txt)
+
+    async def page(request: web.Request) -> web.Response:
+        arrivals.append((request.path, time.monotonic()))
+        return await html_page(request)
+
+    app = web.Application()
+    app.router.add_get("/robots.txt", robots)
+    app.router.add_get("/p/{n}", page)
+    return app
+
+
+def gaps(arrivals: list[tuple[str, float]]) -> list[float]:
+    times = sorted(t for _, t in arrivals)
+    return [b - a for a, b in zip(times, times[1:], strict=False)]
+
+
+async def test_crawl_delay_spaces_the_request_starts_to_that_host(serve_app, caplog):
+    caplog.set_level(logging.INFO, logger="ingest.fetch")
+    arrivals: list[tuple[str, float]] = []
+    # our own group's delay wins over the `*` group's
+    robots_txt = (
+        "User-agent: *\nCrawl-delay: 5\n\nUser-agent: docbot-ingest\nCrawl-delay: 0.2\nAllow: /\n"
+    )
+    base = await serve_app(timed_site(robots_txt, arrivals))
+    other_arrivals: list[tuple[str, float]] = []
+    other = await serve_app(timed_site("User-agent: *\nAllow: /\n", other_arrivals))
+    async with Fetcher(policy()) as fetcher:
+        started = time.monotonic()
+        paced, free = await asyncio.gather(
+            fetcher.fetch_many([f"{base}/p/{n}" for n in range(4)]),
+            fetcher.fetch_many([f"{other}/p/{n}" for n in range(4)]),
+        )
+        free_done = max(t for _, t in other_arrivals) - started
+        assert fetcher.crawl_delay(base) == 0.2 and fetcher.crawl_delay(other) == 0.0
+
+    assert all(r.status == "ok" for r in paced + free)
+    assert [path for path, _ in arrivals][0] == "/robots.txt" and len(arrivals) == 5
+    robots_to_first, *between_pages = gaps(arrivals)
+    assert min(between_pages) >= 0.2  # each page request starts 0.2 s after the one before
+    # robots.txt opened the connection the first page reuses: its arrival lags its start
+    assert robots_to_first >= 0.2 - 0.01
+    assert free_done < 0.5  # a host without a Crawl-delay is not held up meanwhile
+    said = [r.getMessage() for r in caplog.records if "Crawl-delay" in r.getMessage()]
+    assert len(said) == 1 and "Crawl-delay of 0.2s" in said[0]  # once per host
+
+
+async def test_a_huge_crawl_delay_is_capped(serve_app, caplog):
+    arrivals: list[tuple[str, float]] = []
+    base = await serve_app(timed_site("User-agent: *\nCrawl-delay: 86400\n", arrivals))
+    async with Fetcher(policy(max_crawl_delay_s=0.3)) as fetcher:
+        started = time.monotonic()
+        results = await fetcher.fetch_many([f"{base}/p/{n}" for n in range(3)])
+        elapsed = time.monotonic() - started
+
+    assert all(r.status == "ok" for r in results)
+    assert min(gaps(arrivals)[1:]) >= 0.3 and elapsed < 3.0  # 0.3 s apart, not a day
+    warned = [r.getMessage() for r in caplog.records if "Crawl-delay" in r.getMessage()]
+    assert len(warned) == 1 and "Crawl-delay of 86400s; capped at 0.3s" in warned[0]
+
+
+async def test_a_max_crawl_delay_of_zero_ignores_it(serve_app):
+    arrivals: list[tuple[str, float]] = []
+    base = await serve_app(timed_site("User-agent: *\nCrawl-delay: 30\n", arrivals))
+    async with Fetcher(policy(max_crawl_delay_s=0)) as fetcher:
+        results = await asyncio.wait_for(fetcher.fetch_many([f"{base}/p/{n}" for n in range(3)]), 5)
+        assert fetcher.crawl_delay(base) == 0.0
+    assert all(r.status == "ok" for r in results)
+
+
+def test_crawl_delay_parsing():
+    rules = parse_robots(
+        "Sitemap: https://d.test/sitemap.xml\n"
+        "User-agent: *\nDisallow: /x\nCrawl-delay: 2\n\n"
+        "User-agent: googlebot\nUser-agent: docbot-ingest\nCrawl-delay: 0.5\n\n"
+        "User-agent: slowbot\nCrawl-delay: soon\n"
+        "User-agent: nanbot\nCrawl-delay: nan\n"
+    )
+    assert rules.crawl_delay(USER_AGENT) == 0.5  # fractional: urllib.robotparser drops it
+    assert rules.crawl_delay("otherbot/1.0") == 2.0  # no group of its own: `*`
+    assert rules.crawl_delay("slowbot") is None  # its group asks nothing valid: no delay
+    assert rules.crawl_delay("nanbot") is None
+    assert parse_robots("User-agent: *\nDisallow:\n").crawl_delay(USER_AGENT) is None
+    assert rules_for_response(404, "").crawl_delay(USER_AGENT) is None
+
+
+def test_max_crawl_delay_setting():
+    from bot.config import Settings
+
+    assert FetchPolicy.from_settings(Settings()).max_crawl_delay_s == 10.0
+    settings = Settings.from_env({"DOCBOT_INGEST_MAX_CRAWL_DELAY": "2.5"}, env_file=None)
+    assert FetchPolicy.from_settings(settings).max_crawl_delay_s == 2.5
 
 
 async def test_loopback_is_refused_unless_allowed(serve_app):

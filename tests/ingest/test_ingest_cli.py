@@ -14,7 +14,7 @@ import pytest
 from bot.config import Settings
 from ingest import snapshot
 from ingest.cli import register, run_scrape, source_from_args
-from ingest.sources import DEFAULT_LINKS_FILE, SourceSpec
+from ingest.sources import DEFAULT_LINKS_FILE, SourceError, SourceSpec
 from tests.ingest.sites import ROOT, needs_site
 
 
@@ -40,6 +40,37 @@ def test_scrape_options_name_the_source():
     assert source_from_args(parse(), configured).kind == "sitemap"
     with pytest.raises(SystemExit):
         parse("--path", "docs", "--url", "https://d.test/")  # one source at a time
+
+
+def test_base_url_goes_with_a_folder_source():
+    settings = Settings()
+    spec = source_from_args(parse("--path", "docs", "--base-url", "https://d.test/"), settings)
+    assert spec == SourceSpec("path", "docs", base_url="https://d.test/")
+    # a folder named by DOCBOT_INGEST_SOURCE takes it too
+    configured = Settings(ingest_source="path:docs")
+    assert source_from_args(parse("--base-url", "https://d.test/"), configured).base_url == (
+        "https://d.test/"
+    )
+    with pytest.raises(SourceError, match=r"\(--path\) only"):
+        source_from_args(
+            parse("--url", "https://d.test/", "--base-url", "https://d.test/"), settings
+        )
+    with pytest.raises(SourceError, match="http"):
+        source_from_args(parse("--path", "docs", "--base-url", "d.test/docs"), settings)
+
+
+def test_scrape_of_a_folder_takes_the_base_url(corpus_dir, tmp_path, capsys):
+    """`docbot scrape --path DIR --base-url URL` writes the pages under their published URLs."""
+    settings = Settings(data_dir=tmp_path / "data")
+    code = run_scrape(
+        parse("--path", str(corpus_dir), "--base-url", "https://d.test/", "--json"), settings
+    )
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["new"] == 5 and summary["requests"] == 0
+    pages, manifest = snapshot.load_current(settings.data_dir)
+    assert all(p.url.startswith("https://d.test/") for p in pages)
+    assert manifest["source"]["base_url"] == "https://d.test/"
 
 
 @needs_site

@@ -52,6 +52,13 @@ def test_shipped_cml_links_file():
     assert default_source("") == SourceSpec("links", str(DEFAULT_LINKS_FILE))
 
 
+def test_the_configured_publish_url_applies_to_a_folder_source_only(tmp_path) -> None:  # noqa: ANN001
+    site = "https://docs.example.com/"
+    assert default_source(str(tmp_path), site) == SourceSpec("path", str(tmp_path), base_url=site)
+    sitemap = "https://docs.example.com/sitemap.xml"
+    assert default_source(sitemap, site) == SourceSpec("sitemap", sitemap)
+
+
 URLSET = b"""<?xml version="1.0" encoding="UTF-8"?>
 <urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
   <url><loc>https://docs.example.com/a/</loc><lastmod>2026-01-01</lastmod></url>
@@ -127,6 +134,21 @@ def test_source_spec_folder_prefix_and_errors(tmp_path: Path):
         SourceSpec("ftp", "x")  # type: ignore[arg-type]
     with pytest.raises(SourceError, match="no ingest source"):
         SourceSpec.parse("  ")
+
+
+def test_source_spec_base_url_is_for_a_folder_and_http_only():
+    spec = SourceSpec("path", "docs", base_url="https://docs.example.com/")
+    assert spec.describe() == "path docs (published at https://docs.example.com/)"
+    assert spec.to_dict()["base_url"] == "https://docs.example.com/"
+    assert SourceSpec("path", "docs").to_dict()["base_url"] == ""
+    with pytest.raises(SourceError, match="http"):
+        SourceSpec("path", "docs", base_url="docs.example.com/")
+    with pytest.raises(SourceError, match="http"):
+        SourceSpec("path", "docs", base_url="file:///srv/docs/")
+    with pytest.raises(SourceError, match="local folder"):
+        SourceSpec("crawl", "https://d.test/", base_url="https://d.test/")
+    masked = SourceSpec("path", "docs", base_url="https://u:pw@d.test/?token=s3").describe()
+    assert "pw" not in masked and "s3" not in masked
 
 
 async def test_sitemap_index_and_links_file_over_http():

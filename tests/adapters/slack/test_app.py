@@ -530,7 +530,7 @@ async def test_a_real_answer_with_citations_end_to_end(
         (docs / rel).write_bytes((corpus / rel).read_bytes())
     settings = make_settings(tmp_path / "data", stand_in)
     base = "https://www.kubeflow.org/docs/components/pipelines/"
-    await run_ingest(IngestRequest(SourceSpec("path", str(docs)), base_url=base), settings)
+    await run_ingest(IngestRequest(SourceSpec("path", str(docs), base_url=base)), settings)
     core = Bot.from_settings(settings)
     server = await SlackHttp(SlackAdapter(core, settings)).start()
     try:
