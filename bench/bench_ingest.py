@@ -5,7 +5,11 @@
 Reports pages/s fetched, chunks/s embedded (the device the embedder used), the
 seconds of every stage, and the unchanged re-ingest's time as a share of the
 first ingest's (target <= 10%). Also times embedding alone on a fixed batch of
-chunks (`--embed-only N`), which is the number to compare across CPUs and GPUs.
+chunks (`--embed-only N`), which is the number to compare across CPUs and GPUs,
+and the tokenizer alone on the same chunks, which bounds what a GPU can reach.
+Embedding is timed through both bulk paths (`model.encode` and the pipelined
+`rag.bulk_encode`, the default on CUDA), and the pipelined tokenizer alone with
+1, 2, ... workers.
 """
 
 from __future__ import annotations
@@ -43,20 +47,88 @@ def serve_site() -> tuple[subprocess.Popen[str], str]:
     return proc, proc.stdout.readline().split()[1]
 
 
-def embed_only(n: int, device: str) -> dict:
+def corpus_texts(embedder: object, n: int) -> list[str]:
+    """`n` chunk texts of the Kubeflow Markdown corpus (repeated to reach `n`)."""
     from ingest.local import read_folder
     from rag.chunking import chunk_pages
-    from rag.embeddings import Embedder
 
-    embedder = Embedder(device=device)
     pages = read_folder(
         SHARED / "corpus" / "kubeflow" / "md", base_url="https://www.kubeflow.org/docs/"
     )
     chunks = chunk_pages(
-        pages, max_tokens=embedder.info.max_tokens, count_tokens=embedder.count_tokens
+        pages,
+        max_tokens=embedder.info.max_tokens,  # type: ignore[attr-defined]
+        count_tokens=embedder.count_tokens,  # type: ignore[attr-defined]
     )
     texts = [c.embed_text for c in chunks]
-    texts = (texts * (n // len(texts) + 1))[:n]
+    return (texts * (n // len(texts) + 1))[:n]
+
+
+def tokenize_only(n: int, device: str) -> dict:
+    """Chunks/s through the model's own tokenizer alone, batched and padded as
+    sentence-transformers does: the ceiling tokenization puts on GPU embedding."""
+    from rag.embeddings import Embedder
+
+    embedder = Embedder(device=device)
+    tokenizer = embedder._load_st().tokenizer  # the one encode() uses
+    texts = corpus_texts(embedder, n)
+    batch = embedder.batch_size
+    runs = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        for i in range(0, n, batch):
+            tokenizer(
+                texts[i : i + batch],
+                padding=True,
+                truncation=True,
+                max_length=embedder.info.max_tokens,
+                return_tensors="pt",
+            )
+        runs.append(time.perf_counter() - t0)
+    seconds = sorted(runs)[1]
+    return {
+        "chunks": n,
+        "batch_size": batch,
+        "seconds_median_of_3": round(seconds, 3),
+        "chunks_per_s": round(n / seconds, 1),
+    }
+
+
+def tokenize_pipelined(n: int, device: str) -> dict:
+    """Chunks/s through `rag.bulk_encode`'s tokenizer pool alone (sorted, batched,
+    padded, tensors built), for 1, 2, ... workers: what it can feed a GPU."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from rag.bulk_encode import BulkEncoder, default_workers
+    from rag.embeddings import Embedder
+
+    embedder = Embedder(device=device)
+    model = embedder._load_st()
+    texts = corpus_texts(embedder, n)
+    order = sorted(range(n), key=lambda i: -len(texts[i]))
+    batch = embedder.batch_size
+    batches = [[texts[i] for i in order[j : j + batch]] for j in range(0, n, batch)]
+    result: dict = {"chunks": n, "batch_size": batch, "chunks_per_s_by_workers": {}}
+    for workers in sorted({1, 2, default_workers()}):
+        encoder = BulkEncoder.for_model(model, embedder.path, workers=workers)
+        assert encoder is not None
+        runs = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            with ThreadPoolExecutor(workers) as pool:
+                for _features in pool.map(encoder.tokenize, batches):
+                    pass
+            runs.append(time.perf_counter() - t0)
+        result["chunks_per_s_by_workers"][workers] = round(n / sorted(runs)[1], 1)
+    return result
+
+
+def embed_only(n: int, device: str, pipelined: bool | None = None) -> dict:
+    """Chunks/s embedded; `pipelined` None is the Embedder's default path for the device."""
+    from rag.embeddings import Embedder
+
+    embedder = Embedder(device=device, pipelined=pipelined)
+    texts = corpus_texts(embedder, n)
     embedder.embed_passages(texts[: min(256, n)])  # load and warm up
     t0 = time.perf_counter()
     embedder.embed_passages(texts)
@@ -64,6 +136,7 @@ def embed_only(n: int, device: str) -> dict:
     return {
         "chunks": n,
         "device": embedder.device,
+        "path": "pipelined" if embedder._use_pipeline(n) else "model.encode",
         "batch_size": embedder.batch_size,
         "seconds": round(seconds, 2),
         "chunks_per_s": round(n / seconds, 1),
@@ -116,8 +189,16 @@ def main() -> None:
     if not args.skip_ingest:
         result["ingest"] = asyncio.run(ingest_twice(args.device))
         print(json.dumps(result["ingest"], indent=2), flush=True)
-    result["embed_only"] = embed_only(args.embed_only, args.device)
+    result["embed_only"] = embed_only(args.embed_only, args.device)  # the path ingest takes
     print(json.dumps(result["embed_only"]), flush=True)
+    other = result["embed_only"]["path"] != "pipelined"
+    key = "embed_pipelined" if other else "embed_model_encode"
+    result[key] = embed_only(args.embed_only, args.device, pipelined=other)
+    print(json.dumps(result[key]), flush=True)
+    result["tokenize_only"] = tokenize_only(args.embed_only, args.device)
+    print(json.dumps(result["tokenize_only"]), flush=True)
+    result["tokenize_pipelined"] = tokenize_pipelined(args.embed_only, args.device)
+    print(json.dumps(result["tokenize_pipelined"]), flush=True)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2))
 

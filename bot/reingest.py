@@ -46,7 +46,9 @@ def plan_reingest(settings: Settings) -> Job | None:
 
         try:
             await run_ingest(
-                IngestRequest(default_source(settings.ingest_source, settings.ingest_base_url)), settings, on_progress=say
+                IngestRequest(default_source(settings.ingest_source, settings.ingest_base_url)),
+                settings,
+                on_progress=say,
             )
         except Exception as exc:
             log.exception("re-ingest failed")

