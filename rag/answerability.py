@@ -27,10 +27,11 @@ Which words count, and how much:
   shorthand of three letters or less ("pw", "dep"), which are ordinary language
   (`is_ordinary_word`).
 
-The decision combines both signals in one score with one weight and one
-threshold (`relevance`, thresholded by `rag.retrieve.Retriever.is_relevant`),
-calibrated on tests/data/dev_questions.jsonl and checked on
-tests/data/dev2_questions.jsonl. Honest limits: with MiniLM, questions about
+The decision combines both signals in one score (`relevance`: the coverage
+weight, and a fixed penalty when the question names something the corpus
+never mentions), thresholded by `rag.retrieve.Retriever.is_relevant`;
+calibrated on the three dev sets in tests/data/ together and measured on the
+held-out set there, which is never tuned on. Honest limits: with MiniLM, questions about
 an uncovered feature of a covered component ("a mobile app for pipelines",
 "jenkins instead of argo") still pass often, their words being all ordinary
 or all in the docs.

@@ -35,8 +35,8 @@ hits contains (`rag.answerability`), must reach `min_relevance`
 (DOCBOT_MIN_RELEVANCE, else `DEFAULT_MIN_RELEVANCE`). Each hit carries the
 terms it covers, so the decision is made on exactly the hits the caller keeps.
 
-Constants were tuned on tests/data/dev_questions.jsonl and checked on
-tests/data/dev2_questions.jsonl (`bench/bench_quality.py`); each is one
+Constants were tuned on tests/data/dev*_questions.jsonl and measured on
+tests/data/heldout_questions.jsonl (`bench/bench_quality.py`); each is one
 general mechanism, none refers to particular questions.
 
 The bot calls `search` from a worker thread. The live index version is re-read
@@ -82,7 +82,7 @@ TITLE_WEIGHT = 0.8  # times the share of the question's IDF mass that a page's t
 TITLE_CANDIDATES = 20
 LEAD = 0.0  # the first page repeats when its section score leads the next page's by this
 REPEAT = 2  # further sections of the leading page placed right after its best
-# Calibrated with the packaged MiniLM on the dev set, checked on dev2: below this
+# Calibrated with the packaged MiniLM on the three dev sets together: below this
 # combined relevance (see rag.answerability) the docs most likely don't cover it.
 DEFAULT_MIN_RELEVANCE = 0.29
 FOLLOWUP_MAX_WORDS = 8
