@@ -39,11 +39,10 @@ or all in the docs.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from rag.tokenize import STOPWORDS, tokenize
+from rag.tokenize import STOPWORDS, WORD, tokenize, word_parts
 
 # relevance = best cosine - COVERAGE_WEIGHT * (1 - coverage)
 COVERAGE_WEIGHT = 0.25
@@ -59,8 +58,6 @@ INFLECTIONS = ("s", "es", "ed", "d", "ing", "er", "ers")
 WORD_PREFIXES = ("re", "un", "pre", "sub", "multi", "auto", "non", "co", "de", "dis", "over")
 # Unknown words this short are shorthand ("pw", "dep", "env"), not names.
 SHORTHAND_LEN = 3
-
-_WORD = re.compile(r"[^\W_]+(?:[.\-_/][^\W_]+)*", re.UNICODE)
 
 
 @dataclass(frozen=True)
@@ -82,7 +79,7 @@ def is_ordinary_word(
     common prefix), because any word's first few letters are a tokenizer piece:
     "terraform" is "terra" + "form", and "terra" is not in the docs.
     """
-    parts = [p for p in re.split(r"[.\-_/]", word) if p]
+    parts = word_parts(word)
     if len(parts) > 1:  # "try/finally", "multi-objective": judged part by part
         return all(
             p in WORD_PREFIXES or in_corpus(p) or is_ordinary_word(p, is_single_piece, in_corpus)
@@ -135,7 +132,7 @@ def salient_terms(
     typo correction); without it only the tokenizer judges unknown words."""
     known_word = in_corpus or (lambda _: False)
     terms: dict[str, Term] = {}
-    for match in _WORD.finditer(question.lower()):
+    for match in WORD.finditer(question.lower()):
         word = match.group(0)
         if word in STOPWORDS:
             continue

@@ -380,34 +380,15 @@ class Retriever:
         if index is None or not index.chunks:
             return []
         query = condense_query(question, history)
-        # the follow-up's own words twice, so they outweigh the thread's
-        kw_query = query if query == question else f"{question} {query}"
-        qvec = self.embedder.embed_query(index.keyword.respell(query) if RESPELL else query)
-        hits, kw_tokens = self._candidates(index, query, kw_query, qvec)
-        reranker = self.reranker
-        if reranker is not None:
-            hits = reranker.rerank(query, hits)  # type: ignore[attr-defined]
-        if not diverse:
-            return hits[:k]
-        return self._arrange(index, hits, kw_tokens, question, k)
-
-    def _arrange(
-        self, index: LoadedIndex, hits: list[Hit], kw_tokens: list[str], question: str, k: int
-    ) -> list[Hit]:
-        titles = index.titles.search(kw_tokens, TITLE_CANDIDATES) if index.titles else {}
-        wants_legacy = asks_for_legacy(question)
-        priors = {h.page_url: version_prior(h.page_url, wants_legacy) for h in hits}
-        return arrange(hits, k, titles, priors)
-
-    def _candidates(
-        self, index: LoadedIndex, query: str, kw_query: str, qvec: np.ndarray
-    ) -> tuple[list[Hit], list[str]]:
-        """Candidate sections best first by fused score, and the keyword tokens searched."""
         dense_scale, _ = fusion_weights(query, self.embedder.name)
+        qvec = self.embedder.embed_query(index.keyword.respell(query) if RESPELL else query)
         n = min(CANDIDATES, len(index.chunks))
         dense = index.collection.query(query_embeddings=[qvec], n_results=n, include=["metadatas"])  # type: ignore[attr-defined]
         dense_rows = [int(m["row"]) for m in dense["metadatas"][0]]
-        kw_tokens = index.keyword.query_tokens(kw_query)
+        # the follow-up's own words twice, so they outweigh the thread's
+        kw_tokens = index.keyword.query_tokens(
+            query if query == question else f"{question} {query}"
+        )
         kw_rows, kw_scores = index.keyword.search_tokens(kw_tokens, n)
         rows = list(dict.fromkeys([*dense_rows, *kw_rows.tolist()]))
         sims = np.asarray(index.embeddings[rows], dtype=np.float32) @ qvec if rows else np.zeros(0)
@@ -428,9 +409,33 @@ class Retriever:
         has_term = {t.token: kw.contains_each(t.token, rows) for t in terms if t.known}
         hits = []
         for i, (row, sim) in enumerate(zip(rows, sims.tolist(), strict=True)):
+            c = index.chunks[row]
             covered = frozenset(token for token, mask in has_term.items() if mask[i])
-            hits.append(_hit(index.chunks[row], row, float(sim), fused[row], terms, covered))
-        return hits, kw_tokens
+            hits.append(
+                Hit(
+                    c.id,
+                    c.page_url,
+                    c.anchor,
+                    c.title,
+                    c.section,
+                    c.text,
+                    float(sim),
+                    fused[row],
+                    c.last_updated,
+                    row,
+                    terms,
+                    covered,
+                )
+            )
+        reranker = self.reranker
+        if reranker is not None:
+            hits = reranker.rerank(query, hits)  # type: ignore[attr-defined]
+        if not diverse:
+            return hits[:k]
+        titles = index.titles.search(kw_tokens, TITLE_CANDIDATES) if index.titles else {}
+        wants_legacy = asks_for_legacy(question)
+        priors = {h.page_url: version_prior(h.page_url, wants_legacy) for h in hits}
+        return arrange(hits, k, titles, priors)
 
     def relevance(self, hits: list[Hit]) -> float:
         """The combined score `is_relevant` thresholds (-1.0 for no hits)."""
@@ -449,25 +454,6 @@ class Retriever:
 
     def is_relevant(self, hits: list[Hit]) -> bool:
         return self.relevance(hits) >= self.min_relevance
-
-
-def _hit(
-    c: Chunk, row: int, sim: float, fused: float, terms: tuple[Term, ...], covered: frozenset[str]
-) -> Hit:
-    return Hit(
-        c.id,
-        c.page_url,
-        c.anchor,
-        c.title,
-        c.section,
-        c.text,
-        sim,
-        fused,
-        c.last_updated,
-        row,
-        terms,
-        covered,
-    )
 
 
 def diversify(hits: list[Hit], k: int) -> list[Hit]:

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import re
 
-_WORD = re.compile(r"[^\W_]+(?:[.\-_/][^\W_]+)*", re.UNICODE)
+# A word, joined words included ("try/finally", "multi-objective", "kfp.dsl").
+WORD = re.compile(r"[^\W_]+(?:[.\-_/][^\W_]+)*", re.UNICODE)
+_JOINS = re.compile(r"[.\-_/]")
 
 STOPWORDS = frozenset(
     """a an and are as at be but by can could do does for from has have how i if in into is it its
@@ -75,7 +77,7 @@ def _cjk_runs(token: str) -> list[str]:
 
 def tokenize(text: str, *, keep_stopwords: bool = False) -> list[str]:
     tokens: list[str] = []
-    for match in _WORD.finditer(text.lower()):
+    for match in WORD.finditer(text.lower()):
         word = match.group(0)
         for run in _cjk_runs(word):
             if is_cjk(run[0]):
@@ -86,11 +88,15 @@ def tokenize(text: str, *, keep_stopwords: bool = False) -> list[str]:
                 continue
             if not keep_stopwords and run in STOPWORDS:
                 continue
-            if any(sep in run for sep in ".-_/"):
+            parts = word_parts(run)
+            if len(parts) > 1:
                 tokens.append(run)
-                tokens.extend(
-                    stem(p) for p in re.split(r"[.\-_/]", run) if p and p not in STOPWORDS
-                )
+                tokens.extend(stem(p) for p in parts if p not in STOPWORDS)
             else:
                 tokens.append(stem(run))
     return tokens
+
+
+def word_parts(word: str) -> list[str]:
+    """The words a joined word is made of ("try/finally" -> ["try", "finally"])."""
+    return [p for p in _JOINS.split(word) if p]
