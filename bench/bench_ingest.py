@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,6 +65,16 @@ def corpus_texts(embedder: object, n: int) -> list[str]:
     return (texts * (n // len(texts) + 1))[:n]
 
 
+def median_of_3(run: Callable[[], object]) -> float:
+    """Median wall-clock seconds of three calls of `run`."""
+    runs = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        run()
+        runs.append(time.perf_counter() - t0)
+    return sorted(runs)[1]
+
+
 def tokenize_only(n: int, device: str) -> dict:
     """Chunks/s through the model's own tokenizer alone, batched and padded as
     sentence-transformers does: the ceiling tokenization puts on GPU embedding."""
@@ -73,9 +84,8 @@ def tokenize_only(n: int, device: str) -> dict:
     tokenizer = embedder._load_st().tokenizer  # the one encode() uses
     texts = corpus_texts(embedder, n)
     batch = embedder.batch_size
-    runs = []
-    for _ in range(3):
-        t0 = time.perf_counter()
+
+    def run() -> None:
         for i in range(0, n, batch):
             tokenizer(
                 texts[i : i + batch],
@@ -84,8 +94,8 @@ def tokenize_only(n: int, device: str) -> dict:
                 max_length=embedder.info.max_tokens,
                 return_tensors="pt",
             )
-        runs.append(time.perf_counter() - t0)
-    seconds = sorted(runs)[1]
+
+    seconds = median_of_3(run)
     return {
         "chunks": n,
         "batch_size": batch,
@@ -112,14 +122,13 @@ def tokenize_pipelined(n: int, device: str) -> dict:
     for workers in sorted({1, 2, default_workers()}):
         encoder = BulkEncoder.for_model(model, embedder.path, workers=workers)
         assert encoder is not None
-        runs = []
-        for _ in range(3):
-            t0 = time.perf_counter()
+
+        def run(encoder: BulkEncoder = encoder, workers: int = workers) -> None:
             with ThreadPoolExecutor(workers) as pool:
                 for _features in pool.map(encoder.tokenize, batches):
                     pass
-            runs.append(time.perf_counter() - t0)
-        result["chunks_per_s_by_workers"][workers] = round(n / sorted(runs)[1], 1)
+
+        result["chunks_per_s_by_workers"][workers] = round(n / median_of_3(run), 1)
     return result
 
 

@@ -38,6 +38,8 @@ from typing import Any
 
 import numpy as np
 
+from rag.numpy_encoder import batch_tokenizer
+
 log = logging.getLogger(__name__)
 
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
@@ -123,13 +125,7 @@ class BulkEncoder:
         )
 
     def _load_tokenizer(self) -> Any:
-        from tokenizers import Tokenizer
-
-        tokenizer = Tokenizer.from_file(self.tokenizer_json)
-        # tokenizer.json often carries other settings (MiniLM's: 128, padded to 128)
-        tokenizer.enable_truncation(self.max_length)
-        tokenizer.enable_padding(pad_id=self.pad_id, pad_token=self.pad_token)  # to the longest
-        return tokenizer
+        return batch_tokenizer(self.tokenizer_json, self.max_length, self.pad_id, self.pad_token)
 
     def tokenize(self, texts: list[str], *, pin: bool = False) -> dict[str, Any]:
         """One batch as CPU int64 tensors (pinned if asked); safe from any thread."""

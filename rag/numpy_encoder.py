@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -39,6 +40,20 @@ def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float)
     return (x - mean) / np.sqrt(var + eps) * weight + bias
 
 
+def batch_tokenizer(
+    tokenizer_json: str | Path, max_length: int, pad_id: int = 0, pad_token: str = "[PAD]"
+) -> Any:
+    """A `tokenizers.Tokenizer` that truncates to the model's window and pads a batch
+    to its longest text. Set here, not taken from tokenizer.json, which often carries
+    other settings (MiniLM's: truncate and pad to 128)."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(tokenizer_json))
+    tokenizer.enable_truncation(max_length)
+    tokenizer.enable_padding(pad_id=pad_id, pad_token=pad_token)
+    return tokenizer
+
+
 def _single_threaded_blas() -> None:
     """Query-sized matrices gain nothing from BLAS threads and lose a lot when the
     cores are busy (threads spin waiting for each other): 30 ms vs 100 ms a query
@@ -54,7 +69,6 @@ def _single_threaded_blas() -> None:
 class NumpyEncoder:
     def __init__(self, model_dir: str | Path) -> None:
         from safetensors.numpy import load_file
-        from tokenizers import Tokenizer
 
         path = Path(model_dir)
         config = json.loads((path / "config.json").read_text())
@@ -71,9 +85,9 @@ class NumpyEncoder:
             if key.endswith(".weight") and self.w[key].ndim == 2 and "embeddings" not in key:
                 self.w[key] = np.ascontiguousarray(self.w[key].T)
         _single_threaded_blas()
-        self.tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
-        self.tokenizer.enable_truncation(self.max_len)
-        self.tokenizer.enable_padding(pad_id=int(config.get("pad_token_id", 0)))
+        self.tokenizer = batch_tokenizer(
+            path / "tokenizer.json", self.max_len, int(config.get("pad_token_id", 0))
+        )
 
     @staticmethod
     def supports(model_dir: str | Path) -> bool:
