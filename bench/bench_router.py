@@ -34,6 +34,7 @@ from rag.citations import finalize  # noqa: E402
 from rag.generation import GenerationRequest, Source  # noqa: E402
 from rag.prompt import build_messages  # noqa: E402
 from rag.router import ModelRouter  # noqa: E402
+from tests.local_net import start_app  # noqa: E402
 
 ANSWER = " ".join(f"step{i} [1]" if i % 10 == 0 else f"word{i}" for i in range(40))
 
@@ -105,12 +106,8 @@ async def start_model(rate: float, tokens: int) -> tuple[web.AppRunner, str]:
 
     app = web.Application()
     app.router.add_post("/v1/chat/completions", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    return runner, f"http://127.0.0.1:{port}/v1"
+    runner, url = await start_app(app)
+    return runner, f"{url}/v1"
 
 
 async def bench_streaming(rate: float, tokens: int, runs: int) -> dict[str, float]:

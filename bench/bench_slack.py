@@ -39,6 +39,7 @@ from adapters.slack.app import SlackAdapter  # noqa: E402
 from adapters.slack.stand_in import SlackStandIn  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.core import Bot  # noqa: E402
+from tests.local_net import start_app  # noqa: E402
 
 FIXTURES = Path("/work/shared/fixtures")
 CORPUS = Path("/work/shared/corpus/kubeflow/md")
@@ -183,12 +184,8 @@ async def main() -> None:
     adapter = SlackAdapter(bot, settings)
     app = web.Application()
     app.add_routes(adapter.routes())
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    url = f"http://127.0.0.1:{port}/slack/events"
+    runner, base = await start_app(app, access_log=None)
+    url = f"{base}/slack/events"
     try:
         async with aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=args.events)

@@ -47,6 +47,7 @@ from tests.adapters.teams.standins import (  # noqa: E402
     StandInConnector,
     StaticTokenCredentialsFactory,
 )
+from tests.local_net import start_app  # noqa: E402
 
 CORPUS = Path("/work/shared/corpus/kubeflow/md/components/katib")
 CORPUS_BASE_URL = "https://www.kubeflow.org/docs/components/katib/"
@@ -106,12 +107,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     )
     app = web.Application()
     app.add_routes(adapter.routes())
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    url = f"http://127.0.0.1:{port}/api/messages"
+    runner, base = await start_app(app, access_log=None)
+    url = f"{base}/api/messages"
     questions = load_questions(args.keyword)
     token = issuer.token(service_url=connector.url, lifetime_s=24 * 3600)
     template = load_fixture("teams_personal_message.json")

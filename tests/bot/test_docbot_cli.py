@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,20 +19,12 @@ BASE = "https://docs.example.com/"
 
 
 @pytest.fixture(autouse=True)
-def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, restore_logging: None) -> None:
     """No DOCBOT_* from the outside, no .env file; logging restored after main() set it up."""
     for name in list(os.environ):
         if name.startswith(("DOCBOT_", "SLACK_", "CHROMA_", "CDSW_")):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    for h in list(root.handlers):
-        root.removeHandler(h)
-    for h in handlers:
-        root.addHandler(h)
-    root.setLevel(level)
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Iterator
 
 import pytest
 
@@ -14,18 +13,6 @@ from bot.logs import REDACTED, setup_logging
 
 BOT_TOKEN = "xoxb-0000-1111-configuredsecret"
 PASSWORD = "teams-password-value-456"
-
-
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    for h in list(root.handlers):
-        root.removeHandler(h)
-    for h in handlers:
-        root.addHandler(h)
-    root.setLevel(level)
 
 
 def configure(fmt: str = "text") -> io.StringIO:

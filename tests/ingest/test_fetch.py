@@ -12,6 +12,7 @@ from aiohttp import web
 
 from ingest.fetch import USER_AGENT, Fetcher, FetchPolicy, backoff_delay, parse_retry_after
 from ingest.robots import parse_robots, rules_for_response
+from tests.local_net import start_app
 
 PAGE = b"<html><body><main><h1>Hello</h1><p>World</p></main></body></html>"
 HTML = "text/html; charset=utf-8"
@@ -24,13 +25,9 @@ async def serve_app() -> AsyncIterator[Serve]:
     runners: list[web.AppRunner] = []
 
     async def start(app: web.Application) -> str:
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
+        runner, url = await start_app(app)
         runners.append(runner)
-        host, port = runner.addresses[0][:2]
-        return f"http://{host}:{port}"
+        return url
 
     yield start
     for runner in runners:

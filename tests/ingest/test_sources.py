@@ -21,6 +21,7 @@ from ingest.sources import (
     parse_sitemap,
     read_sitemap,
 )
+from tests.local_net import start_app
 
 
 def test_links_file_format_of_the_lab():
@@ -179,11 +180,7 @@ async def test_sitemap_index_and_links_file_over_http():
         "/links.txt": links,
     }.items():
         app.router.add_get(path, handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    runner, base = await start_app(app)
     try:
         async with Fetcher(FetchPolicy(allow_private=True)) as fetcher:
             sitemap = await read_sitemap(f"{base}/sitemap.xml", fetcher)

@@ -14,6 +14,7 @@ from rag.generation import GenerationRequest, ProviderError, Source
 from rag.providers.bedrock import BedrockProvider
 from rag.providers.caii import CAIIProvider
 from rag.router import ModelRouter, RoutedAnswer
+from tests.local_net import start_app
 
 REQUEST = GenerationRequest(
     question="How do I install Katib?",
@@ -295,12 +296,8 @@ async def caii_server() -> AsyncIterator[tuple[str, list[int]]]:
 
     app = web.Application()
     app.router.add_post("/{tail:.*}", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}/v1", calls
+    runner, url = await start_app(app)
+    yield f"{url}/v1", calls
     await runner.cleanup()
 
 

@@ -25,6 +25,7 @@ from adapters.slack.stand_in import SlackStandIn
 from bot.config import Settings
 from bot.state import StateStore
 from bot.types import Citation, IncomingMessage, Reply
+from tests.local_net import start_app
 
 FIXTURES = Path("/work/shared/fixtures")
 SIGNING_SECRET = json.loads((FIXTURES / "slack_signature_vectors.json").read_text())[
@@ -119,12 +120,8 @@ class SlackHttp:
     async def start(self) -> SlackHttp:
         app = web.Application()
         app.add_routes(self.adapter.routes())
-        self.runner = web.AppRunner(app, access_log=None)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}/slack/events"
+        self.runner, base = await start_app(app, access_log=None)
+        self.url = f"{base}/slack/events"
         self.session = aiohttp.ClientSession()
         await self.adapter.start()
         return self

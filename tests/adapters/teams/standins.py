@@ -29,6 +29,8 @@ from botframework.connector.auth import AppCredentials, ServiceClientCredentials
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
+from tests.local_net import start_app
+
 BOT_FRAMEWORK_ISSUER = "https://api.botframework.com"
 APP_ID = "6b1f0e2d-3c4a-4b5e-8f7a-9d0c1b2a3e4f"  # matches the fixtures' `28:<app id>` recipient
 
@@ -204,12 +206,8 @@ class StandInConnector:
         app.router.add_put(
             "/v3/conversations/{conversation_id}/activities/{activity_id}", self._handle
         )
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}/"
+        self._runner, base = await start_app(app)
+        self.url = f"{base}/"
         return self
 
     async def stop(self) -> None:
