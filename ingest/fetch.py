@@ -307,6 +307,8 @@ class Fetcher:
         delay = self._delays.get(key, 0.0)
         if not delay:
             await self._slots.acquire()
+            # noted even without a delay: the robots.txt request itself starts here, before
+            # the host's delay is known, and its first page is spaced from it
             self._last_start[key] = time.monotonic()
             return
         async with self._pace_locks.setdefault(key, asyncio.Lock()):

@@ -43,6 +43,12 @@ from rag.numpy_encoder import batch_tokenizer
 log = logging.getLogger(__name__)
 
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
+# the `tokenizers.Encoding` attribute behind each model input
+_ENCODING_FIELDS = {
+    "input_ids": "ids",
+    "attention_mask": "attention_mask",
+    "token_type_ids": "type_ids",
+}
 
 
 def default_workers() -> int:
@@ -139,14 +145,10 @@ class BulkEncoder:
             encodings = tokenizer.encode_batch(texts)  # releases the GIL
         finally:
             self._idle.put(tokenizer)
-        fields = {
-            "input_ids": lambda e: e.ids,
-            "attention_mask": lambda e: e.attention_mask,
-            "token_type_ids": lambda e: e.type_ids,
-        }
         features = {}
         for name in self.input_names:
-            tensor = torch.from_numpy(np.array([fields[name](e) for e in encodings], np.int64))
+            field = _ENCODING_FIELDS[name]
+            tensor = torch.from_numpy(np.array([getattr(e, field) for e in encodings], np.int64))
             features[name] = tensor.pin_memory() if pin else tensor
         return features
 
