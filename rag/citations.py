@@ -2,7 +2,8 @@
 
 Pure functions. Markers are renumbered 1..k in order of first use, numbers
 that match no source are removed, and only cited sources become citations.
-An answer that cites nothing while retrieval was weak becomes a decline.
+An answer that cites nothing while retrieval was weak becomes a decline, and
+so does a model's own "the sources do not answer this" (`rag.prompt.NOT_COVERED`).
 Markers inside code (fenced blocks, inline code) are left alone: `arr[0]` is
 not a citation.
 """
@@ -14,12 +15,32 @@ import re
 from bot.messages import t
 from bot.types import Citation
 from rag.generation import Source
+from rag.prompt import NOT_COVERED
 
 SNIPPET_CHARS = 240
 
 # `[1]`, `[1, 2]`, `[1,2,3]`; not `[1](url)` (a Markdown link) nor `[[1]]`.
 _MARKER = re.compile(r"(?<!\[)\[(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\](?![(\]])")
 _CODE = re.compile(r"```.*?(?:```|$)|`[^`\n]*`", re.DOTALL)
+# Wrapping a model may put around the marker: "**NOT_IN_DOCS**", "`NOT_IN_DOCS`", quotes.
+_WRAPPING = " \t\r\n*_`'\">"
+
+
+def _opening(text: str) -> str:
+    return text.lstrip(_WRAPPING)[: len(NOT_COVERED)].upper()
+
+
+def says_not_covered(text: str) -> bool:
+    """Whether a model's reply is its "the sources do not answer this" marker.
+
+    Only at the start: a model that answers and then mentions the word has answered.
+    """
+    return _opening(text) == NOT_COVERED
+
+
+def may_say_not_covered(text_so_far: str) -> bool:
+    """Whether a streamed reply could still turn out to be the marker: hold it back until not."""
+    return NOT_COVERED.startswith(_opening(text_so_far))
 
 
 def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
@@ -81,8 +102,11 @@ def finalize(
 
     - markers renumbered 1..k in order of first use; numbers matching no source removed;
     - without docs (`rag off`) every marker is removed and there are no citations;
-    - an empty answer, or one that cites nothing while retrieval was weak, is declined.
+    - an empty answer, or one that cites nothing while retrieval was weak, is declined;
+    - so is a model's "the sources do not answer this" marker (`says_not_covered`).
     """
+    if use_docs and says_not_covered(text):
+        return t("decline", language), [], True
     if not text.strip():
         key = "decline" if use_docs and (retrieval_weak or not sources) else "empty"
         return t(key, language), [], True

@@ -2,7 +2,9 @@
 
 Blocking work (embedding, Chroma, BM25) runs in a worker thread; the event
 loop only awaits. Below the relevance threshold the answer is an honest
-decline, never a guess from loosely related sections.
+decline, never a guess from loosely related sections; above it, a model that
+finds the sources do not answer the question says so with a marker
+(`rag.prompt.NOT_COVERED`), and the reply becomes the same decline.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from bot.config import Settings
 from bot.messages import t
 from bot.types import Reply, Turn
-from rag.citations import finalize
+from rag.citations import finalize, may_say_not_covered
 from rag.extractive import ExtractiveProvider
 from rag.generation import GenerationRequest, Source
 from rag.retrieve import Hit, Retriever
@@ -132,15 +134,23 @@ class Answerer:
         )
         t0 = time.perf_counter()
         streamed: list[str] = []
+        # Until the reply can no longer be the model's "not in the docs" marker, nothing
+        # is shown: the user sees the bot's decline instead of the marker.
+        holding = [use_docs]
 
         async def forward(delta: str) -> None:
             # adapters get the whole text so far, so a message can simply be replaced
             streamed.append(delta)
+            if holding[0]:
+                holding[0] = may_say_not_covered("".join(streamed))
+                if holding[0]:
+                    return
             if on_delta is not None:
                 await on_delta("".join(streamed))
 
         async def restart() -> None:
             streamed.clear()  # a provider failed mid-answer; the next one starts afresh
+            holding[0] = use_docs
 
         routed = await self.router.generate(model, request, forward, restart)
         timings["generate"] = (time.perf_counter() - t0) * 1000

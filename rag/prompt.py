@@ -25,13 +25,19 @@ MAX_HISTORY_TURNS = 6
 # Below this, a truncated source is more noise than help.
 MIN_SOURCE_TOKENS = 60
 
+# What a model replies when the sources do not answer the question: the pipeline turns it
+# into the bot's own decline (rag.citations.says_not_covered), counted as one, so an LLM
+# judges coverage on top of the retrieval threshold at no extra call.
+NOT_COVERED = "NOT_IN_DOCS"
+
 LANGUAGE_NAMES = {"en": "English", "ko": "Korean", "ja": "Japanese", "zh": "Chinese"}
 
 RULES_WITH_DOCS = """You are docbot, an assistant that answers questions about product documentation.
 Rules:
 - Answer only from the numbered sources in the user's message. Do not use other knowledge.
 - Cite the sources you use with their numbers in square brackets, like [1] or [2][3], right after the statement they support. Never cite a number that is not listed.
-- If the sources do not cover the question, say plainly that the documentation provided does not cover it. Do not guess.
+- If the sources do not answer the question, reply with exactly {not_covered} and nothing else. Do not guess.
+- If they answer only part of it, answer that part and say plainly which part the documentation provided does not cover.
 - Be concise and specific; keep commands, option names and code exactly as the sources write them.
 - {length}
 - Answer in {language}."""
@@ -87,7 +93,7 @@ def system_prompt(request: GenerationRequest) -> str:
     language = LANGUAGE_NAMES.get(request.language, request.language or "English")
     length = LENGTH_HINTS.get(request.length, LENGTH_HINTS["medium"])
     template = RULES_WITH_DOCS if request.use_docs else RULES_WITHOUT_DOCS
-    return template.format(length=length, language=language)
+    return template.format(length=length, language=language, not_covered=NOT_COVERED)
 
 
 def format_source(source: Source, text: str | None = None) -> str:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from bot.messages import MESSAGES
-from rag.citations import finalize, snippet
+from rag.citations import finalize, may_say_not_covered, says_not_covered, snippet
 from rag.generation import Source
+from rag.prompt import NOT_COVERED
 
 
 def src(n: int, score: float = 0.5) -> Source:
@@ -82,6 +83,37 @@ def test_uncited_answer_with_good_retrieval_is_kept() -> None:
         "The docs do not cover this.", SOURCES, retrieval_weak=False, use_docs=True
     )
     assert not declined and citations == [] and text == "The docs do not cover this."
+
+
+def test_the_models_not_covered_marker_becomes_the_bots_decline() -> None:
+    for reply in (NOT_COVERED, f"**{NOT_COVERED}**", f" `{NOT_COVERED.lower()}`.\n"):
+        text, citations, declined = finalize(reply, SOURCES, retrieval_weak=False, use_docs=True)
+        assert declined and citations == [] and text == MESSAGES["decline"]["en"]
+    text, _, declined = finalize(
+        NOT_COVERED, SOURCES, retrieval_weak=False, use_docs=True, language="ko"
+    )
+    assert declined and text == MESSAGES["decline"]["ko"]
+
+
+def test_the_marker_counts_only_as_the_whole_opening_of_the_reply() -> None:
+    assert says_not_covered(f"{NOT_COVERED} [1]")
+    assert not says_not_covered(f"Use kfp [1]. ({NOT_COVERED} for the rest)")
+    assert not says_not_covered("NOT_IN")
+    text, citations, declined = finalize(
+        f"Use kfp [1]. {NOT_COVERED}", SOURCES, retrieval_weak=False, use_docs=True
+    )
+    assert not declined and len(citations) == 1
+
+
+def test_without_docs_the_marker_is_just_text() -> None:
+    _, _, declined = finalize(NOT_COVERED, SOURCES, retrieval_weak=False, use_docs=False)
+    assert not declined
+
+
+def test_a_stream_is_held_back_only_while_it_could_still_be_the_marker() -> None:
+    assert all(may_say_not_covered(p) for p in ("", " ", "*", "N", "NOT_", "**NOT_IN_D"))
+    assert may_say_not_covered(NOT_COVERED + " and more")
+    assert not any(may_say_not_covered(p) for p in ("No,", "Not all", "NOTE", "Use [1]", "설치"))
 
 
 def test_cited_answer_with_weak_retrieval_is_kept() -> None:

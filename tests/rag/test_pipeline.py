@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -12,10 +13,34 @@ from bot.config import Settings
 from bot.messages import t
 from bot.types import Turn
 from rag.embeddings import Embedder
+from rag.generation import GenerationRequest
 from rag.pipeline import Answerer, hits_to_sources
+from rag.prompt import NOT_COVERED
 from rag.retrieve import Retriever
+from rag.router import ModelRouter
 
 BASE = "https://docs.example.com/"
+
+
+class ScriptedModel:
+    """A stand-in LLM: streams the pieces it was given, keeps the request it got."""
+
+    name = "scripted"
+    label = "Scripted model"
+
+    def __init__(self, *pieces: str) -> None:
+        self.pieces = pieces
+        self.requests: list[GenerationRequest] = []
+
+    async def generate(self, request: GenerationRequest) -> AsyncIterator[str]:
+        self.requests.append(request)
+        for piece in self.pieces:
+            yield piece
+
+
+def with_model(answerer: Answerer, model: ScriptedModel) -> Answerer:
+    router = ModelRouter(answerer.settings, answerer.extractive, {model.name: model})
+    return Answerer(answerer.settings, answerer.retriever, router)
 
 
 @pytest.fixture(scope="module")
@@ -96,3 +121,37 @@ def test_hits_become_numbered_sources(answerer: Answerer) -> None:
     sources = hits_to_sources(hits)
     assert [s.n for s in sources] == [1, 2, 3]
     assert sources[0].url == hits[0].url and sources[0].chunk_id == hits[0].chunk_id
+
+
+async def test_a_model_finding_the_sources_silent_gives_the_bots_decline(
+    answerer: Answerer,
+) -> None:
+    model = ScriptedModel("NOT_", "IN", "_DOCS")
+    shown: list[str] = []
+
+    async def on_delta(text: str) -> None:
+        shown.append(text)
+
+    reply = await with_model(answerer, model).answer(
+        "How do I restore a backup?", model="scripted", on_delta=on_delta
+    )
+    assert model.requests and model.requests[0].sources  # retrieval passed the threshold
+    assert reply.declined and reply.citations == []
+    assert reply.text == t("decline", "en") and NOT_COVERED not in reply.text
+    assert shown == []  # the marker never reached the chat
+
+
+async def test_an_answer_that_only_starts_like_the_marker_streams_in_full(
+    answerer: Answerer,
+) -> None:
+    model = ScriptedModel("No", "t every backup", " can be restored [1].")
+    shown: list[str] = []
+
+    async def on_delta(text: str) -> None:
+        shown.append(text)
+
+    reply = await with_model(answerer, model).answer(
+        "How do I restore a backup?", model="scripted", on_delta=on_delta
+    )
+    assert not reply.declined and reply.citations
+    assert shown[0] == "Not every backup" and shown[-1].endswith("restored [1].")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.types import Turn
 from rag.generation import GenerationRequest, Source
 from rag.prompt import (
+    NOT_COVERED,
     approx_tokens,
     build_messages,
     fold_system,
@@ -29,6 +30,7 @@ def test_sources_are_numbered_with_titles_urls_and_question_comes_last() -> None
     assert "Answer only from the numbered sources" in system
     assert "[1]" in system and "cite" in system.lower()
     assert "does not cover" in system
+    assert f"reply with exactly {NOT_COVERED} and nothing else" in system
     assert len(messages) == 1 and messages[0]["role"] == "user"
     content = messages[0]["content"]
     assert "[1] Pipelines 1 › Section 1\nURL: https://docs.example/p1#s" in content
