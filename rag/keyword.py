@@ -13,6 +13,9 @@ Query side, two things the retriever needs beyond plain BM25:
   neighbours to guess), words the caller knows as ordinary language (`ordinary`,
   the embedding model's tokenizer: "dark" is not a typo of "dart", the docs just
   don't say it) and candidates with another first letter (typos rarely hit it).
+  A word shorter than `MIN_SUBSTITUTION_LEN` is corrected only for a dropped,
+  doubled or swapped letter: with a changed one it is more often a name the docs
+  never mention ("kafka", "keda", "livy") than a typo of a rare corpus word.
   A word with no such neighbour that starts a vocabulary word of at least
   `MIN_PREFIX_LEN` letters is completed to it (`hyperparams` -> `hyperparameter`).
 - term statistics: document frequency and the rows holding a term, read from
@@ -43,6 +46,10 @@ log = logging.getLogger(__name__)
 HEADER_WEIGHT = 2
 MIN_TYPO_LEN = 4  # shorter unknown words are not corrected
 MIN_PREFIX_LEN = 5  # shorter unknown words are not completed ("hyperparam" -> "hyperparameter")
+# Shorter unknown words are corrected only for a dropped, doubled or swapped letter ("katb"),
+# never for a changed or another extra one: "kafka", "keda", "livy" are names, not typos of "kawka",
+# "kera", "liv(e)". A short word has too many such neighbours to guess from.
+MIN_SUBSTITUTION_LEN = 6
 MAX_COMPLETIONS = 20
 _ALPHA_WORD = re.compile(r"[A-Za-z]+")
 
@@ -82,6 +89,19 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 def deletions(word: str) -> set[str]:
     """The word and every string one deleted character away from it."""
     return {word} | {word[:i] + word[i + 1 :] for i in range(len(word))}
+
+
+def _dropped_or_swapped(typed: str, word: str) -> bool:
+    """True when `typed` is `word` with one letter left out, a letter doubled ("kfpp"), or
+    two neighbours swapped (given that the two are one edit apart)."""
+    if len(typed) == len(word) - 1:
+        return True
+    if len(typed) == len(word) + 1:
+        return any(
+            typed[i] == typed[i + 1] and typed[:i] + typed[i + 1 :] == word
+            for i in range(len(word))
+        )
+    return sum(x != y for x, y in zip(typed, word, strict=True)) == 2
 
 
 def _damerau1(a: str, b: str) -> bool:
@@ -206,7 +226,13 @@ class KeywordIndex:
         for d in deletions(token):
             candidates.update(table.get(d, ()))
         best = max(
-            (c for c in candidates if c[0] == token[0] and _damerau1(token, c)),
+            (
+                c
+                for c in candidates
+                if c[0] == token[0]
+                and _damerau1(token, c)
+                and (len(token) >= MIN_SUBSTITUTION_LEN or _dropped_or_swapped(token, c))
+            ),
             key=lambda c: (self.doc_freq(c), c),
             default=None,
         )

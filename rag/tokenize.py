@@ -20,6 +20,12 @@ STOPWORDS = frozenset(
     """a an and are as at be but by can could do does for from has have how i if in into is it its
     me my of on or our so that the their them then there these this to was we what when where which
     who why will with you your yo u pls please hey hi any anyone know need want get""".split()
+) | frozenset(
+    # Contractions, typed with or without the apostrophe ("isn't" splits into "isn" + "t"):
+    # Slack writes "wont" and "isnt"; they say nothing about the topic.
+    """isnt isn arent aren wasnt wasn werent weren dont don doesnt doesn didnt didn cant couldnt
+    couldn wont won wouldnt wouldn shouldnt shouldn hasnt hasn havent haven hadnt hadn im ive
+    youre theyre thats theres lets t s ll ve""".split()
 )
 
 

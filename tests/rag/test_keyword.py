@@ -77,6 +77,20 @@ def test_unknown_words_without_a_close_neighbour_are_dropped(index: KeywordIndex
     assert index.query_tokens("katb with terraform") == ["katib"]
 
 
+def test_short_words_are_corrected_only_for_a_dropped_doubled_or_swapped_letter(
+    index: KeywordIndex,
+) -> None:
+    """A changed letter in a short word more often makes another name than a typo:
+    "kafka" is not "kawka", "livy" is not "live"."""
+    assert index.correct("katb") == "katib"  # dropped
+    assert index.correct("katbi") == "katib"  # swapped
+    assert index.correct("rulle") == "rule"  # doubled
+    assert index.correct("katob") is None  # changed
+    assert index.correct("rulex") is None  # another extra letter
+    assert index.correct("notebooc") == "notebook"  # long enough for any one edit
+    assert index.correct("sidebarx") == "sidebar"
+
+
 def test_shortened_words_are_completed(index: KeywordIndex) -> None:
     assert index.correct("hyperparam") == "hyperparameter"  # the more frequent completion
     assert index.correct("dash") is None  # shorter than MIN_PREFIX_LEN: too vague

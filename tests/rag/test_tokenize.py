@@ -11,6 +11,12 @@ def test_lowercase_and_stopwords_dropped() -> None:
     assert tokenize("How do I install the Server?") == ["install", "server"]
 
 
+def test_contractions_say_nothing_with_or_without_the_apostrophe() -> None:
+    assert tokenize("it wont let me, the ui isnt loading") == ["let", "ui", "load"]
+    assert tokenize("it won't let me, the ui isn't loading") == ["let", "ui", "load"]
+    assert tokenize("dont know, i've tried") == ["tri"]
+
+
 def test_stopwords_kept_on_request() -> None:
     assert "how" in tokenize("How do I install", keep_stopwords=True)
 
