@@ -11,7 +11,7 @@ import pytest
 
 from bot.config import Settings
 from bot.messages import t
-from bot.types import Turn
+from bot.types import Reply, Turn
 from rag.embeddings import Embedder
 from rag.generation import GenerationRequest
 from rag.pipeline import Answerer, hits_to_sources
@@ -123,10 +123,8 @@ def test_hits_become_numbered_sources(answerer: Answerer) -> None:
     assert sources[0].url == hits[0].url and sources[0].chunk_id == hits[0].chunk_id
 
 
-async def test_a_model_finding_the_sources_silent_gives_the_bots_decline(
-    answerer: Answerer,
-) -> None:
-    model = ScriptedModel("NOT_", "IN", "_DOCS")
+async def ask_scripted(answerer: Answerer, model: ScriptedModel) -> tuple[Reply, list[str]]:
+    """The reply to a question the docs cover, answered by `model`, and what chat was shown."""
     shown: list[str] = []
 
     async def on_delta(text: str) -> None:
@@ -135,6 +133,14 @@ async def test_a_model_finding_the_sources_silent_gives_the_bots_decline(
     reply = await with_model(answerer, model).answer(
         "How do I restore a backup?", model="scripted", on_delta=on_delta
     )
+    return reply, shown
+
+
+async def test_a_model_finding_the_sources_silent_gives_the_bots_decline(
+    answerer: Answerer,
+) -> None:
+    model = ScriptedModel("NOT_", "IN", "_DOCS")
+    reply, shown = await ask_scripted(answerer, model)
     assert model.requests and model.requests[0].sources  # retrieval passed the threshold
     assert reply.declined and reply.citations == []
     assert reply.text == t("decline", "en") and NOT_COVERED not in reply.text
@@ -144,14 +150,8 @@ async def test_a_model_finding_the_sources_silent_gives_the_bots_decline(
 async def test_an_answer_that_only_starts_like_the_marker_streams_in_full(
     answerer: Answerer,
 ) -> None:
-    model = ScriptedModel("No", "t every backup", " can be restored [1].")
-    shown: list[str] = []
-
-    async def on_delta(text: str) -> None:
-        shown.append(text)
-
-    reply = await with_model(answerer, model).answer(
-        "How do I restore a backup?", model="scripted", on_delta=on_delta
+    reply, shown = await ask_scripted(
+        answerer, ScriptedModel("No", "t every backup", " can be restored [1].")
     )
     assert not reply.declined and reply.citations
     assert shown[0] == "Not every backup" and shown[-1].endswith("restored [1].")
