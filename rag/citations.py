@@ -39,7 +39,9 @@ def says_not_covered(text: str) -> bool:
 
 
 def may_say_not_covered(text_so_far: str) -> bool:
-    """Whether a streamed reply could still turn out to be the marker: hold it back until not."""
+    """Whether a streamed reply could still turn out to be the marker: hold it back until not.
+
+    Once False it stays False as the reply grows: only its opening letters decide."""
     return NOT_COVERED.startswith(_opening(text_so_far))
 
 

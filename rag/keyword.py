@@ -91,7 +91,7 @@ def deletions(word: str) -> set[str]:
     return {word} | {word[:i] + word[i + 1 :] for i in range(len(word))}
 
 
-def _dropped_or_swapped(typed: str, word: str) -> bool:
+def _dropped_doubled_or_swapped(typed: str, word: str) -> bool:
     """True when `typed` is `word` with one letter left out, a letter doubled ("kfpp"), or
     two neighbours swapped (given that the two are one edit apart)."""
     if len(typed) == len(word) - 1:
@@ -231,7 +231,7 @@ class KeywordIndex:
                 for c in candidates
                 if c[0] == token[0]
                 and _damerau1(token, c)
-                and (len(token) >= MIN_SUBSTITUTION_LEN or _dropped_or_swapped(token, c))
+                and (len(token) >= MIN_SUBSTITUTION_LEN or _dropped_doubled_or_swapped(token, c))
             ),
             key=lambda c: (self.doc_freq(c), c),
             default=None,

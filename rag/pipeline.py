@@ -134,23 +134,18 @@ class Answerer:
         )
         t0 = time.perf_counter()
         streamed: list[str] = []
-        # Until the reply can no longer be the model's "not in the docs" marker, nothing
-        # is shown: the user sees the bot's decline instead of the marker.
-        holding = [use_docs]
 
         async def forward(delta: str) -> None:
             # adapters get the whole text so far, so a message can simply be replaced
             streamed.append(delta)
-            if holding[0]:
-                holding[0] = may_say_not_covered("".join(streamed))
-                if holding[0]:
-                    return
+            text = "".join(streamed)
+            if use_docs and may_say_not_covered(text):
+                return  # may still be the "not in the docs" marker: the decline replaces it
             if on_delta is not None:
-                await on_delta("".join(streamed))
+                await on_delta(text)
 
         async def restart() -> None:
             streamed.clear()  # a provider failed mid-answer; the next one starts afresh
-            holding[0] = use_docs
 
         routed = await self.router.generate(model, request, forward, restart)
         timings["generate"] = (time.perf_counter() - t0) * 1000
