@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -21,29 +22,174 @@ from rag.multilingual import keyword_relevance, uses_keyword_evidence
 from rag.tokenize import tokenize
 
 SENTENCES_BY_LENGTH = {"short": 2, "medium": 3, "long": 5}
+# How many picked sentences may bring the list, code or table they introduce.
+DETAILS_BY_LENGTH = {"short": 1, "medium": 2, "long": 3}
 MAX_SENTENCES_PER_SOURCE = 3
 MIN_SENTENCE_CHARS = 25
 MAX_SENTENCE_CHARS = 400
+MIN_LEAD_CHARS = 60  # a shorter lead-in is joined to the sentence before it
 MAX_CANDIDATES = 24  # sentences embedded per answer, pre-selected by shared words
-_SPLIT = re.compile(r"(?<=[.!?。！？])\s+(?=[^a-z])|\n+")
-_CODE_FENCE = re.compile(r"```.*?```", re.S)
-_NOISE = re.compile(r"^\s*([-*|>#]|\d+\.)\s*")
+MAX_DETAIL_LINES = 12  # of a list, code block or table a sentence introduces
+MAX_DETAIL_CHARS = 700
+DETAIL_SCORED_CHARS = 200  # of the detail, embedded with its lead-in sentence
+_SPLIT = re.compile(r"(?<=[.!?。！？])\s+(?=[^a-z])")
+_FENCE = re.compile(r"^\s*(```|~~~)")
+_LIST_ITEM = re.compile(r"^\s*([-*+]|\d+[.)])\s+")
+# A table row as the page cleaner flattens it: "Variable: DB_USER; Default Value: root".
+_FLAT_ROW = re.compile(r"^[^:;]{1,40}: [^;]*(; [^:;]{1,40}: [^;]*)+$")
+# Sentences about the page rather than the subject: "Follow this guide to…", "This page shows…".
+_ABOUT_THE_PAGE = re.compile(
+    r"^(follow|see|learn|read|refer|check out|visit|click|how to|an? overview|overview|"
+    r"this (page|guide|section|document|doc|tutorial|sub-?section|diagram))\b",
+    re.I,
+)
+ABOUT_THE_PAGE_PENALTY = 0.1
+_NOISE = re.compile(r"^\s*(#+|[>*|])\s*")
+
+
+@dataclass(frozen=True)
+class Block:
+    """A run of a section's text: "prose", "list", "code" (fenced, as written) or "rows"."""
+
+    kind: str
+    lines: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A prose sentence, with the list, code or table it introduces (its `detail`)."""
+
+    sentence: str
+    detail: str = ""
+
+
+def _line_kind(line: str) -> str:
+    if _LIST_ITEM.match(line):
+        return "list"
+    if ("|" in line and line.count("|") >= 2) or _FLAT_ROW.match(line.strip()):
+        return "rows"
+    return "prose"
+
+
+def split_blocks(text: str) -> list[Block]:
+    """A section's text as blocks. A code fence the chunker cut off runs to the end.
+
+    Blank lines end prose paragraphs but not lists or tables, whose items the
+    page cleaner often separates by blank lines.
+    """
+    blocks: list[Block] = []
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if not line.strip():
+            i += 1
+            continue
+        if _FENCE.match(line):
+            end = next((j for j in range(i + 1, len(lines)) if _FENCE.match(lines[j])), None)
+            body = lines[i + 1 : end if end is not None else len(lines)]
+            blocks.append(Block("code", (line.strip(), *body)))
+            i = (end if end is not None else len(lines)) + 1
+            continue
+        kind = _line_kind(line)
+        run = [line]
+        i += 1
+        while i < len(lines) and not _FENCE.match(lines[i]):
+            nxt = lines[i]
+            if not nxt.strip():
+                if kind == "prose":
+                    break
+                ahead = next((x for x in lines[i + 1 :] if x.strip()), "")
+                if _FENCE.match(ahead) or _line_kind(ahead) != kind:
+                    break
+                i += 1
+                continue
+            nxt_kind = _line_kind(nxt)
+            # an indented line continues a list item; any other change of kind ends the run
+            if nxt_kind != kind and not (kind == "list" and nxt.startswith((" ", "\t"))):
+                break
+            run.append(nxt)
+            i += 1
+        blocks.append(Block(kind, tuple(run)))
+    return blocks
+
+
+def render_detail(block: Block) -> str:
+    """A list, code block or table as Markdown, cut to MAX_DETAIL_LINES / MAX_DETAIL_CHARS."""
+    if block.kind == "code":
+        fence, body = block.lines[0], list(block.lines[1:])
+        while body and not body[-1].strip():
+            body.pop()
+        kept = _fit(body)
+        if len(kept) < len(body):
+            kept.append("…")
+        return "\n".join([fence, *kept, "```"])
+    items = [ln.strip() if block.kind == "list" else f"- {ln.strip()}" for ln in block.lines]
+    if block.kind == "rows":
+        items = [i for i in items if not set(i) <= set("-|: ")]  # drop |---|---| rules
+    kept = _fit(items)
+    if len(kept) < len(items):
+        kept.append("- …")
+    return "\n".join(kept)
+
+
+def _fit(lines: list[str]) -> list[str]:
+    kept: list[str] = []
+    size = 0
+    for line in lines[:MAX_DETAIL_LINES]:
+        size += len(line) + 1
+        if kept and size > MAX_DETAIL_CHARS:
+            break
+        kept.append(line)
+    return kept
+
+
+def _clean(raw: str) -> str:
+    sentence = _NOISE.sub("", _LIST_ITEM.sub("", raw)).strip()
+    if len(sentence) > MAX_SENTENCE_CHARS:
+        sentence = sentence[:MAX_SENTENCE_CHARS].rsplit(" ", 1)[0] + "…"
+    return sentence
+
+
+def split_passages(text: str) -> list[Passage]:
+    """Prose sentences and list items of a section, in order; code and tables are left
+    out, except as the detail of the sentence that introduces them.
+
+    A paragraph's closing sentence that ends in ":" right before a list, code
+    block or table is its lead-in; a short lead-in ("For that, port-forward the
+    service:", "Example:") is joined to the sentence before it, which it refers to.
+    """
+    blocks = split_blocks(text)
+    out: list[Passage] = []
+    for b, block in enumerate(blocks):
+        if block.kind == "code":
+            continue
+        if block.kind in ("list", "rows"):
+            # a flattened table row reads as a sentence ("Dependency: Istio; Version: 1.16");
+            # a Markdown one ("| a | b |") does not
+            raws = [ln for ln in block.lines if ln.count("|") < 2]
+        else:
+            raws = _SPLIT.split(" ".join(ln.strip() for ln in block.lines))
+        sentences = [_clean(raw) for raw in raws]
+        introduces = (
+            block.kind == "prose"
+            and sentences[-1].endswith(":")
+            and b + 1 < len(blocks)
+            and blocks[b + 1].kind != "prose"
+        )
+        for r, sentence in enumerate(sentences):
+            if introduces and r == len(sentences) - 1:
+                if len(sentence) < MIN_LEAD_CHARS and r > 0:
+                    sentence = f"{sentences[r - 1]} {sentence}"
+                out.append(Passage(sentence, render_detail(blocks[b + 1])))
+            elif len(sentence) >= MIN_SENTENCE_CHARS and sentence.count("|") < 2:
+                out.append(Passage(sentence))
+    return out
 
 
 def split_sentences(text: str) -> list[str]:
     """Prose sentences of a section; code blocks and table rows are left out."""
-    text = _CODE_FENCE.sub("\n", text)
-    out: list[str] = []
-    for raw in _SPLIT.split(text):
-        sentence = _NOISE.sub("", raw).strip()
-        if "|" in sentence and sentence.count("|") >= 2:  # a table row
-            continue
-        if len(sentence) < MIN_SENTENCE_CHARS:
-            continue
-        if len(sentence) > MAX_SENTENCE_CHARS:
-            sentence = sentence[:MAX_SENTENCE_CHARS].rsplit(" ", 1)[0] + "…"
-        out.append(sentence)
-    return out
+    return [p.sentence for p in split_passages(text)]
 
 
 def prefilter(
@@ -60,6 +206,76 @@ def prefilter(
     return [candidates[i] for i in keep]
 
 
+def _scored_text(p: Passage) -> str:
+    """What a passage is judged by: a lead-in sentence together with the start of its detail."""
+    return f"{p.sentence} {p.detail[:DETAIL_SCORED_CHARS]}" if p.detail else p.sentence
+
+
+def select_passages(
+    question_words: set[str],
+    question_vec: np.ndarray,
+    sources: list[Source],
+    embed: Callable[[list[str]], np.ndarray],
+    count: int,
+    details: int = 0,
+) -> list[tuple[int, Passage]]:
+    """(source n, passage) pairs, in source order, best `count` by relevance.
+
+    At most `details` lead-ins are picked, each with its detail; a lead-in
+    beyond that is skipped, as is any sentence ending in ":" that has nothing
+    to introduce (it would promise a list the answer doesn't show). A passage
+    already shown inside another (a list item of a picked list, the sentence a
+    short lead-in was joined to) is not shown twice.
+    """
+    passages: list[Passage] = []
+    candidates: list[tuple[int, int, str]] = []  # (source index, passage index, scored text)
+    for si, source in enumerate(sources):
+        for passage in split_passages(source.text):
+            if passage.sentence.endswith(":") and not passage.detail:
+                continue
+            candidates.append((si, len(passages), _scored_text(passage)))
+            passages.append(passage)
+    if not candidates:
+        return []
+    candidates = prefilter(question_words, candidates, MAX_CANDIDATES)
+    vectors = embed([c[2] for c in candidates])
+    sims = vectors @ question_vec
+    # Earlier-ranked sources and earlier sentences of a section get a small edge:
+    # the opening of the best section usually states the answer.
+    first: dict[int, int] = {}
+    for si, pi, _ in candidates:
+        first.setdefault(si, pi)
+    scores = [
+        float(sim)
+        - 0.03 * si
+        - 0.01 * min(pi - first[si], 5)
+        - (ABOUT_THE_PAGE_PENALTY if _ABOUT_THE_PAGE.match(passages[pi].sentence) else 0.0)
+        for (si, pi, _), sim in zip(candidates, sims.tolist(), strict=True)
+    ]
+    source_of = {pi: si for si, pi, _ in candidates}
+    chosen: dict[int, Passage] = {}  # passage index -> passage
+    for i in sorted(range(len(candidates)), key=lambda i: scores[i], reverse=True):
+        si, pi, _ = candidates[i]
+        passage = passages[pi]
+        if passage.detail:
+            if details <= 0:
+                continue
+        shown = [f"{p.sentence}\n{p.detail}" for p in chosen.values()]
+        if any(passage.sentence in text for text in shown):
+            continue
+        if sum(1 for c in chosen if source_of[c] == si) >= MAX_SENTENCES_PER_SOURCE:
+            continue
+        if passage.detail:
+            details -= 1
+            whole = f"{passage.sentence}\n{passage.detail}"
+            for c in [c for c, p in chosen.items() if p.sentence in whole]:
+                del chosen[c]  # now part of this passage
+        chosen[pi] = passage
+        if len(chosen) >= count:
+            break
+    return [(sources[source_of[pi]].n, chosen[pi]) for pi in sorted(chosen)]
+
+
 def select_sentences(
     question_words: set[str],
     question_vec: np.ndarray,
@@ -68,49 +284,33 @@ def select_sentences(
     count: int,
 ) -> list[tuple[int, str]]:
     """(source n, sentence) pairs, in source order, best `count` by relevance."""
-    candidates: list[tuple[int, int, str]] = []  # (source index, position, sentence)
-    for si, source in enumerate(sources):
-        for pos, sentence in enumerate(split_sentences(source.text)):
-            candidates.append((si, pos, sentence))
-    if not candidates:
-        return []
-    candidates = prefilter(question_words, candidates, MAX_CANDIDATES)
-    vectors = embed([c[2] for c in candidates])
-    sims = vectors @ question_vec
-    # Earlier-ranked sources and earlier sentences of a section get a small edge:
-    # the opening of the best section usually states the answer.
-    scores = [
-        float(sim) - 0.03 * si - 0.01 * min(pos, 5)
-        for (si, pos, _), sim in zip(candidates, sims.tolist(), strict=True)
-    ]
-    order = sorted(range(len(candidates)), key=lambda i: scores[i], reverse=True)
-    chosen: list[int] = []
-    per_source: dict[int, int] = {}
-    seen: set[str] = set()
-    for i in order:
-        si, _, sentence = candidates[i]
-        key = sentence.lower()[:80]
-        if per_source.get(si, 0) >= MAX_SENTENCES_PER_SOURCE or key in seen:
-            continue
-        chosen.append(i)
-        per_source[si] = per_source.get(si, 0) + 1
-        seen.add(key)
-        if len(chosen) >= count:
-            break
-    chosen.sort(key=lambda i: (candidates[i][0], candidates[i][1]))
-    return [(sources[candidates[i][0]].n, candidates[i][2]) for i in chosen]
+    picked = select_passages(question_words, question_vec, sources, embed, count)
+    return [(n, p.sentence) for n, p in picked]
 
 
-def compose(picked: list[tuple[int, str]]) -> str:
-    """Sentences joined, each closed by its citation marker."""
-    parts = []
-    for n, sentence in picked:
-        sentence = sentence.rstrip()
-        if sentence.endswith(("!", "?", "…", "。", "！", "？")):
-            parts.append(f"{sentence} [{n}]")
-        else:
-            parts.append(f"{sentence.rstrip('.:;,')} [{n}].")
-    return " ".join(parts)
+def _cited(sentence: str, n: int, introduces: bool = False) -> str:
+    sentence = sentence.rstrip()
+    if introduces:
+        return f"{sentence.rstrip(':').rstrip()} [{n}]:"
+    if sentence.endswith(("!", "?", "…", "。", "！", "？")):
+        return f"{sentence} [{n}]"
+    return f"{sentence.rstrip('.:;,')} [{n}]."
+
+
+def compose(picked: list[tuple[int, str]] | list[tuple[int, Passage]]) -> str:
+    """Sentences joined, each closed by its citation marker; a detail follows its
+    sentence as a paragraph of its own."""
+    paragraphs: list[str] = []
+    line: list[str] = []
+    for n, item in picked:
+        passage = item if isinstance(item, Passage) else Passage(item)
+        line.append(_cited(passage.sentence, n, bool(passage.detail)))
+        if passage.detail:
+            paragraphs.append(" ".join(line) + "\n" + passage.detail)
+            line = []
+    if line:
+        paragraphs.append(" ".join(line))
+    return "\n\n".join(paragraphs)
 
 
 class ExtractiveProvider:
@@ -137,7 +337,9 @@ class ExtractiveProvider:
         else:
             qvec = embedder.embed_query(question)
         count = SENTENCES_BY_LENGTH.get(request.length, SENTENCES_BY_LENGTH["medium"])
-        picked = select_sentences(set(tokenize(question)), qvec, request.sources, embed, count)
+        details = DETAILS_BY_LENGTH.get(request.length, DETAILS_BY_LENGTH["medium"])
+        words = set(tokenize(question))
+        picked = select_passages(words, qvec, request.sources, embed, count, details)
         if not picked:  # sections of code or tables only: point at the best one
             best = request.sources[0]
             return f"The section “{best.section or best.title}” covers this [{best.n}]."

@@ -2,14 +2,37 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
-from rag.extractive import compose, prefilter, select_sentences, split_sentences
+from rag.extractive import (
+    MAX_DETAIL_LINES,
+    Block,
+    Passage,
+    compose,
+    prefilter,
+    render_detail,
+    select_passages,
+    select_sentences,
+    split_blocks,
+    split_passages,
+    split_sentences,
+)
 from rag.generation import Source
 
 
 def source(n: int, text: str) -> Source:
     return Source(n=n, title=f"T{n}", url=f"https://d/{n}/", section=f"S{n}", text=text, score=0.5)
+
+
+def axis_embed(word: str) -> Callable[[list[str]], np.ndarray]:
+    """A stand-in embedding: one axis for texts that contain `word`, one for everything else."""
+
+    def embed(texts: list[str]) -> np.ndarray:
+        return np.array([[1.0, 0.0] if word in t.lower() else [0.0, 1.0] for t in texts])
+
+    return embed
 
 
 def test_split_sentences_drops_code_tables_and_fragments() -> None:
@@ -37,11 +60,7 @@ def test_select_sentences_prefers_similar_ones_and_keeps_source_order() -> None:
         source(1, "Widgets come in sixteen colours for every taste."),
         source(2, "Restore a backup with widgetron restore while the server is stopped."),
     ]
-
-    def embed(texts: list[str]) -> np.ndarray:
-        # a stand-in embedding: one axis for "restore", one for everything else
-        return np.array([[1.0, 0.0] if "restore" in t.lower() else [0.0, 1.0] for t in texts])
-
+    embed = axis_embed("restore")
     picked = select_sentences({"restore"}, np.array([1.0, 0.0]), sources, embed, 1)
     assert picked == [(2, sources[1].text)]
     both = select_sentences({"restore"}, np.array([1.0, 0.0]), sources, embed, 2)
@@ -50,3 +69,134 @@ def test_select_sentences_prefers_similar_ones_and_keeps_source_order() -> None:
 
 def test_compose_cites_every_sentence() -> None:
     assert compose([(1, "Do this."), (2, "Then that?")]) == "Do this [1]. Then that? [2]"
+
+
+def test_split_blocks_tells_prose_lists_code_and_table_rows_apart() -> None:
+    text = (
+        "Set these variables:\n\n"
+        "- `DB_USER` as root\n\n"
+        "- `DB_PASSWORD` as test\n"
+        "  (from the secret)\n\n"
+        "Variable: DB_HOST; Default Value: katib-mysql\n\n"
+        "Variable: DB_PORT; Default Value: 3306\n\n"
+        "Then run:\n"
+        "```shell\nkubectl apply -k .\n```\n"
+        "Done here."
+    )
+    assert split_blocks(text) == [
+        Block("prose", ("Set these variables:",)),
+        Block("list", ("- `DB_USER` as root", "- `DB_PASSWORD` as test", "  (from the secret)")),
+        Block(
+            "rows",
+            (
+                "Variable: DB_HOST; Default Value: katib-mysql",
+                "Variable: DB_PORT; Default Value: 3306",
+            ),
+        ),
+        Block("prose", ("Then run:",)),
+        Block("code", ("```shell", "kubectl apply -k .")),
+        Block("prose", ("Done here.",)),
+    ]
+
+
+def test_a_code_fence_the_chunker_cut_off_runs_to_the_end_of_the_section() -> None:
+    text = "Create a profile like this one:\n```yaml\nkind: Profile\n## the name is the namespace"
+    assert split_blocks(text)[-1] == Block(
+        "code", ("```yaml", "kind: Profile", "## the name is the namespace")
+    )
+    # the YAML comment is code, not a sentence of the answer
+    assert [p.sentence for p in split_passages(text)] == ["Create a profile like this one:"]
+
+
+def test_a_sentence_introducing_a_list_or_code_carries_it_as_its_detail() -> None:
+    text = (
+        "For the Katib MySQL you need to set these environment variables:\n"
+        "- `MYSQL_ROOT_PASSWORD` from katib-mysql-secrets\n"
+        "- `MYSQL_DATABASE` as `katib`\n\n"
+        "You can access Katib UI standalone without the dashboard. For that, port-forward it:\n"
+        "```shell\nkubectl port-forward svc/katib-ui -n kubeflow 8080:80\n```"
+    )
+    passages = split_passages(text)
+    assert passages[0] == Passage(
+        "For the Katib MySQL you need to set these environment variables:",
+        "- `MYSQL_ROOT_PASSWORD` from katib-mysql-secrets\n- `MYSQL_DATABASE` as `katib`",
+    )
+    # the list items are candidates on their own too
+    assert [p.sentence for p in passages[1:3]] == [
+        "`MYSQL_ROOT_PASSWORD` from katib-mysql-secrets",
+        "`MYSQL_DATABASE` as `katib`",
+    ]
+    # a short lead-in ("For that, …:") is joined to the sentence it refers to
+    assert passages[-1] == Passage(
+        "You can access Katib UI standalone without the dashboard. For that, port-forward it:",
+        "```shell\nkubectl port-forward svc/katib-ui -n kubeflow 8080:80\n```",
+    )
+
+
+def test_a_colon_before_more_prose_is_no_lead_in() -> None:
+    passages = split_passages("The algorithm works as follows:\n\nIt samples trials at random.")
+    assert all(not p.detail for p in passages)
+
+
+def test_flattened_table_rows_are_sentences_markdown_ones_are_not() -> None:
+    text = "Dependency: Istio; Validated Version: 1.16.0\n| Release | 1.7 |\n|---|---|"
+    assert split_sentences(text) == ["Dependency: Istio; Validated Version: 1.16.0"]
+
+
+def test_render_detail_cuts_long_blocks_and_keeps_fences_closed() -> None:
+    code = Block("code", ("```python", *[f"line_{i} = {i}" for i in range(40)]))
+    shown = render_detail(code).splitlines()
+    assert shown[0] == "```python" and shown[-1] == "```" and shown[-2] == "…"
+    assert len(shown) == MAX_DETAIL_LINES + 3
+    rows = Block("rows", ("| Name | Port |", "|---|---|", "| api | 8888 |"))
+    assert render_detail(rows) == "- | Name | Port |\n- | api | 8888 |"
+
+
+def test_a_picked_lead_in_brings_its_list_and_its_items_are_not_repeated() -> None:
+    text = (
+        "To restore a server you need these steps:\n"
+        "- stop the restore target first\n"
+        "- run the restore command\n\n"
+        "Widgets come in sixteen colours for every taste."
+    )
+    picked = select_passages(
+        {"restore"}, np.array([1.0, 0.0]), [source(1, text)], axis_embed("restore"), 3, details=1
+    )
+    assert [p.sentence for _, p in picked] == [
+        "To restore a server you need these steps:",
+        "Widgets come in sixteen colours for every taste.",
+    ]
+    assert picked[0][1].detail == "- stop the restore target first\n- run the restore command"
+
+
+def test_lead_ins_beyond_the_detail_budget_are_skipped_not_shown_bare() -> None:
+    text = (
+        "To restore a server run these commands:\n```\nrestore --all\n```\n"
+        "Restoring takes a minute for each gigabyte of data."
+    )
+    picked = select_passages(
+        {"restore"}, np.array([1.0, 0.0]), [source(1, text)], axis_embed("restor"), 2, details=0
+    )
+    assert [p.sentence for _, p in picked] == [
+        "Restoring takes a minute for each gigabyte of data."
+    ]
+
+
+def test_sentences_about_the_page_lose_to_sentences_about_the_subject() -> None:
+    text = "Follow this guide to restore a server.\nA restore replaces the data directory."
+    picked = select_passages(
+        {"restore"}, np.array([1.0, 0.0]), [source(1, text)], axis_embed("restore"), 1
+    )
+    assert [p.sentence for _, p in picked] == ["A restore replaces the data directory."]
+
+
+def test_compose_puts_a_detail_under_its_cited_lead_in() -> None:
+    picked = [
+        (1, Passage("Set these variables:", "- `A` as 1\n- `B` as 2")),
+        (2, Passage("Then restart the pod.")),
+        (2, Passage("It takes a minute.")),
+    ]
+    assert compose(picked) == (
+        "Set these variables [1]:\n- `A` as 1\n- `B` as 2\n\n"
+        "Then restart the pod [2]. It takes a minute [2]."
+    )
