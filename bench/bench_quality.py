@@ -4,8 +4,10 @@
         tests/data/dev_questions.jsonl tests/data/dev2_questions.jsonl --json /tmp/quality.json
 
 For each set it prints the `docbot eval` table (page recall@1/@5, MRR@10, both pages@5,
-section hit@5) plus the decline rates of the retriever's own decision (`Retriever.is_relevant`
-on the hits the bot would use), which is what the pipeline declines on before any model runs.
+section hit@5) plus the decline rates of the retriever's own decision (`Retriever.gate` on the
+hits the bot would use), which is what the pipeline declines on before any model runs: the
+table's rows for the offline answerer's gate, then a line for the lower gate in front of a
+language model (which then judges the rest itself, see rag.retrieve).
 `--features` prints, per question, the signals the decline decision combines (top cosine,
 salient-term coverage, the combined score), which is what the threshold is calibrated on.
 Needs a live index in DOCBOT_DATA_DIR (`docbot ingest --path .../site/docs`).
@@ -25,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.config import Settings  # noqa: E402
 from rag.evaluate import compute_metrics, format_table, load_questions  # noqa: E402
-from rag.retrieve import Hit, Retriever  # noqa: E402
+from rag.retrieve import Gate, Hit, Retriever  # noqa: E402
 
 K = 10  # results per question, as `docbot eval` asks for
 
@@ -42,6 +44,7 @@ def evaluate_set(retriever: Retriever, path: Path, top_k: int, features: bool) -
     questions = load_questions(path)
     retrievals: list[list[dict[str, Any]]] = []
     answers: list[dict[str, Any]] = []
+    llm_answers: list[dict[str, Any]] = []
     times: list[float] = []
     rows: list[str] = []
     for q in questions:
@@ -50,8 +53,10 @@ def evaluate_set(retriever: Retriever, path: Path, top_k: int, features: bool) -
         times.append((time.perf_counter() - t0) * 1000)
         retrievals.append([{"url": h.url, "score": h.score} for h in hits])
         # the pipeline decides on the top_k hits it passes on as sources
-        relevant = retriever.is_relevant(hits[:top_k])
+        allowed = retriever.gate(hits[:top_k])
+        relevant = allowed is Gate.ANSWER
         answers.append({"answer": "", "declined": not relevant, "citations": []})
+        llm_answers.append({"answer": "", "declined": allowed is Gate.DECLINE, "citations": []})
         if features:
             top = hits[0] if hits else None
             expected = {u for u in q.expected_urls}
@@ -64,6 +69,12 @@ def evaluate_set(retriever: Retriever, path: Path, top_k: int, features: bool) -
                 f"missing={missing(hits[:top_k])}"
             )
     metrics = compute_metrics(questions, retrievals, answers)
+    llm = compute_metrics(questions, retrievals, llm_answers)
+    metrics["llm_gate"] = {
+        "min_relevance": retriever.llm_min_relevance,
+        "decline_rate_answerable": llm["decline_rate_answerable"],
+        "decline_rate_unanswerable": llm["decline_rate_unanswerable"],
+    }
     times.sort()
     metrics["retrieve_p50_ms"] = times[len(times) // 2]
     if rows:
@@ -87,6 +98,12 @@ def main(argv: list[str] | None = None) -> int:
     for path in args.questions:
         metrics = evaluate_set(retriever, path, settings.top_k, args.features)
         print(format_table(metrics, f"retrieval + decline: {path}"))
+        gate = metrics["llm_gate"]
+        print(
+            f"gate before a language model ({gate['min_relevance']:.2f}): declined, answerable "
+            f"{gate['decline_rate_answerable']:.3f}; unanswerable "
+            f"{gate['decline_rate_unanswerable']:.3f} (the model judges the rest)"
+        )
         print(f"retrieve p50 {metrics['retrieve_p50_ms']:.1f} ms")
         out[str(path)] = {k: v for k, v in metrics.items() if k != "per_question"}
         out[str(path)]["per_question"] = metrics["per_question"]

@@ -114,6 +114,13 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     return code
 
 
+GATE_WORDS = {
+    "answer": "any model answers",
+    "reader": "only a language model answers; the offline one declines",
+    "decline": "declined",
+}
+
+
 def cmd_retrieve(args: argparse.Namespace, settings: Settings) -> int:
     from rag.retrieve import Retriever
 
@@ -124,12 +131,26 @@ def cmd_retrieve(args: argparse.Namespace, settings: Settings) -> int:
     if not questions or not questions[0]:
         raise ConfigError("give a question, or --jsonl with questions on stdin")
     for question in questions:
-        hits = retriever.search(question, k=args.k)
+        found = retriever.search(question, k=max(args.k, settings.top_k))
+        hits, judged = found[: args.k], found[: settings.top_k]  # judged: what the bot decides on
+        relevance, gate = retriever.relevance(judged), retriever.gate(judged).value
         if args.jsonl or args.json:
-            _print_json({"question": question, "results": [h.to_dict() for h in hits]})
+            _print_json(
+                {
+                    "question": question,
+                    "results": [h.to_dict() for h in hits],
+                    "relevance": round(relevance, 4),
+                    "gate": gate,
+                }
+            )
         else:
             for i, h in enumerate(hits, 1):
                 print(f"{i}. {h.score:.3f}  {h.title} › {h.section.split(' › ')[-1]}\n   {h.url}")
+            print(
+                f"relevance {relevance:.3f} (top {len(judged)}): {GATE_WORDS[gate]} "
+                f"[thresholds: {retriever.min_relevance:.2f} offline, "
+                f"{retriever.llm_min_relevance:.2f} language model]"
+            )
     return 0
 
 

@@ -169,6 +169,7 @@ class Settings:
     chroma_host: str = ""
     chroma_port: int = 8000
     min_relevance: float = -1.0  # < 0: the calibrated default in rag.retrieve
+    llm_min_relevance: float = -1.0  # < 0: the calibrated default in rag.retrieve
     top_k: int = 5
     keep_versions: int = 3
     max_page_loss: float = 0.2
@@ -270,6 +271,7 @@ class Settings:
             chroma_host=env.str("CHROMA_HOST"),
             chroma_port=env.int("CHROMA_PORT", 8000, minimum=1, maximum=65535),
             min_relevance=env.float("DOCBOT_MIN_RELEVANCE", -1.0, maximum=1.0),
+            llm_min_relevance=env.float("DOCBOT_LLM_MIN_RELEVANCE", -1.0, maximum=1.0),
             top_k=env.int("DOCBOT_TOP_K", 5, minimum=1, maximum=50),
             keep_versions=env.int("DOCBOT_KEEP_VERSIONS", 3, minimum=1),
             max_page_loss=env.float("DOCBOT_MAX_PAGE_LOSS", 0.2, minimum=0.0, maximum=1.0),

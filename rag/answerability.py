@@ -29,7 +29,7 @@ Which words count, and how much:
 
 The decision combines both signals in one score (`relevance`: the coverage
 weight, and a fixed penalty when the question names something the corpus
-never mentions), thresholded by `rag.retrieve.Retriever.is_relevant`;
+never mentions), thresholded by `rag.retrieve.Retriever.gate`;
 calibrated on the three dev sets in tests/data/ together and measured on the
 held-out set there, which is never tuned on. Honest limits: with MiniLM, questions about
 an uncovered feature of a covered component ("a mobile app for pipelines",

@@ -5,6 +5,11 @@ loop only awaits. Below the relevance threshold the answer is an honest
 decline, never a guess from loosely related sections; above it, a model that
 finds the sources do not answer the question says so with a marker
 (`rag.prompt.NOT_COVERED`), and the reply becomes the same decline.
+
+A language model gets questions from a lower threshold on than the offline
+answerer (`rag.retrieve.Gate.READER`): between the two, retrieval cannot tell
+a near miss from an answer, a model reading the sources can. Such a question
+is never handed to the extractive answerer, not even as a fallback.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from bot.types import Reply, Turn
 from rag.citations import finalize, may_say_not_covered
 from rag.extractive import ExtractiveProvider
 from rag.generation import GenerationRequest, Source
-from rag.retrieve import Hit, Retriever
+from rag.retrieve import Gate, Hit, Retriever
 from rag.router import ModelRouter
 
 log = logging.getLogger(__name__)
@@ -78,6 +83,7 @@ class Answerer:
         history = history or []
         sources: list[Source] = []
         weak = False
+        readers_only = False
         if use_docs:
             t0 = time.perf_counter()
             try:
@@ -103,7 +109,10 @@ class Answerer:
                     timings_ms={"total": (time.perf_counter() - started) * 1000},
                 )
             timings["retrieve"] = (time.perf_counter() - t0) * 1000
-            if not self.retriever.is_relevant(hits):
+            allowed = self.retriever.gate(hits)
+            if allowed is Gate.READER and not self.router.reads(model):
+                allowed = Gate.DECLINE  # the offline answerer cannot tell a near miss
+            if allowed is Gate.DECLINE:
                 timings["total"] = (time.perf_counter() - started) * 1000
                 return Reply(
                     text=t("decline", language),
@@ -113,6 +122,7 @@ class Answerer:
                     language=language,
                     timings_ms=timings,
                 )
+            readers_only = allowed is Gate.READER
             sources = hits_to_sources(hits)
             weak = self.retriever.relevance(hits) < self.retriever.min_relevance + 0.1
         elif (self.router.resolve(model) or model) == "extractive":
@@ -147,7 +157,9 @@ class Answerer:
         async def restart() -> None:
             streamed.clear()  # a provider failed mid-answer; the next one starts afresh
 
-        routed = await self.router.generate(model, request, forward, restart)
+        routed = await self.router.generate(
+            model, request, forward, restart, readers_only=readers_only
+        )
         timings["generate"] = (time.perf_counter() - t0) * 1000
         text, citations, declined = finalize(
             routed.text, sources, retrieval_weak=weak, use_docs=use_docs, language=language

@@ -1,7 +1,8 @@
 """The model router: per-conversation model choice, fallback chain, circuit breakers.
 
 `ModelRouter.generate` tries the chosen model, then `settings.fallback_chain`,
-then the extractive answerer (always present, always last). Each try runs
+then the extractive answerer (always present, always last; left out when only a
+model that reads the sources may answer, `readers_only`). Each try runs
 under `settings.model_timeout_s` (for the first delta and between deltas)
 and behind the provider's circuit breaker. A fallback is explained in
 `RoutedAnswer.notices` ("Bedrock timed out; answered by the CML model.").
@@ -176,8 +177,14 @@ class ModelRouter:
             return "caii"  # only Cloudera AI Inference is configured: it is "the CML model"
         return None
 
-    def chain(self, model: str) -> list[str]:
-        """The providers `generate(model, ...)` tries, in order."""
+    def reads(self, model: str) -> bool:
+        """Whether `model` (as chosen, before any fallback) reads the sources: a language
+        model that can reply NOT_IN_DOCS, not the offline extractive answerer."""
+        return self.chain(model)[0] != EXTRACTIVE
+
+    def chain(self, model: str, *, readers_only: bool = False) -> list[str]:
+        """The providers `generate(model, ...)` tries, in order; without the extractive
+        answerer when `readers_only`."""
         first = self.resolve(model) or self.resolve(self.settings.default_model) or EXTRACTIVE
         order = [first]
         for item in self.settings.fallback_chain:
@@ -188,7 +195,7 @@ class ModelRouter:
                 order.append(resolved)
         if EXTRACTIVE in order:
             order = order[: order.index(EXTRACTIVE)]
-        return [*order, EXTRACTIVE]
+        return order if readers_only else [*order, EXTRACTIVE]
 
     # -- health ---------------------------------------------------------------------------------
 
@@ -219,12 +226,16 @@ class ModelRouter:
         request: GenerationRequest,
         on_delta: DeltaCallback | None = None,
         on_restart: Callable[[], Awaitable[None]] | None = None,
+        *,
+        readers_only: bool = False,
     ) -> RoutedAnswer:
         """Answer with `model`, falling back along the chain; never raises ProviderError.
 
         `on_delta` receives each text delta. When a provider fails after it
         has streamed some text, `on_restart` (if given) is awaited before the
         next provider starts, so the caller can clear its partial message.
+        With `readers_only` the extractive answerer is not tried: when no
+        language model answers, the result is provider "none".
         """
         failures: list[str] = []
         if self.resolve(model) is None and model:
@@ -232,7 +243,7 @@ class ModelRouter:
         notices: list[str] = []
         if not request.use_docs:
             notices.append(NOTICES["no_docs"])
-        for name in self.chain(model):
+        for name in self.chain(model, readers_only=readers_only):
             provider = self._providers[name]
             breaker = self._breakers.get(name)
             if not self._configured(name):

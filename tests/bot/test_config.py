@@ -100,6 +100,8 @@ def test_a_bad_integer_names_the_variable(name: str, value: str) -> None:
         ("DOCBOT_MAX_PAGE_LOSS", "-0.1"),
         ("DOCBOT_MAX_PAGE_LOSS", "lots"),
         ("DOCBOT_MIN_RELEVANCE", "2"),
+        ("DOCBOT_LLM_MIN_RELEVANCE", "1.5"),
+        ("DOCBOT_LLM_MIN_RELEVANCE", "low"),
         ("DOCBOT_MODEL_TIMEOUT", "0"),
         ("DOCBOT_MODEL_TIMEOUT", "soon"),
     ],

@@ -107,6 +107,17 @@ def test_retrieve_json_contract(shared_env: Settings, capsys: pytest.CaptureFixt
     assert first["url"] == BASE + "backup/#restore"
     scores = [r["score"] for r in result["results"]]
     assert scores[0] == max(scores)
+    assert result["gate"] == "answer" and 0 < result["relevance"] <= 1
+
+
+def test_retrieve_says_who_may_answer(
+    shared_env: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, "retrieve", "how", "do", "I", "restore", "a", "backup?")
+    assert code == 0, err
+    last = out.strip().splitlines()[-1]
+    assert last.startswith("relevance ") and "any model answers" in last
+    assert "[thresholds: 0.29 offline, 0.20 language model]" in last
 
 
 def test_retrieve_jsonl_answers_each_line(

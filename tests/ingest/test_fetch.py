@@ -269,7 +269,9 @@ async def test_crawl_delay_spaces_the_request_starts_to_that_host(serve_app, cap
     assert all(r.status == "ok" for r in paced + free)
     assert [path for path, _ in arrivals][0] == "/robots.txt" and len(arrivals) == 5
     robots_to_first, *between_pages = gaps(arrivals)
-    assert min(between_pages) >= 0.2 - ARRIVAL_JITTER_S  # each page request starts 0.2 s after the one before
+    assert (
+        min(between_pages) >= 0.2 - ARRIVAL_JITTER_S
+    )  # each page request starts 0.2 s after the one before
     # robots.txt opened the connection the first page reuses: its arrival lags its start
     assert robots_to_first >= 0.2 - ARRIVAL_JITTER_S
     assert free_done < 0.5  # a host without a Crawl-delay is not held up meanwhile
@@ -286,7 +288,9 @@ async def test_a_huge_crawl_delay_is_capped(serve_app, caplog):
         elapsed = time.monotonic() - started
 
     assert all(r.status == "ok" for r in results)
-    assert min(gaps(arrivals)[1:]) >= 0.3 - ARRIVAL_JITTER_S and elapsed < 3.0  # 0.3 s apart, not a day
+    assert (
+        min(gaps(arrivals)[1:]) >= 0.3 - ARRIVAL_JITTER_S and elapsed < 3.0
+    )  # 0.3 s apart, not a day
     warned = [r.getMessage() for r in caplog.records if "Crawl-delay" in r.getMessage()]
     assert len(warned) == 1 and "Crawl-delay of 86400s; capped at 0.3s" in warned[0]
 

@@ -13,7 +13,7 @@ from bot.config import Settings
 from bot.messages import t
 from bot.types import Reply, Turn
 from rag.embeddings import Embedder
-from rag.generation import GenerationRequest
+from rag.generation import GenerationRequest, ProviderError
 from rag.pipeline import Answerer, hits_to_sources
 from rag.prompt import NOT_COVERED
 from rag.retrieve import Retriever
@@ -28,14 +28,17 @@ class ScriptedModel:
     name = "scripted"
     label = "Scripted model"
 
-    def __init__(self, *pieces: str) -> None:
+    def __init__(self, *pieces: str, error: ProviderError | None = None) -> None:
         self.pieces = pieces
+        self.error = error
         self.requests: list[GenerationRequest] = []
 
     async def generate(self, request: GenerationRequest) -> AsyncIterator[str]:
         self.requests.append(request)
         for piece in self.pieces:
             yield piece
+        if self.error is not None:
+            raise self.error
 
 
 def with_model(answerer: Answerer, model: ScriptedModel) -> Answerer:
@@ -155,3 +158,37 @@ async def test_an_answer_that_only_starts_like_the_marker_streams_in_full(
     )
     assert not reply.declined and reply.citations
     assert shown[0] == "Not every backup" and shown[-1].endswith("restored [1].")
+
+
+def gates(answerer: Answerer, min_relevance: float, llm_min_relevance: float) -> Answerer:
+    """The same index and embedder behind other relevance gates."""
+    settings = dataclasses.replace(
+        answerer.settings, min_relevance=min_relevance, llm_min_relevance=llm_min_relevance
+    )
+    return Answerer(settings, Retriever(settings, answerer.retriever.embedder))
+
+
+async def test_a_near_miss_is_handed_to_a_language_model_to_judge(answerer: Answerer) -> None:
+    model = ScriptedModel("Run restore with the server stopped [1].")
+    reply, _ = await ask_scripted(gates(answerer, 0.99, 0.0), model)
+    assert model.requests and model.requests[0].sources
+    assert not reply.declined and reply.citations
+
+
+async def test_a_near_miss_is_declined_by_the_offline_answerer(answerer: Answerer) -> None:
+    reply = await gates(answerer, 0.99, 0.0).answer("How do I restore a backup?")
+    assert reply.declined and reply.citations == [] and reply.text == t("decline", "en")
+
+
+async def test_a_near_miss_never_falls_back_to_the_offline_answerer(answerer: Answerer) -> None:
+    model = ScriptedModel(error=ProviderError("scripted", "timed out"))
+    reply, shown = await ask_scripted(gates(answerer, 0.99, 0.0), model)
+    assert model.requests  # the model was asked, and failed
+    assert reply.declined and reply.citations == [] and shown == []
+    assert reply.notices == ["Scripted timed out; no model could answer."]
+
+
+async def test_below_both_gates_no_model_is_asked(answerer: Answerer) -> None:
+    model = ScriptedModel("anything [1]")
+    reply, _ = await ask_scripted(gates(answerer, 0.99, 0.99), model)
+    assert reply.declined and model.requests == []

@@ -10,13 +10,17 @@ from bot.config import Settings
 from bot.types import Turn
 from rag.rerank import Reranker
 from rag.retrieve import (
+    DEFAULT_LLM_MIN_RELEVANCE,
+    DEFAULT_MIN_RELEVANCE,
     LEAD,
     REPEAT,
+    Gate,
     Hit,
     Retriever,
     arrange,
     condense_query,
     diversify,
+    gate,
     rank_pages,
     rrf,
 )
@@ -138,6 +142,67 @@ def test_min_relevance_can_be_configured(built_settings: Settings, embedder) -> 
     strict = Retriever(Settings(**{**built_settings.__dict__, "min_relevance": 0.99}), embedder)
     hits = strict.search("how do i install widgetron with pip", k=5)
     assert hits and not strict.is_relevant(hits)
+
+
+@pytest.mark.parametrize(
+    ("relevance", "expected"),
+    [
+        (0.5, Gate.ANSWER),
+        (0.3, Gate.ANSWER),
+        (0.25, Gate.READER),
+        (0.2, Gate.READER),
+        (0.1, Gate.DECLINE),
+    ],
+)
+def test_between_the_two_thresholds_only_a_reading_model_may_answer(
+    relevance: float, expected: Gate
+) -> None:
+    assert gate(relevance, 0.3, 0.2) is expected
+
+
+def test_a_language_model_gate_above_the_offline_one_counts_as_equal() -> None:
+    assert gate(0.35, 0.3, 0.5) is Gate.ANSWER
+    assert gate(0.25, 0.3, 0.5) is Gate.DECLINE
+
+
+def _with(built_settings: Settings, **values: float) -> Settings:
+    return Settings(**{**built_settings.__dict__, **values})
+
+
+def test_the_gates_default_to_their_calibrated_values(built_settings: Settings, embedder) -> None:  # noqa: ANN001
+    default = Retriever(built_settings, embedder)
+    assert default.min_relevance == DEFAULT_MIN_RELEVANCE
+    assert default.llm_min_relevance == DEFAULT_LLM_MIN_RELEVANCE < DEFAULT_MIN_RELEVANCE
+
+
+def test_an_operators_own_threshold_alone_is_one_gate_for_every_model(
+    built_settings: Settings,
+    embedder,  # noqa: ANN001
+) -> None:
+    strict = Retriever(_with(built_settings, min_relevance=0.6), embedder)
+    assert strict.llm_min_relevance == 0.6
+    both = Retriever(_with(built_settings, min_relevance=0.6, llm_min_relevance=0.4), embedder)
+    assert both.llm_min_relevance == 0.4
+    capped = Retriever(_with(built_settings, llm_min_relevance=0.9), embedder)
+    assert capped.llm_min_relevance == DEFAULT_MIN_RELEVANCE
+
+
+def test_a_near_miss_goes_to_a_reading_model_only(built_settings: Settings, embedder) -> None:  # noqa: ANN001
+    split = Retriever(_with(built_settings, min_relevance=0.99, llm_min_relevance=0.0), embedder)
+    hits = split.search("how do i install widgetron with pip", k=5)
+    assert split.gate(hits) is Gate.READER and not split.is_relevant(hits)
+    assert split.gate([]) is Gate.DECLINE
+
+
+def test_keyword_judged_questions_have_one_gate(retriever: Retriever) -> None:
+    # CJK questions under an English model are judged by keywords (rag.multilingual); the
+    # language-model gate was calibrated on cosines, so it does not apply to them
+    from rag.multilingual import KEYWORD_MIN_RELEVANCE
+
+    hit = Hit("c1", BASE, "", "Title", "Title", "text", 0.9)
+    hit.keyword_relevance = KEYWORD_MIN_RELEVANCE - 0.04
+    assert retriever.llm_min_relevance < retriever.relevance([hit]) < retriever.min_relevance
+    assert retriever.gate([hit]) is Gate.DECLINE
 
 
 def test_no_index_means_no_hits(tmp_path: Path, make_settings, embedder) -> None:  # noqa: ANN001

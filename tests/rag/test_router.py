@@ -120,6 +120,29 @@ async def test_every_failure_is_listed_before_the_extractive_answer() -> None:
     ]
 
 
+async def test_readers_only_never_falls_back_to_the_extractive_answerer() -> None:
+    bedrock = StandIn("bedrock", [], error=ProviderError("bedrock", "timed out"))
+    router, extractive = make({"bedrock": bedrock})
+    assert router.chain("bedrock", readers_only=True) == ["bedrock"]
+    answer = await router.generate("bedrock", REQUEST, readers_only=True)
+    assert answer.provider == "none" and answer.text == "" and extractive.calls == 0
+    assert answer.notices == ["Bedrock timed out; no model could answer."]
+
+
+async def test_readers_only_still_follows_the_fallback_chain() -> None:
+    bedrock = StandIn("bedrock", [], error=ProviderError("bedrock", "timed out"))
+    router, _ = make({"bedrock": bedrock, "cml": StandIn("cml")}, fallback=("cml",))
+    answer = await router.generate("bedrock", REQUEST, readers_only=True)
+    assert answer.provider == "cml"
+
+
+def test_only_language_models_read_the_sources() -> None:
+    router, _ = make({"bedrock": StandIn("bedrock")}, model="extractive")
+    assert router.reads("bedrock") and not router.reads("extractive")
+    assert not router.reads("")  # the default model here is the offline answerer
+    assert router.chain("extractive", readers_only=True) == []
+
+
 async def test_timeout_before_first_token_falls_back() -> None:
     slow = StandIn("bedrock", delay=5)
     router, _ = make({"bedrock": slow}, timeout=0.1)
