@@ -32,6 +32,7 @@ from rag.multilingual import (
     strip_ko_suffix,
     uses_keyword_evidence,
 )
+from rag.retrieve import Retriever
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -316,31 +317,11 @@ def test_a_korean_question_the_docs_do_not_cover_falls_below_the_keyword_thresho
     assert score < KEYWORD_MIN_RELEVANCE
 
 
-def wired_retriever_class() -> type:
-    """rag.retrieve's Retriever with the rag.multilingual wiring (bench/bench_korean.py WIRING).
-
-    The repository's own class once rag/retrieve.py has the wiring; until then the
-    proposed change applied in memory, so that it is tested before it lands.
-    """
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "bench_korean", ROOT / "bench" / "bench_korean.py"
-    )
-    assert spec is not None and spec.loader is not None
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    module, note = bench.wired_retrieve_module()
-    if "no longer applies" in note:
-        pytest.skip(f"rag/retrieve.py changed: {note}")
-    return module.Retriever
-
-
 @pytest.mark.slow
-def test_the_wired_retriever_declines_korean_questions_on_keyword_evidence(
+def test_the_retriever_declines_korean_questions_on_keyword_evidence(
     ko_settings: Settings,
 ) -> None:
-    retriever = wired_retriever_class()(ko_settings)
+    retriever = Retriever(ko_settings)
     k = ko_settings.top_k
     for question in (
         DEMO,
@@ -358,22 +339,18 @@ def test_the_wired_retriever_declines_korean_questions_on_keyword_evidence(
 
 
 @pytest.mark.slow
-def test_the_wired_retriever_ranks_korean_questions_by_keywords(ko_settings: Settings) -> None:
-    retriever = wired_retriever_class()(ko_settings)
+def test_the_retriever_ranks_korean_questions_by_keywords(ko_settings: Settings) -> None:
+    retriever = Retriever(ko_settings)
     hits = retriever.search(DEMO, k=5)
     assert hits[0].url == "docs/ko/slack.md#slack에-docbot을-어떻게-연결하나요"
 
 
 @pytest.mark.slow
-def test_the_wired_retriever_leaves_english_questions_alone(ko_settings: Settings) -> None:
-    from rag.retrieve import Retriever
-
-    wired = wired_retriever_class()(ko_settings)
-    plain = Retriever(ko_settings)
-    question = "how do I roll back the index with docbot index --rollback?"
-    wired_hits = wired.search(question, k=5)
-    assert [h.url for h in wired_hits] == [h.url for h in plain.search(question, k=5)]
-    assert all(h.keyword_relevance is None for h in wired_hits)
+def test_english_questions_do_not_take_the_keyword_path(ko_settings: Settings) -> None:
+    hits = Retriever(ko_settings).search(
+        "how do I roll back the index with docbot index --rollback?", k=5
+    )
+    assert hits and all(h.keyword_relevance is None for h in hits)
 
 
 @pytest.mark.parametrize("name", ["dev_questions.jsonl", "dev2_questions.jsonl"])
