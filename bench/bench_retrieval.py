@@ -115,20 +115,28 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def bench_size(n: int, base_chunks, base_emb, queries: int, root: Path) -> dict:
+def bench_size(
+    n: int, base_chunks, base_emb, queries: int, root: Path, encoder: str = "onnx"
+) -> dict:
+    """Search latency at n chunks in a fresh process, questions embedded by `encoder`:
+    "numpy", or "onnx" (ONNX Runtime, as the server has it: waited for before timing)."""
     settings = Settings.from_env({"DOCBOT_DATA_DIR": str(root / f"n{n}")}, env_file=None)
     t0 = time.perf_counter()
-    make_index(settings, base_chunks, base_emb, n)
+    if not (root / f"n{n}").exists():
+        make_index(settings, base_chunks, base_emb, n)
     build_s = time.perf_counter() - t0
     # measure in a fresh process so memory is that of a serving process, not of the builder
     code = f"""
 import json, resource, sys, time, statistics
 sys.path.insert(0, {str(ROOT)!r})
 from bot.config import Settings
+from rag.embeddings import Embedder
 from rag.retrieve import Retriever
 s = Settings.from_env({{"DOCBOT_DATA_DIR": {str(root / f"n{n}")!r}}}, env_file=None)
-r = Retriever(s)
+r = Retriever(s, Embedder(s.embedding_model, "cpu"))
 t = time.perf_counter(); r.refresh(); load = time.perf_counter() - t
+if {encoder == "onnx"!r}: r.embedder.accelerate()
+onnx = r.embedder.wait_until_accelerated(120)
 qs = {QUESTIONS!r}
 for q in qs: r.search(q, k=5)  # warm
 times = []
@@ -136,7 +144,7 @@ for i in range({queries}):
     q = qs[i % len(qs)] + ("" if i < len(qs) else f" {{i}}")
     t = time.perf_counter(); r.search(q, k=5); times.append((time.perf_counter() - t) * 1000)
 times.sort()
-print(json.dumps({{"load_s": load, "p50_ms": statistics.median(times), "p99_ms": times[int(0.99 * len(times)) - 1],
+print(json.dumps({{"query_encoder": "onnx" if onnx else "numpy", "load_s": load, "p50_ms": statistics.median(times), "p99_ms": times[int(0.99 * len(times)) - 1],
                   "mean_ms": statistics.fmean(times), "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -187,9 +195,11 @@ def main() -> None:
         base_chunks, base_emb = build_base(embedder, ROOT / "bench" / "results" / "base_cache")
         results = {"machine": machine(), "base_chunks": len(base_chunks), "sizes": []}
         for n in args.sizes:
-            r = bench_size(n, base_chunks, base_emb, args.queries, root)
-            print(json.dumps(r), flush=True)
-            results["sizes"].append(r)
+            # the same index searched with each query encoder, one after the other
+            for encoder in ("numpy", "onnx"):
+                r = bench_size(n, base_chunks, base_emb, args.queries, root, encoder)
+                print(json.dumps(r), flush=True)
+                results["sizes"].append(r)
         results["cold_start"] = cold_start(root, args.cold_runs)
         print(json.dumps(results["cold_start"]), flush=True)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -130,6 +130,8 @@ def cmd_retrieve(args: argparse.Namespace, settings: Settings) -> int:
     questions = _jsonl_questions() if args.jsonl else [" ".join(args.question)]
     if not questions or not questions[0]:
         raise ConfigError("give a question, or --jsonl with questions on stdin")
+    if len(questions) > 1:  # a batch: ONNX Runtime soon pays for its start-up
+        retriever.embedder.accelerate()
     for question in questions:
         found = retriever.search(question, k=max(args.k, settings.top_k))
         hits, judged = found[: args.k], found[: settings.top_k]  # judged: what the bot decides on
@@ -168,6 +170,8 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     questions = _jsonl_questions() if args.jsonl else [" ".join(args.question)]
     if not questions or not questions[0]:
         raise ConfigError("give a question, or --jsonl with questions on stdin")
+    if len(questions) > 1:  # a batch: ONNX Runtime soon pays for its start-up
+        bot.answerer.retriever.embedder.accelerate()
 
     async def run() -> None:
         session = f"cli-{os.getpid()}"
@@ -206,6 +210,7 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     from bot.core import Bot
 
     bot = Bot.from_settings(settings)
+    bot.answerer.retriever.embedder.accelerate()  # a session of questions: worth building
     return asyncio.run(chat_loop(bot))
 
 

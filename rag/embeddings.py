@@ -72,7 +72,8 @@ class Embedder:
     """Thread-safe embeddings: normalised float32 vectors, prefixes applied per model.
 
     Questions and small batches go through the NumPy encoder when the model
-    qualifies (no torch import, fast cold start); bulk ingest and GPUs use
+    qualifies (no torch import, fast cold start), on ONNX Runtime once a
+    long-running process asks for it (`accelerate`, about twice as fast); bulk ingest and GPUs use
     sentence-transformers, loaded on first need: on CUDA (or with
     `pipelined=True`) through `rag.bulk_encode`, which tokenizes on a thread pool
     ahead of the model; otherwise through `model.encode`.
@@ -106,6 +107,7 @@ class Embedder:
         self._bulk: Any = None  # BulkEncoder once built; False where the model can't use one
         self._lock = threading.Lock()
         self._fast: NumpyEncoder | None = None
+        self._fast_settled: threading.Event | None = None  # set by `accelerate`
         if os.path.isdir(self.path) and NumpyEncoder.supports(self.path):
             self._fast = NumpyEncoder(self.path)
             self._counter: Any = _fast_counter(self.path)
@@ -118,6 +120,25 @@ class Embedder:
         self.info = EmbedderInfo(
             name=self.name, device=self.requested_device, dimension=dimension, max_tokens=max_tokens
         )
+
+    def accelerate(self, *, background: bool = True) -> None:
+        """Have ONNX Runtime take over small batches from the NumPy pass
+        (`rag.onnx_encoder`): on a thread, the NumPy pass answering meanwhile, or before
+        returning. For long-running processes (the server, chat, eval): building the graph
+        costs 1-2 s of CPU, more than a one-shot `docbot ask` gains. Once per embedder."""
+        with self._lock:
+            if self._fast is None or self._fast_settled is not None:
+                return
+            from rag.onnx_encoder import accelerate
+
+            self._fast_settled = accelerate(self._fast, background=background)
+
+    def wait_until_accelerated(self, timeout: float | None = None) -> bool:
+        """Wait until `accelerate` has settled (ONNX Runtime attached, or the NumPy pass
+        kept); True when ONNX Runtime answers now. False at once if it was never asked."""
+        if self._fast_settled is not None:
+            self._fast_settled.wait(timeout)
+        return self._fast is not None and self._fast.runner is not None
 
     @property
     def device(self) -> str:

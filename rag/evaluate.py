@@ -583,6 +583,7 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         return 2
     answerer = Answerer(settings)
     retriever = answerer.retriever
+    retriever.embedder.accelerate()  # many questions: ONNX Runtime soon pays for itself
     if not retriever.refresh():
         print("error: no index is live; run the ingest (scrape + index) first", file=sys.stderr)
         return 2

@@ -62,8 +62,9 @@ class Answerer:
         self.router = router or ModelRouter(settings, self.extractive)
 
     def warm_up(self) -> None:
-        """Load the embedding model and the live index now rather than on the first question."""
-        _ = self.retriever.embedder
+        """Load the embedding model and the live index now rather than on the first question,
+        and have ONNX Runtime take over question embedding once it is built (background)."""
+        self.retriever.embedder.accelerate()
         self.retriever.refresh()
 
     async def answer(

@@ -192,3 +192,11 @@ async def test_below_both_gates_no_model_is_asked(answerer: Answerer) -> None:
     model = ScriptedModel("anything [1]")
     reply, _ = await ask_scripted(gates(answerer, 0.99, 0.99), model)
     assert reply.declined and model.requests == []
+
+
+def test_warming_up_loads_the_index_and_hands_question_embedding_to_onnx_runtime(
+    answerer: Answerer,
+) -> None:
+    answerer.warm_up()
+    assert answerer.retriever.index is not None
+    assert answerer.retriever.embedder.wait_until_accelerated(60)
