@@ -4,8 +4,9 @@
 a question of 20 word pieces that is memory-bound: each of its 36 matrix
 products per question packs a weight matrix that no cache holds, so most of
 the ~15 ms goes to moving weights, not to arithmetic. ONNX Runtime packs the
-weights once per session and fuses LayerNorm, GELU and attention: a question
-takes about half the time, a batch of answer sentences too (docs/benchmarks.md).
+weights once per session (with packing turned off it is barely faster than
+NumPy): a question takes about half the time, a batch of answer sentences too
+(docs/benchmarks.md).
 
 The graph is built here from the same safetensors weights (`bert_graph`), not
 exported from torch: no torch import, nothing written to disk, and the same
@@ -13,8 +14,9 @@ vectors as the NumPy pass to ~2e-7 (checked on a probe sentence before it is
 used, and by the tests). Building it takes 1-2 s (importing `onnx` most of
 it), so `accelerate` builds it on a background thread and attaches it to the
 encoder when ready: a process answers its first question at once, with the
-NumPy pass. ONNX Runtime comes with Chroma, `onnx` with docbot; when either is
-missing or the graph fails its check, the NumPy pass simply stays.
+NumPy pass. Both `onnx` and `onnxruntime` are docbot dependencies (Chroma needs
+the runtime too); when either is missing or the graph fails its check, the NumPy
+pass simply stays.
 """
 
 from __future__ import annotations
@@ -215,9 +217,8 @@ def accelerate(encoder: NumpyEncoder, *, background: bool = True) -> threading.E
         started = time.perf_counter()
         try:
             runner = build_runner(encoder)
-        except (
-            Exception
-        ) as exc:  # onnx / onnxruntime missing or broken: NumPy gives the same vectors
+        # onnx or onnxruntime missing or broken: the NumPy pass gives the same vectors
+        except Exception as exc:
             log.info(
                 "query encoder: NumPy (ONNX Runtime not used: %s: %s)", type(exc).__name__, exc
             )
