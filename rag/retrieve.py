@@ -499,10 +499,9 @@ class Retriever:
         CJK questions judged by keywords (rag.multilingual) have one threshold only: the
         reader gate was calibrated on English questions and the cosine scale.
         """
-        relevance = self.relevance(hits)
-        if any(h.keyword_relevance is not None for h in hits):
-            return Gate.ANSWER if relevance >= self.min_relevance else Gate.DECLINE
-        return gate(relevance, self.min_relevance, self.llm_min_relevance)
+        keyword_judged = any(h.keyword_relevance is not None for h in hits)
+        llm_min = self.min_relevance if keyword_judged else self.llm_min_relevance
+        return gate(self.relevance(hits), self.min_relevance, llm_min)
 
 
 def diversify(hits: list[Hit], k: int) -> list[Hit]:

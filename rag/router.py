@@ -180,13 +180,16 @@ class ModelRouter:
     def reads(self, model: str) -> bool:
         """Whether `model` (as chosen, before any fallback) reads the sources: a language
         model that can reply NOT_IN_DOCS, not the offline extractive answerer."""
-        return self.chain(model)[0] != EXTRACTIVE
+        return self._first(model) != EXTRACTIVE
+
+    def _first(self, model: str) -> str:
+        """The provider tried first for `model`: itself, else the default model."""
+        return self.resolve(model) or self.resolve(self.settings.default_model) or EXTRACTIVE
 
     def chain(self, model: str, *, readers_only: bool = False) -> list[str]:
         """The providers `generate(model, ...)` tries, in order; without the extractive
         answerer when `readers_only`."""
-        first = self.resolve(model) or self.resolve(self.settings.default_model) or EXTRACTIVE
-        order = [first]
+        order = [self._first(model)]
         for item in self.settings.fallback_chain:
             resolved = self.resolve(item)
             if resolved is None:
