@@ -13,13 +13,15 @@ Which words count, and how much:
 
 - stop words never; a typo or shortening of a corpus word counts as that word
   (the keyword index corrects it);
-- a corpus word weighs its IDF, times `ORDINARY_KNOWN_SHARE` when the
-  embedding model's tokenizer knows it whole (ordinary language such as
-  "stuck" or "give", which Slack questions use freely and the dense similarity
-  already judges) - jargon and names ("katib", "mysql", "redis") keep it all;
-- a word the corpus has never seen and the tokenizer knows whole is ordinary
-  language the docs happen not to use ("wiki", "mobile"): a small weight
-  (`ORDINARY_UNKNOWN_SHARE` of the highest IDF);
+- a corpus word weighs its IDF, times `ORDINARY_KNOWN_SHARE` when it is a
+  plain word (`is_single_piece`: the embedding model's tokenizer knows it whole,
+  or it is common in general English, `rag.lexicon`), i.e. ordinary language
+  such as "stuck" or "give", which Slack questions use freely and the dense
+  similarity already judges - jargon and names ("katib", "mysql", "redis") keep
+  it all;
+- a plain word the corpus has never seen is ordinary language the docs happen
+  not to use ("wiki", "mobile"): a small weight (`ORDINARY_UNKNOWN_SHARE` of
+  the highest IDF);
 - a word the corpus has never seen and the tokenizer splits into pieces is a
   specific name ("terraform", "slurm", "pareto"): the highest IDF, because the
   docs cannot be about it - unless it is only an inflection of a whole word

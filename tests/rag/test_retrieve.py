@@ -124,6 +124,14 @@ def test_followup_uses_the_thread(retriever: Retriever) -> None:
     assert hits[0].page_url == BASE + "backup/"
 
 
+def test_common_english_words_are_not_unknown_names(retriever: Retriever) -> None:
+    # "wiki" is two WordPiece tokens, but everyday English, not a product the docs lack
+    hits = retriever.search("link the widget catalog backup docs from our team wiki", k=5)
+    wiki = next(t for t in hits[0].terms if t.token == "wiki")
+    assert not wiki.specific
+    assert retriever.embedder.count_tokens("wiki") > 1
+
+
 def test_off_topic_questions_are_declined(retriever: Retriever) -> None:
     hits = retriever.search("what is on the cafeteria lunch menu today", k=5)
     assert not retriever.is_relevant(hits)
