@@ -20,6 +20,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "I couldn't find this in the docs, so I won't guess. Try rephrasing, or name the product or feature you mean.",
         "ko": "문서에서 이 내용을 찾지 못해 추측하지 않겠습니다. 질문을 바꾸어 보거나 제품·기능 이름을 함께 적어 주세요.",
     },
+    "decline_nearest": {
+        "en": "I couldn't find this in the docs, so I won't guess. These sections come closest, but may not answer it: {links}",
+        "ko": "문서에서 이 내용을 찾지 못해 추측하지 않겠습니다. 가장 가까운 섹션은 다음과 같지만, 답이 아닐 수 있습니다: {links}",
+    },
     "no_index": {
         "en": "No documentation is indexed yet. An admin can run `/docbot reingest` (or `docbot ingest` on the server).",
         "ko": "아직 색인된 문서가 없습니다. 관리자가 `/docbot reingest`(서버에서는 `docbot ingest`)를 실행하면 됩니다.",

@@ -54,6 +54,35 @@ def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
     return (cut[:space] if space > limit * 0.6 else cut).rstrip(" ,;:") + "…"
 
 
+NEAREST_PAGES = 3  # links under a near-miss decline
+
+
+def nearest_links(sources: list[Source], limit: int = NEAREST_PAGES) -> str:
+    """The best section of the first `limit` pages, as Markdown links (pure).
+
+    Shown under a decline the offline answerer had to make on a near miss: it cannot tell
+    whether these sections answer the question, so they are offered as pointers, not as
+    an answer's sources. Brackets in labels are dropped so no label breaks its link."""
+    links: list[str] = []
+    pages: set[str] = set()
+    for source in sources:
+        page = source.url.split("#", 1)[0]
+        if page in pages:
+            continue
+        pages.add(page)
+        heading = source.section.split(" › ")[-1] if source.section else ""
+        label = (
+            source.title
+            if not heading or heading == source.title
+            else f"{source.title} › {heading}"
+        )
+        label = re.sub(r"[\[\]]", "", label or source.url)
+        links.append(f"[{label}]({source.url})" if source.url.startswith("http") else label)
+        if len(links) >= limit:
+            break
+    return " · ".join(links)
+
+
 def _tidy(text: str) -> str:
     """Spaces left behind by removed markers: "word  ." -> "word.", doubled spaces."""
     text = re.sub(r"[ \t]+([.,;:!?)])", r"\1", text)

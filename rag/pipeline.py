@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from bot.config import Settings
 from bot.messages import t
 from bot.types import Reply, Turn
-from rag.citations import finalize, may_say_not_covered
+from rag.citations import finalize, may_say_not_covered, nearest_links
 from rag.extractive import ExtractiveProvider
 from rag.generation import GenerationRequest, Source
 from rag.retrieve import Gate, Hit, Retriever
@@ -111,12 +111,18 @@ class Answerer:
                 )
             timings["retrieve"] = (time.perf_counter() - t0) * 1000
             allowed = self.retriever.gate(hits)
+            text = t("decline", language)
             if allowed is Gate.READER and not self.router.reads(model):
-                allowed = Gate.DECLINE  # the offline answerer cannot tell a near miss
+                # the offline answerer cannot tell a near miss from an answer: it declines,
+                # and points at the nearest sections without presenting them as an answer
+                allowed = Gate.DECLINE
+                links = nearest_links(hits_to_sources(hits))
+                if links:
+                    text = t("decline_nearest", language, links=links)
             if allowed is Gate.DECLINE:
                 timings["total"] = (time.perf_counter() - started) * 1000
                 return Reply(
-                    text=t("decline", language),
+                    text=text,
                     declined=True,
                     used_docs=True,
                     model="",

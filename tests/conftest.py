@@ -24,9 +24,6 @@ if TYPE_CHECKING:  # imported lazily at run time: the model loads only when a te
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
-SHARED = Path("/work/shared")
-KUBEFLOW = SHARED / "corpus" / "kubeflow"
-
 # A small product's docs: distinct topics, so retrieval results are predictable.
 CORPUS: dict[str, str] = {
     "install.md": """---

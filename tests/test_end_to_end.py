@@ -9,14 +9,13 @@ import logging
 import shutil
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.cli import main
+from tests.shared_dir import KUBEFLOW
 
-KUBEFLOW = Path("/work/shared/corpus/kubeflow")
 BASE = "https://www.kubeflow.org/docs/"
 SLICE = [  # about 30 pages: Katib user guides, Notebooks, Pipelines core functions
     "components/katib/user-guides/*.md",

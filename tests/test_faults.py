@@ -30,6 +30,7 @@ from ingest.pipeline import IngestRequest, run_ingest
 from ingest.sources import SourceSpec
 from rag.index_store import IndexStore
 from tests.local_net import free_port, spawn
+from tests.shared_dir import KUBEFLOW
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
@@ -148,7 +149,7 @@ async def test_an_ingest_killed_mid_run_leaves_the_live_index_serving(
     store = IndexStore(settings)
     live = store.current_id()
     # a big ingest (the Kubeflow corpus), killed while it is embedding
-    kubeflow = ROOT.parent / "shared" / "corpus" / "kubeflow" / "md"
+    kubeflow = KUBEFLOW / "md"
     if not kubeflow.is_dir():
         pytest.skip("the shared corpus is not here")
     env = {**os.environ, "DOCBOT_DATA_DIR": str(settings.data_dir), "DOCBOT_LOG_LEVEL": "warning"}

@@ -8,7 +8,6 @@ mean silence in chat.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -17,8 +16,7 @@ from adapters.slack import parse as slack_parse
 from adapters.teams import parse as teams_parse
 from bot.commands import Command, CommandError, parse_command
 from bot.types import IncomingMessage
-
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
+from tests.shared_dir import FIXTURES
 
 scalars = st.one_of(
     st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=40)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-SHARED = ROOT.parent / "shared"
+from tests.shared_dir import SHARED
+
 SITE = SHARED / "corpus" / "kubeflow" / "site"
 SERVE_SITE = SHARED / "tools" / "serve_site.py"
 # the eight pages under /docs/about/: small enough for fast tests, real HTML

@@ -15,7 +15,8 @@ from bot.config import Settings
 from ingest import snapshot
 from ingest.cli import register, run_scrape, source_from_args
 from ingest.sources import DEFAULT_LINKS_FILE, SourceError, SourceSpec
-from tests.ingest.sites import ROOT, needs_site
+from tests.ingest.sites import needs_site
+from tests.shared_dir import ROOT
 
 
 def parse(*argv: str) -> argparse.Namespace:

@@ -24,7 +24,8 @@ from ingest.sources import SourceSpec
 from rag.index_build import PublishRefusedError
 from rag.index_store import IndexStore
 from rag.retrieve import Retriever
-from tests.ingest.sites import ROOT, SITE, needs_site
+from tests.ingest.sites import SITE, needs_site
+from tests.shared_dir import ROOT
 
 pytestmark = [needs_site]
 

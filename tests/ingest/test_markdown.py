@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
 from ingest.markdown import parse_markdown, parse_text, slugify
-
-KUBEFLOW = Path("/work/shared/corpus/kubeflow")
+from tests.shared_dir import KUBEFLOW
 
 
 def anchors(text: str) -> list[str]:

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from bot.messages import MESSAGES
-from rag.citations import finalize, may_say_not_covered, says_not_covered, snippet
+from rag.citations import (
+    finalize,
+    may_say_not_covered,
+    nearest_links,
+    says_not_covered,
+    snippet,
+)
 from rag.generation import Source
 from rag.prompt import NOT_COVERED
 
@@ -151,3 +157,22 @@ def test_code_blocks_keep_their_spacing() -> None:
     text, _, _ = finalize(answer, SOURCES, retrieval_weak=False, use_docs=True)
     assert "key:   value  .\n" in text
     assert text.endswith("Done [1].")
+
+
+def test_nearest_links_give_the_best_section_of_each_page() -> None:
+    sources = [
+        Source(1, "Katib Config", "https://k.org/config/#metrics", "Katib Config › Metrics", ""),
+        Source(2, "Katib Config", "https://k.org/config/#other", "Katib Config › Other", ""),
+        Source(3, "Backups [beta]", "https://k.org/backup/", "", ""),
+        Source(4, "Local page", "docs/local.md", "Local page › Setup", ""),
+        Source(5, "Fourth", "https://k.org/fourth/", "", ""),
+    ]
+    assert nearest_links(sources) == (
+        "[Katib Config › Metrics](https://k.org/config/#metrics)"
+        " · [Backups beta](https://k.org/backup/)"  # brackets would break the link
+        " · Local page › Setup"  # no web address: named, not linked
+    )
+    assert (
+        nearest_links(sources, limit=1) == "[Katib Config › Metrics](https://k.org/config/#metrics)"
+    )
+    assert nearest_links([]) == ""

@@ -27,6 +27,7 @@ from rag.evaluate import (
     parse_questions,
     run_eval,
 )
+from tests.shared_dir import KUBEFLOW
 
 DEV_SET = Path(__file__).parents[1] / "data" / "dev_questions.jsonl"
 # Every question set over the Kubeflow corpus, tuned on or held out: each must point at real
@@ -34,7 +35,7 @@ DEV_SET = Path(__file__).parents[1] / "data" / "dev_questions.jsonl"
 KUBEFLOW_SETS = sorted(DEV_SET.parent.glob("*_questions.jsonl"))
 KUBEFLOW_SETS = [p for p in KUBEFLOW_SETS if not p.name.startswith(("docs_", "ko_"))]
 each_set = pytest.mark.parametrize("qset", KUBEFLOW_SETS, ids=lambda p: p.stem)
-SITE = Path(__file__).parents[3] / "shared" / "corpus" / "kubeflow" / "site"
+SITE = KUBEFLOW / "site"
 DOCS = "https://docs.example.com/"
 
 needs_corpus = pytest.mark.skipif(

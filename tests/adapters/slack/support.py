@@ -26,8 +26,8 @@ from bot.config import Settings
 from bot.state import StateStore
 from bot.types import Citation, IncomingMessage, Reply
 from tests.local_net import start_app
+from tests.shared_dir import FIXTURES
 
-FIXTURES = Path("/work/shared/fixtures")
 SIGNING_SECRET = json.loads((FIXTURES / "slack_signature_vectors.json").read_text())[
     "signing_secret"
 ]

@@ -28,6 +28,7 @@ from tests.adapters.slack.support import (
     make_settings,
     wait_answers,
 )
+from tests.shared_dir import KUBEFLOW
 
 MENTION = fixture_json("slack_app_mention.json")
 DM = fixture_json("slack_dm.json")
@@ -523,7 +524,7 @@ async def test_a_real_answer_with_citations_end_to_end(
     from ingest.pipeline import IngestRequest, run_ingest
     from ingest.sources import SourceSpec
 
-    corpus = Path("/work/shared/corpus/kubeflow/md/components/pipelines")
+    corpus = KUBEFLOW / "md" / "components" / "pipelines"
     docs = tmp_path / "docs"
     for rel in ("operator-guides/configure-object-store.md", "legacy-v1/overview/caching.md"):
         (docs / rel).parent.mkdir(parents=True, exist_ok=True)
