@@ -59,11 +59,13 @@ _TABLE_ROWS: tuple[tuple[str, str, str], ...] = (
     ("section_hit@5", "section hit@5", "answerable"),
     ("decline_rate_answerable", "declined, answerable", "answered_answerable"),
     ("decline_rate_unanswerable", "declined, unanswerable", "answered_unanswerable"),
+    ("decline_pointer_hit", "decline links an expected page (answerable)", "declined_answerable"),
     ("fact_coverage", "answer fact coverage", "fact_questions"),
     ("citation_page_hit", "cites an expected page", "fact_questions"),
 )
 
 _WS = re.compile(r"\s+")
+_LINK = re.compile(r"\]\((\S+?)\)")  # the target of a Markdown link
 
 
 @dataclass
@@ -251,6 +253,12 @@ def _question_answer(q: EvalQuestion, answer: dict[str, Any]) -> dict[str, Any]:
         expected = {page_of(u) for u in q.expected_urls}
         cited = {page_of(str(c.get("url", ""))) for c in answer.get("citations") or []}
         row["cites_expected_page"] = bool(expected & cited)
+    if q.answerable and row["declined"] and isinstance(text, str):
+        # a near-miss decline links the nearest sections (rag.citations.nearest_links)
+        expected = {page_of(u) for u in q.expected_urls}
+        row["decline_links_expected_page"] = bool(
+            expected & {page_of(u) for u in _LINK.findall(text)}
+        )
     return row
 
 
@@ -274,7 +282,9 @@ def compute_metrics(
     - ``decline_rate_answerable`` / ``decline_rate_unanswerable``: share with ``declined`` true;
     - ``fact_coverage``: answer_facts found in the answer text over all facts, pooled over
       answerable, non-declined answers that carry an ``answer`` string (None if there are none);
-    - ``citation_page_hit``: share of those answers that cite an expected page.
+    - ``citation_page_hit``: share of those answers that cite an expected page;
+    - ``decline_pointer_hit``: share of declined answerable questions whose decline text
+      links an expected page (the nearest sections a near-miss decline points at).
 
     Metrics that cannot be computed (no questions of that kind, no answers) are None.
     """
@@ -327,6 +337,8 @@ def _answer_summary(rows: Sequence[dict[str, Any]], counts: dict[str, int]) -> d
     counts["answered_answerable"] = len(ans)
     counts["answered_unanswerable"] = len(unans)
     counts["fact_questions"] = len(with_facts)
+    pointed = [r for r in ans if "decline_links_expected_page" in r]
+    counts["declined_answerable"] = len(pointed)
     return {
         "decline_rate_answerable": _mean([float(r["declined"]) for r in ans]),
         "decline_rate_unanswerable": _mean([float(r["declined"]) for r in unans]),
@@ -334,6 +346,7 @@ def _answer_summary(rows: Sequence[dict[str, Any]], counts: dict[str, int]) -> d
             sum(r["facts_found"] for r in with_facts) / total_facts if total_facts else None
         ),
         "citation_page_hit": _mean([float(r["cites_expected_page"]) for r in with_facts]),
+        "decline_pointer_hit": _mean([float(r["decline_links_expected_page"]) for r in pointed]),
     }
 
 

@@ -284,6 +284,7 @@ def test_retrieval_metrics_on_a_worked_example() -> None:
         "answered_answerable": 0,
         "answered_unanswerable": 0,
         "fact_questions": 0,
+        "declined_answerable": 0,
     }
     assert m["page_recall@1"] == pytest.approx(2 / 4)  # a, t
     assert m["page_recall@5"] == pytest.approx(3 / 4)  # a, b, t
@@ -349,6 +350,22 @@ def test_answer_metrics() -> None:
     assert m["fact_coverage"] == pytest.approx(2 / 3)
     assert m["citation_page_hit"] == pytest.approx(1 / 2)
     assert m["counts"]["answered_answerable"] == 3 and m["counts"]["fact_questions"] == 2
+
+
+def test_declines_that_link_an_expected_page_are_counted() -> None:
+    # a near-miss decline points at the nearest sections: does one of them answer?
+    questions = [q("a"), q("b"), q("c"), q("u", "unanswerable")]
+    pointer = "I couldn't find this... may not answer it: [A › S]({url}) · [Z]({other})"
+    answers = [
+        {"answer": pointer.format(url=DOCS + "a/#s", other=DOCS + "z/"), "declined": True},
+        {"answer": pointer.format(url=DOCS + "y/", other=DOCS + "z/"), "declined": True},
+        {"answer": "An answer [1].", "declined": False},
+        {"answer": pointer.format(url=DOCS + "a/", other=DOCS + "z/"), "declined": True},
+    ]
+    m = compute_metrics(questions, [[] for _ in questions], answers)
+    assert m["decline_pointer_hit"] == pytest.approx(1 / 2)
+    assert m["counts"]["declined_answerable"] == 2
+    assert "links an expected page" in format_table(m, "t")
 
 
 def test_answers_without_text_count_only_declines() -> None:
