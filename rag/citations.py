@@ -62,7 +62,8 @@ def nearest_links(sources: list[Source], limit: int = NEAREST_PAGES) -> str:
 
     Shown under a decline the offline answerer had to make on a near miss: it cannot tell
     whether these sections answer the question, so they are offered as pointers, not as
-    an answer's sources. Brackets in labels are dropped so no label breaks its link."""
+    an answer's sources. Brackets in labels are dropped and parentheses in addresses
+    encoded, so that no link breaks."""
     links: list[str] = []
     pages: set[str] = set()
     for source in sources:
@@ -77,7 +78,9 @@ def nearest_links(sources: list[Source], limit: int = NEAREST_PAGES) -> str:
             else f"{source.title} › {heading}"
         )
         label = re.sub(r"[\[\]]", "", label or source.url)
-        links.append(f"[{label}]({source.url})" if source.url.startswith("http") else label)
+        # characters that would end a Markdown link target early are percent-encoded
+        target = source.url.replace(" ", "%20").replace("(", "%28").replace(")", "%29")
+        links.append(f"[{label}]({target})" if source.url.startswith("http") else label)
         if len(links) >= limit:
             break
     return " · ".join(links)

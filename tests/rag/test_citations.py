@@ -176,3 +176,8 @@ def test_nearest_links_give_the_best_section_of_each_page() -> None:
         nearest_links(sources, limit=1) == "[Katib Config › Metrics](https://k.org/config/#metrics)"
     )
     assert nearest_links([]) == ""
+
+
+def test_nearest_links_encode_what_would_break_a_link_target() -> None:
+    source = Source(1, "Wiki", "https://k.org/a_(b) c/#x", "Wiki › X", "")
+    assert nearest_links([source]) == "[Wiki › X](https://k.org/a_%28b%29%20c/#x)"
