@@ -246,16 +246,15 @@ def _question_retrieval(q: EvalQuestion, results: Sequence[Any]) -> dict[str, An
 def _question_answer(q: EvalQuestion, answer: dict[str, Any]) -> dict[str, Any]:
     row: dict[str, Any] = {"declined": bool(answer.get("declined", False))}
     text = answer.get("answer")
+    expected = {page_of(u) for u in q.expected_urls}
     if q.answerable and not row["declined"] and isinstance(text, str) and q.answer_facts:
         found = facts_found(text, q.answer_facts)
         row["facts_found"] = len(found)
         row["facts_total"] = len(q.answer_facts)
-        expected = {page_of(u) for u in q.expected_urls}
         cited = {page_of(str(c.get("url", ""))) for c in answer.get("citations") or []}
         row["cites_expected_page"] = bool(expected & cited)
     if q.answerable and row["declined"] and isinstance(text, str):
         # a near-miss decline links the nearest sections (rag.citations.nearest_links)
-        expected = {page_of(u) for u in q.expected_urls}
         row["decline_links_expected_page"] = bool(
             expected & {page_of(u) for u in _LINK.findall(text)}
         )

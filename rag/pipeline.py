@@ -111,18 +111,16 @@ class Answerer:
                 )
             timings["retrieve"] = (time.perf_counter() - t0) * 1000
             allowed = self.retriever.gate(hits)
-            text = t("decline", language)
-            if allowed is Gate.READER and not self.router.reads(model):
-                # the offline answerer cannot tell a near miss from an answer: it declines,
-                # and points at the nearest sections without presenting them as an answer
-                allowed = Gate.DECLINE
-                links = nearest_links(hits_to_sources(hits))
-                if links:
-                    text = t("decline_nearest", language, links=links)
-            if allowed is Gate.DECLINE:
+            # the offline answerer cannot tell a near miss from an answer: it declines,
+            # and points at the nearest sections without presenting them as an answer
+            near_miss = allowed is Gate.READER and not self.router.reads(model)
+            if near_miss or allowed is Gate.DECLINE:
+                links = nearest_links(hits_to_sources(hits)) if near_miss else ""
                 timings["total"] = (time.perf_counter() - started) * 1000
                 return Reply(
-                    text=text,
+                    text=t("decline_nearest", language, links=links)
+                    if links
+                    else t("decline", language),
                     declined=True,
                     used_docs=True,
                     model="",

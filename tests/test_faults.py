@@ -30,10 +30,9 @@ from ingest.pipeline import IngestRequest, run_ingest
 from ingest.sources import SourceSpec
 from rag.index_store import IndexStore
 from tests.local_net import free_port, spawn
-from tests.shared_dir import KUBEFLOW
+from tests.shared_dir import KUBEFLOW, ROOT
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[1]
 
 PAGES = {
     "install.md": "# Installing Widgets\n\n## Requirements\n\nWidgets need Python 3.10 or newer and 2 GB of memory.\n\n"
