@@ -2,9 +2,13 @@
 
 A chunk never crosses a section boundary. Long sections are split at paragraph,
 then sentence, boundaries into windows of at most `max_tokens` tokens (measured
-with the model's tokenizer when given), with a small overlap. Every chunk's
-embedded text starts with the page title and heading path, so a chunk about
-"Installation" under "Katib" knows it is about Katib.
+with the model's tokenizer when given), with a small overlap. A fenced code
+block is one unit, blank lines inside it included; one longer than the window
+is cut between lines into pieces that are each a complete fenced block, so no
+chunk starts or ends inside code a reader (the extractive answerer, a language
+model) would take for prose. Every chunk's embedded text starts with the page
+title and heading path, so a chunk about "Installation" under "Katib" knows it
+is about Katib.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from ingest.model import Page
 
 SECTION_SEP = " › "
 _SENTENCE = re.compile(r"(?<=[.!?。！？])\s+|\n")
+FENCE = re.compile(r"^\s*(```|~~~)")  # a Markdown code fence line (also rag.extractive)
 
 
 def approx_tokens(text: str) -> int:
@@ -57,13 +62,70 @@ class Chunk:
 
 
 def _split_units(text: str) -> list[str]:
-    """Paragraphs, with over-long paragraphs broken into sentences."""
+    """Paragraphs; a fenced code block is one unit, blank lines inside it included.
+
+    A fence left open (the page ended inside code) runs to the end of the text.
+    """
     units: list[str] = []
-    for para in re.split(r"\n\s*\n", text):
-        para = para.strip()
-        if para:
-            units.append(para)
+    para: list[str] = []
+    lines = text.splitlines()
+
+    def flush() -> None:
+        joined = "\n".join(para).strip()
+        if joined:
+            units.append(joined)
+        para.clear()
+
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if FENCE.match(line):
+            flush()
+            end = next((j for j in range(i + 1, len(lines)) if FENCE.match(lines[j])), None)
+            stop = end if end is not None else len(lines) - 1
+            block = lines[i : stop + 1]
+            if end is None:
+                block.append(line.strip()[:3])
+            units.append("\n".join(block).strip("\n"))
+            i = stop + 1
+            continue
+        if line.strip():
+            para.append(line)
+        else:
+            flush()
+        i += 1
+    flush()
     return units
+
+
+def _code_pieces(block: str, budget: int, count: Callable[[str], int]) -> list[str]:
+    """A fenced block over `budget` as consecutive fenced blocks within it, cut between
+    lines; a single line too long for one (a minified blob) is cut by words."""
+    lines = block.split("\n")
+    opening, closing = lines[0].strip(), lines[-1].strip()
+    frame = count(f"{opening}\n{closing}")
+    room = max(1, budget - frame - 1)
+    body: list[str] = []
+    for line in lines[1:-1]:
+        if count(line) <= room:
+            body.append(line)
+        else:
+            words = line.split()
+            step = max(1, int(room / 1.5))
+            body.extend(" ".join(words[i : i + step]) for i in range(0, len(words), step))
+    pieces: list[str] = []
+    current: list[str] = []
+    size = frame
+    for line in body:
+        n = count(line) + 1
+        if current and size + n > budget:
+            pieces.append("\n".join([opening, *current, closing]))
+            current, size = [], frame
+        current.append(line)
+        size += n
+    if current:
+        pieces.append("\n".join([opening, *current, closing]))
+    return pieces
 
 
 def _windows(units: list[str], budget: int, overlap: int, count: Callable[[str], int]) -> list[str]:
@@ -71,6 +133,9 @@ def _windows(units: list[str], budget: int, overlap: int, count: Callable[[str],
     for unit in units:
         if count(unit) <= budget:
             pieces.append(unit)
+            continue
+        if FENCE.match(unit):
+            pieces.extend(_code_pieces(unit, budget, count))
             continue
         sentences = [s for s in _SENTENCE.split(unit) if s.strip()]
         for sentence in sentences:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rag.chunking import FENCE, SECTION_SEP
 from rag.embeddings import Embedder
 from rag.generation import GenerationRequest, Source
 from rag.multilingual import keyword_relevance, uses_keyword_evidence
@@ -33,7 +34,6 @@ MAX_DETAIL_LINES = 12  # of a list, code block or table a sentence introduces
 MAX_DETAIL_CHARS = 700
 DETAIL_SCORED_CHARS = 200  # of the detail, embedded with its lead-in sentence
 _SPLIT = re.compile(r"(?<=[.!?。！？])\s+(?=[^a-z])")
-_FENCE = re.compile(r"^\s*(```|~~~)")
 _LIST_ITEM = re.compile(r"^\s*([-*+]|\d+[.)])\s+")
 # A table row as the page cleaner flattens it: "Variable: DB_USER; Default Value: root".
 _FLAT_ROW = re.compile(r"^[^:;]{1,40}: [^;]*(; [^:;]{1,40}: [^;]*)+$")
@@ -44,6 +44,16 @@ _ABOUT_THE_PAGE = re.compile(
     re.I,
 )
 ABOUT_THE_PAGE_PENALTY = 0.1
+# A one-line paragraph this short with no sentence end is an image's alt text, a caption or
+# the page's description line ("Trials view with early stopping"), not a statement.
+CAPTION_MAX_WORDS = 12
+_SENTENCE_END = (".", "!", "?", ":", ";", "…", ")", '"', "'", "`", "。", "！", "？")
+# Sections that only point elsewhere: their items are links, not answers.
+_NAVIGATION = re.compile(
+    r"^(next steps?|what'?s next|see also|further reading|learn more|more information|"
+    r"related( (links|docs|documentation|topics|resources|pages))?|feedback)$",
+    re.I,
+)
 _NOISE = re.compile(r"^\s*(#+|[>*|])\s*")
 
 
@@ -72,7 +82,7 @@ def _line_kind(line: str) -> str:
 
 
 def split_blocks(text: str) -> list[Block]:
-    """A section's text as blocks. A code fence the chunker cut off runs to the end.
+    """A section's text as blocks. A fence left open (a chunk of an older index) runs to the end.
 
     Blank lines end prose paragraphs but not lists or tables, whose items the
     page cleaner often separates by blank lines.
@@ -85,8 +95,8 @@ def split_blocks(text: str) -> list[Block]:
         if not line.strip():
             i += 1
             continue
-        if _FENCE.match(line):
-            end = next((j for j in range(i + 1, len(lines)) if _FENCE.match(lines[j])), None)
+        if FENCE.match(line):
+            end = next((j for j in range(i + 1, len(lines)) if FENCE.match(lines[j])), None)
             body = lines[i + 1 : end if end is not None else len(lines)]
             blocks.append(Block("code", (line.strip(), *body)))
             i = (end if end is not None else len(lines)) + 1
@@ -94,13 +104,13 @@ def split_blocks(text: str) -> list[Block]:
         kind = _line_kind(line)
         run = [line]
         i += 1
-        while i < len(lines) and not _FENCE.match(lines[i]):
+        while i < len(lines) and not FENCE.match(lines[i]):
             nxt = lines[i]
             if not nxt.strip():
                 if kind == "prose":
                     break
                 ahead = next((x for x in lines[i + 1 :] if x.strip()), "")
-                if _FENCE.match(ahead) or _line_kind(ahead) != kind:
+                if FENCE.match(ahead) or _line_kind(ahead) != kind:
                     break
                 i += 1
                 continue
@@ -151,9 +161,23 @@ def _clean(raw: str) -> str:
     return sentence
 
 
+def is_caption(block: Block) -> bool:
+    """A lone short line with no sentence end: alt text, a caption, a description line."""
+    if block.kind != "prose" or len(block.lines) != 1:
+        return False
+    line = block.lines[0].strip()
+    return not line.endswith(_SENTENCE_END) and len(line.split()) <= CAPTION_MAX_WORDS
+
+
+def is_navigation(section: str) -> bool:
+    """Whether a section (its heading path) only points elsewhere: "Next steps", "See also"."""
+    return bool(_NAVIGATION.match(section.rsplit(SECTION_SEP, 1)[-1].strip()))
+
+
 def split_passages(text: str) -> list[Passage]:
     """Prose sentences and list items of a section, in order; code and tables are left
-    out, except as the detail of the sentence that introduces them.
+    out, except as the detail of the sentence that introduces them, and so are captions
+    (`is_caption`).
 
     A paragraph's closing sentence that ends in ":" right before a list, code
     block or table is its lead-in; a short lead-in ("For that, port-forward the
@@ -162,7 +186,7 @@ def split_passages(text: str) -> list[Passage]:
     blocks = split_blocks(text)
     out: list[Passage] = []
     for b, block in enumerate(blocks):
-        if block.kind == "code":
+        if block.kind == "code" or is_caption(block):
             continue
         if block.kind in ("list", "rows"):
             # a flattened table row reads as a sentence ("Dependency: Istio; Version: 1.16");
@@ -221,7 +245,8 @@ def select_passages(
 ) -> list[tuple[int, Passage]]:
     """(source n, passage) pairs, in source order, best `count` by relevance.
 
-    At most `details` lead-ins are picked, each with its detail; a lead-in
+    Sections that only point elsewhere (`is_navigation`) are skipped. At most
+    `details` lead-ins are picked, each with its detail; a lead-in
     beyond that is skipped, as is any sentence ending in ":" that has nothing
     to introduce (it would promise a list the answer doesn't show). A passage
     already shown inside another (a list item of a picked list, the sentence a
@@ -230,6 +255,8 @@ def select_passages(
     passages: list[Passage] = []
     candidates: list[tuple[int, int, str]] = []  # (source index, passage index, scored text)
     for si, source in enumerate(sources):
+        if is_navigation(source.section):
+            continue
         for passage in split_passages(source.text):
             if passage.sentence.endswith(":") and not passage.detail:
                 continue

@@ -75,6 +75,45 @@ def test_one_huge_paragraph_is_cut_by_sentences_then_words() -> None:
     assert all(count_words(c.embed_text) <= 100 for c in blob_chunks)
 
 
+def fences(text: str) -> int:
+    return sum(1 for line in text.splitlines() if line.strip().startswith("```"))
+
+
+def test_a_code_block_stays_one_unit_blank_lines_and_all() -> None:
+    code = "```python\nimport kfp\n\n\n@dsl.component\ndef add(a: int) -> int:\n    return a\n```"
+    p = page(Section("c", ["Katib", "C"], f"Define a component:\n\n{code}\n\nThen compile it."))
+    [c] = chunk_page(p, max_tokens=200, count_tokens=count_words)
+    assert code in c.text  # not re-spaced: the blank lines inside are the code's own
+
+
+def test_a_long_code_block_is_cut_into_complete_fenced_blocks() -> None:
+    """Every piece opens with the block's own fence line and closes: no chunk starts in
+    the middle of code that a reader would take for prose."""
+    body = "\n".join(f"  key{i}: value{i}" for i in range(120))
+    p = page(
+        Section("y", ["Katib", "Y"], f"The full manifest:\n\n```yaml\n{body}\n```\n\nApply it.")
+    )
+    chunks = chunk_page(p, max_tokens=80, overlap_tokens=0, count_tokens=count_words)
+    assert len(chunks) > 3
+    for c in chunks:
+        assert count_words(c.embed_text) <= 80
+        assert fences(c.text) % 2 == 0, c.text
+        assert "\n\n  key" not in c.text  # lines are not double-spaced
+    code = [c for c in chunks if "key" in c.text]
+    assert all("```yaml\n" in c.text for c in code)
+    joined = "\n".join(c.text for c in chunks)
+    assert all(f"key{i}: value{i}" in joined for i in range(120))  # nothing lost
+
+
+def test_a_fence_left_open_is_closed_and_an_over_long_code_line_cut() -> None:
+    blob = " ".join(["x"] * 300)
+    p = page(Section("z", ["Katib", "Z"], f"Minified:\n\n```\n{blob}"))
+    chunks = chunk_page(p, max_tokens=60, overlap_tokens=0, count_tokens=count_words)
+    assert all(count_words(c.embed_text) <= 60 for c in chunks)
+    assert all(fences(c.text) % 2 == 0 for c in chunks)
+    assert sum(c.text.count("x") for c in chunks) == 300
+
+
 def test_the_packaged_tokenizer_budget_holds(embedder) -> None:  # noqa: ANN001
     """With the model's own tokenizer (as ingest uses it) no chunk exceeds the model window."""
     text = "\n\n".join(words(40, f"para{i}x") for i in range(10))

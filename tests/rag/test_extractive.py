@@ -11,6 +11,7 @@ from rag.extractive import (
     Block,
     Passage,
     compose,
+    is_navigation,
     prefilter,
     render_detail,
     select_passages,
@@ -200,3 +201,39 @@ def test_compose_puts_a_detail_under_its_cited_lead_in() -> None:
         "Set these variables [1]:\n- `A` as 1\n- `B` as 2\n\n"
         "Then restart the pod [2]. It takes a minute [2]."
     )
+
+
+def test_captions_and_description_lines_are_no_sentences() -> None:
+    """Alt text, captions and a page's description line stand alone without a sentence end."""
+    text = (
+        "Early Stopping overview for Katib Experiments\n\n"
+        "Early stopping ends trials whose metric no longer improves.\n\n"
+        "Trials view with early stopping\n\n"
+        "Run `kubectl get trials -n kubeflow`\n\n"
+        "The trial list shows which trials were stopped early and why they stopped"
+    )
+    assert split_sentences(text) == [
+        "Early stopping ends trials whose metric no longer improves.",
+        "Run `kubectl get trials -n kubeflow`",  # ends in code: a statement, kept
+        "The trial list shows which trials were stopped early and why they stopped",  # long
+    ]
+
+
+def test_sections_that_only_point_elsewhere_are_not_answered_from() -> None:
+    nav = Source(
+        n=1,
+        title="Early stopping",
+        url="https://d/1/#next-steps",
+        section="Early stopping › Next steps",
+        text="- How to restore an experiment and use the resume policies.",
+        score=0.9,
+    )
+    body = source(2, "A restore replays the experiment from its last checkpoint.")
+    picked = select_passages(
+        {"restore"}, np.array([1.0, 0.0]), [nav, body], axis_embed("restore"), 2
+    )
+    assert [(n, p.sentence) for n, p in picked] == [
+        (2, "A restore replays the experiment from its last checkpoint.")
+    ]
+    assert is_navigation("Katib › See also") and is_navigation("Katib › What's next")
+    assert not is_navigation("Katib › Next steps for admins")
