@@ -4,7 +4,12 @@ The question set format (one JSON object per line, see ``tests/data/README.md``)
 
     {"id": "s01", "question": "...", "expected_urls": ["https://.../page/"],
      "expected_anchor": "section-id", "answer_facts": ["phrase", ...],
-     "kind": "single" | "two_page" | "unanswerable"}
+     "kind": "single" | "two_page" | "unanswerable",
+     "history": ["an earlier message of the thread", ...]}   # optional, oldest first
+
+A question with ``history`` is a follow-up in a thread: it is retrieved and answered with
+those earlier user messages as the thread's turns, and the expectations describe what the
+thread means, not the follow-up's words alone.
 
 Retrieval results per question are lists of dicts ``{"url": page URL with "#anchor",
 "score": float}``, best first (the ``docbot retrieve --jsonl`` contract). Answers are dicts
@@ -83,6 +88,7 @@ class EvalQuestion:
     expected_anchor: str
     answer_facts: list[str] = field(default_factory=list)
     kind: str = "single"
+    history: list[str] = field(default_factory=list)  # earlier user messages, oldest first
 
     @property
     def answerable(self) -> bool:
@@ -114,6 +120,9 @@ def _question_from_obj(obj: Any, where: str) -> EvalQuestion:
         raise ValueError(f"{where}: answer_facts must be a list of strings")
     if not isinstance(anchor, str):
         raise ValueError(f"{where}: expected_anchor must be a string")
+    history = obj.get("history") or []
+    if not isinstance(history, list) or not all(isinstance(h, str) and h for h in history):
+        raise ValueError(f"{where}: history must be a list of earlier messages (strings)")
     if kind == "unanswerable" and urls:
         raise ValueError(f"{where}: an unanswerable question has no expected_urls")
     if kind == "single" and len(urls) < 1:
@@ -127,6 +136,7 @@ def _question_from_obj(obj: Any, where: str) -> EvalQuestion:
         expected_anchor=anchor.lstrip("#"),
         answer_facts=list(facts),
         kind=kind,
+        history=list(history),
     )
 
 
@@ -430,12 +440,13 @@ def _as_answer(obj: Any) -> dict[str, Any]:
 
 def run_eval(
     questions: Sequence[EvalQuestion],
-    retrieve: Callable[[str], Sequence[Any]],
-    answer: Callable[[str], Any] | None = None,
+    retrieve: Callable[[str, Sequence[str]], Sequence[Any]],
+    answer: Callable[[str, Sequence[str]], Any] | None = None,
 ) -> dict[str, Any]:
     """Run every question through ``retrieve`` (and ``answer`` when given) and compute metrics.
 
-    Both callables are blocking; call this from a thread when inside an event loop. An
+    Both callables take the question and its thread's earlier user messages (``history``,
+    empty for a question that starts a thread) and are blocking; call this from a thread when inside an event loop. An
     exception for one question is recorded (as no results / no answer) instead of aborting
     the whole run, and listed in ``metrics["errors"]`` as the exception type and the first
     line of its message (truncated), never a traceback.
@@ -448,7 +459,7 @@ def run_eval(
     for q in questions:
         t0 = time.perf_counter()
         try:
-            results = [_as_result(r) for r in retrieve(q.question)]
+            results = [_as_result(r) for r in retrieve(q.question, q.history)]
         except Exception as exc:  # one bad question must not end the run
             errors.append({"id": q.id, "stage": "retrieve", "error": _describe(exc)})
             results = []
@@ -457,7 +468,7 @@ def run_eval(
         if answer is not None and answers is not None:
             t0 = time.perf_counter()
             try:
-                answers.append(_as_answer(answer(q.question)))
+                answers.append(_as_answer(answer(q.question, q.history)))
             except Exception as exc:
                 errors.append({"id": q.id, "stage": "answer", "error": _describe(exc)})
                 answers.append(None)
@@ -574,6 +585,11 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--model", default=None, help="model for answers (default: DOCBOT_MODEL)")
     p.add_argument("--k", type=int, default=MRR_K, help="results retrieved per question")
     p.add_argument("--title", default="docbot", help="table title")
+    p.add_argument(
+        "--no-history",
+        action="store_true",
+        help="ask follow-ups without their thread (to measure what the thread adds)",
+    )
     return p
 
 
@@ -586,6 +602,7 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     import asyncio
     import threading
 
+    from bot.types import Turn
     from rag.pipeline import Answerer
 
     try:
@@ -601,8 +618,11 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         return 2
     k = max(int(args.k), SECTION_K)
 
-    def retrieve(text: str) -> list[Any]:
-        return retriever.search(text, k=k)
+    def turns(history: Sequence[str]) -> list[Turn]:
+        return [] if args.no_history else [Turn("user", h) for h in history]
+
+    def retrieve(text: str, history: Sequence[str]) -> list[Any]:
+        return retriever.search(text, k=k, history=turns(history))
 
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="docbot-eval", daemon=True)
@@ -611,8 +631,8 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         thread.start()
         model = args.model or settings.default_model
 
-        def answer(text: str) -> Any:
-            coro = answerer.answer(text, model=model)
+        def answer(text: str, history: Sequence[str]) -> Any:
+            coro = answerer.answer(text, model=model, history=turns(history))
             return asyncio.run_coroutine_threadsafe(coro, loop).result()
 
     try:

@@ -6,6 +6,7 @@ import argparse
 import csv
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -438,12 +439,12 @@ def test_run_eval_calls_the_retriever_and_answerer_and_survives_errors() -> None
     questions = [q("a", anchor="s", facts=["alpha"]), q("b"), q("u", "unanswerable")]
     corpus = {"question a?": [Hit(DOCS + "a/#s", 0.8)], "question u?": []}
 
-    def retrieve(text: str) -> list[Hit]:
+    def retrieve(text: str, history: Sequence[str]) -> list[Hit]:
         if text not in corpus:
             raise RuntimeError("index is not built\nsecond line with details")
         return corpus[text]
 
-    def answer(text: str) -> object:
+    def answer(text: str, history: Sequence[str]) -> object:
         if text == "question u?":
             return {"answer": "Not in the docs.", "declined": True, "citations": []}
         return Reply("alpha it is [1]", [Citation(1, DOCS + "a/#s", "A")])
@@ -462,7 +463,7 @@ def test_run_eval_calls_the_retriever_and_answerer_and_survives_errors() -> None
 
 
 def test_run_eval_without_an_answerer_reports_retrieval_only() -> None:
-    m = run_eval([q("a")], lambda text: hits(DOCS + "a/"), None)
+    m = run_eval([q("a")], lambda text, history: hits(DOCS + "a/"), None)
     assert m["page_recall@1"] == 1.0
     assert m["decline_rate_answerable"] is None
     assert m["latency_ms"]["answer_p50"] is None
@@ -552,3 +553,66 @@ def test_run_without_a_live_index_says_so(tmp_path: Path, capsys: pytest.Capture
     qs.write_text('{"id": "u", "question": "lunch?", "kind": "unanswerable"}\n', "utf-8")
     rc = evaluate.run(_eval_args(["eval", str(qs)]), Settings(data_dir=tmp_path / "data"))
     assert rc == 2 and "no index is live" in capsys.readouterr().err
+
+
+def test_a_follow_up_is_retrieved_and_answered_with_its_thread() -> None:
+    """`history` holds the thread's earlier user messages; both callables receive it."""
+    [fu] = parse_questions(
+        [
+            '{"id": "f01", "question": "and for katib?", "history": ["install notebooks?"],'
+            f' "expected_urls": ["{DOCS}katib/"], "expected_anchor": "", "kind": "single"}}'
+        ]
+    )
+    assert fu.history == ["install notebooks?"]
+    seen: list[tuple[str, list[str]]] = []
+
+    def retrieve(text: str, history: Sequence[str]) -> list[dict[str, object]]:
+        seen.append((text, list(history)))
+        return hits(DOCS + ("katib/" if history else "notebooks/"))
+
+    def answer(text: str, history: Sequence[str]) -> dict[str, object]:
+        seen.append((text, list(history)))
+        return {"answer": "Katib [1]", "declined": False, "citations": []}
+
+    m = run_eval([fu, q("a")], retrieve, answer)
+    assert seen[:2] == [("and for katib?", ["install notebooks?"])] * 2
+    assert seen[2][1] == []  # a question that starts a thread has none
+    assert m["per_question"][0]["hit@1"] is True
+
+
+def test_history_must_be_a_list_of_messages() -> None:
+    line = (
+        '{"id": "f02", "question": "and v1?", "history": "install kfp",'
+        f' "expected_urls": ["{DOCS}a/"], "kind": "single"}}'
+    )
+    with pytest.raises(ValueError, match="history must be a list"):
+        parse_questions([line], "fu.jsonl")
+
+
+def test_docbot_eval_asks_follow_ups_with_their_thread_unless_told_not_to(
+    built_settings: Any, tmp_path: Path
+) -> None:
+    """On a real index: "does it need to be stopped?" means the upgrade only in its thread."""
+    qs = tmp_path / "fu.jsonl"
+    qs.write_text(
+        json.dumps(
+            {
+                "id": "f01",
+                "question": "does it need to be stopped first?",
+                "history": ["how do I upgrade widgetron"],
+                "expected_urls": ["https://docs.example.com/install/"],
+                "expected_anchor": "upgrade",
+                "kind": "single",
+            }
+        )
+        + "\n",
+        "utf-8",
+    )
+    results = {}
+    for flag in ([], ["--no-history"]):
+        out = tmp_path / f"m{len(flag)}.json"
+        rc = evaluate.run(_eval_args(["eval", str(qs), "--json", str(out), *flag]), built_settings)
+        assert rc == 0
+        results[bool(flag)] = json.loads(out.read_text("utf-8"))
+    assert results[False]["page_recall@1"] == 1.0
+    assert results[True]["page_recall@1"] < 1.0
