@@ -446,10 +446,10 @@ def run_eval(
     """Run every question through ``retrieve`` (and ``answer`` when given) and compute metrics.
 
     Both callables take the question and its thread's earlier user messages (``history``,
-    empty for a question that starts a thread) and are blocking; call this from a thread when inside an event loop. An
-    exception for one question is recorded (as no results / no answer) instead of aborting
-    the whole run, and listed in ``metrics["errors"]`` as the exception type and the first
-    line of its message (truncated), never a traceback.
+    empty for a question that starts a thread) and are blocking; call this from a thread
+    when inside an event loop. An exception for one question is recorded (as no results /
+    no answer) instead of aborting the whole run, and listed in ``metrics["errors"]`` as
+    the exception type and the first line of its message (truncated), never a traceback.
     """
     retrievals: list[list[dict[str, Any]]] = []
     answers: list[dict[str, Any] | None] | None = [] if answer is not None else None
