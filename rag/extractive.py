@@ -54,7 +54,9 @@ _NAVIGATION = re.compile(
     r"related( (links|docs|documentation|topics|resources|pages))?|feedback)$",
     re.I,
 )
-_NOISE = re.compile(r"^\s*(#+|[>*|])\s*")
+# Leading Markdown that is no part of a sentence: heading marks, a quote, a table pipe, a "* "
+# bullet; never the "*" or "**" that opens emphasis ("**Slack:** type /docbot help").
+_NOISE = re.compile(r"^\s*(#+|>|\||\*(?=\s))\s*")
 
 
 @dataclass(frozen=True)

@@ -237,3 +237,11 @@ def test_sections_that_only_point_elsewhere_are_not_answered_from() -> None:
     ]
     assert is_navigation("Katib › See also") and is_navigation("Katib › What's next")
     assert not is_navigation("Katib › Next steps for admins")
+
+
+def test_emphasis_opening_a_list_item_stays_whole() -> None:
+    """A bullet's "- " goes, the "**" of "**Slack:**" stays: Slack would show stray stars."""
+    text = "- **Slack:** type `/docbot help` in any channel the bot is in.\n- *Teams:* type help."
+    assert (
+        split_sentences(text)[0] == "**Slack:** type `/docbot help` in any channel the bot is in."
+    )
