@@ -26,6 +26,11 @@ _SENTENCE = re.compile(r"(?<=[.!?。！？])\s+|\n")
 FENCE = re.compile(r"^\s*(```|~~~)")  # a Markdown code fence line (also rag.extractive)
 
 
+def fence_end(lines: list[str], start: int) -> int | None:
+    """Index of the fence closing the block opened at `lines[start]`; None if it stays open."""
+    return next((j for j in range(start + 1, len(lines)) if FENCE.match(lines[j])), None)
+
+
 def approx_tokens(text: str) -> int:
     """A tokenizer-free estimate (WordPiece averages ~1.3 tokens per English word)."""
     words = len(text.split())
@@ -81,7 +86,7 @@ def _split_units(text: str) -> list[str]:
         line = lines[i]
         if FENCE.match(line):
             flush()
-            end = next((j for j in range(i + 1, len(lines)) if FENCE.match(lines[j])), None)
+            end = fence_end(lines, i)
             stop = end if end is not None else len(lines) - 1
             block = lines[i : stop + 1]
             if end is None:

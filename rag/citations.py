@@ -14,6 +14,7 @@ import re
 
 from bot.messages import t
 from bot.types import Citation
+from rag.chunking import SECTION_SEP
 from rag.generation import Source
 from rag.prompt import NOT_COVERED
 
@@ -71,11 +72,11 @@ def nearest_links(sources: list[Source], limit: int = NEAREST_PAGES) -> str:
         if page in pages:
             continue
         pages.add(page)
-        heading = source.section.split(" › ")[-1] if source.section else ""
+        heading = source.section.split(SECTION_SEP)[-1] if source.section else ""
         label = (
             source.title
             if not heading or heading == source.title
-            else f"{source.title} › {heading}"
+            else f"{source.title}{SECTION_SEP}{heading}"
         )
         label = re.sub(r"[\[\]]", "", label or source.url)
         # characters that would end a Markdown link target early are percent-encoded

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.chunking import FENCE, SECTION_SEP
+from rag.chunking import FENCE, SECTION_SEP, fence_end
 from rag.embeddings import Embedder
 from rag.generation import GenerationRequest, Source
 from rag.multilingual import keyword_relevance, uses_keyword_evidence
@@ -98,7 +98,7 @@ def split_blocks(text: str) -> list[Block]:
             i += 1
             continue
         if FENCE.match(line):
-            end = next((j for j in range(i + 1, len(lines)) if FENCE.match(lines[j])), None)
+            end = fence_end(lines, i)
             body = lines[i + 1 : end if end is not None else len(lines)]
             blocks.append(Block("code", (line.strip(), *body)))
             i = (end if end is not None else len(lines)) + 1
