@@ -14,7 +14,7 @@ from typing import TextIO
 
 from bot.core import Bot
 from bot.messages import t
-from bot.types import IncomingMessage, Reply, ReplyTarget, Turn
+from bot.types import IncomingMessage, Reply, ReplyTarget, Turn, section_label
 
 MAX_HISTORY_TURNS = 6
 PROMPT = "you> "
@@ -43,11 +43,10 @@ def render(reply: Reply) -> str:
         lines.append("")
         lines.append(t("sources", reply.language) + ":")
         for c in reply.citations:
-            where = f" › {c.section.split(' › ')[-1]}" if c.section and " › " in c.section else ""
             updated = (
                 f" ({t('updated', reply.language, date=c.last_updated)})" if c.last_updated else ""
             )
-            lines.append(f"  [{c.n}] {c.title}{where}{updated}\n      {c.url}")
+            lines.append(f"  [{c.n}] {section_label(c.title, c.section)}{updated}\n      {c.url}")
     for notice in reply.notices:
         lines.append(f"note: {notice}")
     if not reply.is_command and reply.model:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import ConfigError, Settings
+from bot.types import section_label
 
 log = logging.getLogger("docbot")
 
@@ -147,7 +148,7 @@ def cmd_retrieve(args: argparse.Namespace, settings: Settings) -> int:
             )
         else:
             for i, h in enumerate(hits, 1):
-                print(f"{i}. {h.score:.3f}  {h.title} › {h.section.split(' › ')[-1]}\n   {h.url}")
+                print(f"{i}. {h.score:.3f}  {section_label(h.title, h.section)}\n   {h.url}")
             print(
                 f"relevance {relevance:.3f} (top {len(judged)}): {GATE_WORDS[gate]} "
                 f"[thresholds: {retriever.min_relevance:.2f} offline, "

@@ -11,6 +11,18 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 Platform = Literal["slack", "teams", "console"]
+SECTION_SEP = " › "  # joins a section's heading path, page title first
+
+
+def section_label(title: str, section: str) -> str:
+    """ "Page title › heading › subheading" for a source, the title once (pure).
+
+    `section` is the heading path as chunks store it, which usually starts with the
+    page title already; every adapter and the prompt name a source this way."""
+    path = [part for part in section.split(SECTION_SEP) if part] if section else []
+    if path and title and path[0] == title:
+        path = path[1:]
+    return SECTION_SEP.join([title, *path] if title else path)
 
 
 @dataclass(frozen=True)
@@ -75,7 +87,7 @@ class Citation:
     n: int
     title: str
     url: str  # canonical page URL plus #anchor of the section
-    section: str = ""  # heading path joined with " › "
+    section: str = ""  # heading path joined with SECTION_SEP, title first
     snippet: str = ""
     score: float = 0.0
     last_updated: str = ""  # ISO date of the page, when known

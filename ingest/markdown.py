@@ -17,7 +17,7 @@ _FRONT_MATTER = re.compile(r"\A(?:---|\+\+\+)\s*\n(.*?)\n(?:---|\+\+\+)\s*(?:\n|
 _FM_FIELD = re.compile(r"^\s*(title|linkTitle|description|lastmod|date)\s*[:=]\s*(.+?)\s*$", re.M)
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _CUSTOM_ID = re.compile(r"\s*\{#([^}]+)\}\s*$")
-_FENCE = re.compile(r"^\s*(```|~~~)")
+FENCE = re.compile(r"^\s*(```|~~~)")  # a code fence line (also rag.chunking, rag.extractive)
 _SHORTCODE = re.compile(r"\{\{[<%].*?[>%]\}\}", re.S)
 _LINK = re.compile(r"!?\[([^\]]*)\]\(([^)\s]*)(?:\s+\"[^\"]*\")?\)")
 _HTML_TAG = re.compile(r"</?[a-zA-Z][^>]*>")
@@ -63,7 +63,7 @@ def unwrap(lines: list[str]) -> list[str]:
     in_fence = False
     joinable = False  # whether the previous output line is prose that may continue
     for line in lines:
-        if _FENCE.match(line):
+        if FENCE.match(line):
             in_fence = not in_fence
             out.append(line)
             joinable = False
@@ -109,7 +109,7 @@ def parse_markdown(text: str, url: str, *, source: str = "", last_modified: str 
             sections.append(Section(anchor=anchor, heading_path=heading_path, text=body_text))
 
     for line in body.split("\n"):
-        if _FENCE.match(line):
+        if FENCE.match(line):
             in_fence = not in_fence
             lines.append(line)
             continue

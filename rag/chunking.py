@@ -19,11 +19,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from bot.types import SECTION_SEP
+from ingest.markdown import FENCE
 from ingest.model import Page
 
-SECTION_SEP = " › "
 _SENTENCE = re.compile(r"(?<=[.!?。！？])\s+|\n")
-FENCE = re.compile(r"^\s*(```|~~~)")  # a Markdown code fence line (also rag.extractive)
 
 
 def fence_end(lines: list[str], start: int) -> int | None:

@@ -13,8 +13,7 @@ from __future__ import annotations
 import re
 
 from bot.messages import t
-from bot.types import Citation
-from rag.chunking import SECTION_SEP
+from bot.types import Citation, section_label
 from rag.generation import Source
 from rag.prompt import NOT_COVERED
 
@@ -72,13 +71,7 @@ def nearest_links(sources: list[Source], limit: int = NEAREST_PAGES) -> str:
         if page in pages:
             continue
         pages.add(page)
-        heading = source.section.split(SECTION_SEP)[-1] if source.section else ""
-        label = (
-            source.title
-            if not heading or heading == source.title
-            else f"{source.title}{SECTION_SEP}{heading}"
-        )
-        label = re.sub(r"[\[\]]", "", label or source.url)
+        label = re.sub(r"[\[\]]", "", section_label(source.title, source.section) or source.url)
         # characters that would end a Markdown link target early are percent-encoded
         target = source.url.replace(" ", "%20").replace("(", "%28").replace(")", "%29")
         links.append(f"[{label}]({target})" if source.url.startswith("http") else label)

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.chunking import FENCE, SECTION_SEP, fence_end
+from bot.types import SECTION_SEP
+from ingest.markdown import FENCE
+from rag.chunking import fence_end
 from rag.embeddings import Embedder
 from rag.generation import GenerationRequest, Source
 from rag.multilingual import keyword_relevance, uses_keyword_evidence

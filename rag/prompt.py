@@ -11,6 +11,7 @@ import math
 import re
 from collections.abc import Callable
 
+from bot.types import section_label
 from rag.generation import GenerationRequest, Source
 
 TokenCounter = Callable[[str], int]
@@ -97,9 +98,7 @@ def system_prompt(request: GenerationRequest) -> str:
 
 
 def format_source(source: Source, text: str | None = None) -> str:
-    heading = source.title
-    if source.section and source.section != source.title:
-        heading = f"{source.title} › {source.section}"
+    heading = section_label(source.title, source.section)
     body = source.text if text is None else text
     return f"[{source.n}] {heading}\nURL: {source.url}\n{body.strip()}"
 

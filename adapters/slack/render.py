@@ -14,7 +14,7 @@ from typing import Any
 
 from adapters.slack import mrkdwn
 from adapters.slack.parse import PLACEHOLDER_TEXT
-from bot.types import Citation, Reply
+from bot.types import Citation, Reply, section_label
 
 MAX_BLOCKS = 50
 MAX_MESSAGE_CHARS = 11_000  # below the unpublished ~12k cumulative block-text limit
@@ -83,10 +83,7 @@ def sources_block(citations: list[Citation], block_id: str = "") -> Block:
     """Sources as a context block of numbered `<url|title › section>` links."""
     items = []
     for c in citations:
-        label = c.title or c.url
-        if c.section:
-            # The heading path usually starts with the page title already.
-            label = c.section if c.section.startswith(c.title) else f"{label} › {c.section}"
+        label = section_label(c.title, c.section) or c.url
         label = label if len(label) <= 150 else label[:149] + "…"
         if mrkdwn.is_web_url(c.url):
             items.append(f"*[{c.n}]* {mrkdwn.link(c.url, label)}")

@@ -26,7 +26,7 @@ from botbuilder.schema import Activity, ActivityTypes, Entity
 
 from adapters.teams.parse import ANSWER_ID_KEY, FEEDBACK_KEY
 from bot import messages
-from bot.types import Citation, Reply
+from bot.types import Citation, Reply, section_label
 
 # Whole serialized activity, in UTF-16 bytes (how Teams counts): under the ~28 KB figure.
 MESSAGE_LIMIT_BYTES = 26_000
@@ -183,9 +183,7 @@ def _md_url(url: str) -> str:
 
 
 def citation_label(citation: Citation) -> str:
-    if citation.section and citation.section != citation.title:
-        return f"{citation.title} › {citation.section}"
-    return citation.title or citation.url
+    return section_label(citation.title, citation.section) or citation.url
 
 
 def _t(key: str, lang: str, fallback: str, **values: object) -> str:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from bot.types import SECTION_SEP
 from ingest.model import Page, Section
-from rag.chunking import SECTION_SEP, Chunk, approx_tokens, chunk_page, chunk_pages
+from rag.chunking import Chunk, approx_tokens, chunk_page, chunk_pages
 
 
 def page(

@@ -61,6 +61,13 @@ def test_answer_renders_text_then_sources_card() -> None:
     assert lines[-1] == "extractive · from the docs · 1.2s"
 
 
+def test_a_source_whose_heading_path_starts_with_its_title_names_the_title_once() -> None:
+    # chunks store the heading path title first ("Katib Config › Metrics"), as ingest makes it
+    cite = Citation(1, "Katib Config", "https://k.org/config/#metrics", "Katib Config › Metrics")
+    card = _card(cards.render_reply(_answer(citations=[cite]))[-1])
+    assert "[Katib Config › Metrics](https://k.org/config/#metrics)" in card["body"][1]["text"]
+
+
 def test_feedback_buttons_carry_the_answer_id() -> None:
     card = _card(cards.render_reply(_answer())[-1])
     actions = card["actions"]
