@@ -41,6 +41,7 @@ or all in the docs.
 
 from __future__ import annotations
 
+import string
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -95,8 +96,10 @@ def is_ordinary_word(
         return True
     if (
         len(word) >= 5
-        and any(  # a dropped letter: "checkng"
-            is_single_piece(word[:i] + c + word[i:]) for i in range(1, len(word)) for c in "aeiou"
+        and any(  # a dropped letter, vowel or not: "checkng", "refesh"
+            is_single_piece(word[:i] + c + word[i:])
+            for i in range(1, len(word))
+            for c in string.ascii_lowercase
         )
     ):
         return True

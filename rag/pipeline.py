@@ -30,6 +30,10 @@ from rag.router import ModelRouter
 
 log = logging.getLogger(__name__)
 
+# Retrieval counts as weak this close above the offline answerer's threshold: an answer that
+# then cites nothing is declined rather than shown (rag.citations.finalize).
+WEAK_MARGIN = 0.1
+
 DeltaCallback = Callable[[str], Awaitable[None]]
 
 
@@ -110,7 +114,7 @@ class Answerer:
                     timings_ms={"total": (time.perf_counter() - started) * 1000},
                 )
             timings["retrieve"] = (time.perf_counter() - t0) * 1000
-            allowed = self.retriever.gate(hits)
+            allowed, relevance = self.retriever.judge(hits)
             # the offline answerer cannot tell a near miss from an answer: it declines,
             # and points at the nearest sections without presenting them as an answer
             near_miss = allowed is Gate.READER and not self.router.reads(model)
@@ -129,7 +133,7 @@ class Answerer:
                 )
             readers_only = allowed is Gate.READER
             sources = hits_to_sources(hits)
-            weak = self.retriever.relevance(hits) < self.retriever.min_relevance + 0.1
+            weak = relevance < self.retriever.min_relevance + WEAK_MARGIN
         elif (self.router.resolve(model) or model) == "extractive":
             return Reply(
                 text=t("no_rag_extractive", language),

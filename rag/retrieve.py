@@ -31,7 +31,10 @@ How a question becomes sections (`Retriever.search`):
 Declining (`Retriever.gate`, `Retriever.relevance`): the best cosine
 similarity among the hits, lowered by the share of the question's salient
 terms (rare corpus words, names the corpus never mentions) that none of the
-hits contains (`rag.answerability`), is compared with two thresholds (`gate`):
+hits contains (`rag.answerability`), is compared with two thresholds (`gate`).
+A follow-up is judged with its thread's words; when its own words name
+something the corpus never mentions, the share of its own words that the hits
+contain counts as well (the lower of the two). The thresholds:
 
 - at or above `min_relevance` (DOCBOT_MIN_RELEVANCE, else
   `DEFAULT_MIN_RELEVANCE`) any model may answer, the offline one included;
@@ -124,6 +127,8 @@ class Hit:
     # section contains: what `Retriever.is_relevant` measures coverage with.
     terms: tuple[Term, ...] = ()
     covered: frozenset[str] = frozenset()
+    # For a follow-up condensed with its thread: which of `terms` the follow-up itself says.
+    own_terms: frozenset[str] = frozenset()
     # Set for CJK questions under an English embedding model (rag.multilingual):
     # the share of the question's salient words this section holds.
     keyword_relevance: float | None = None
@@ -455,6 +460,14 @@ class Retriever:
             query, kw.correct, kw.idf, self._is_plain_word, kw.max_idf, kw.has_word
         )
         has_term = {t.token: kw.contains_each(t.token, rows) for t in terms if t.known}
+        own_terms: frozenset[str] = frozenset()
+        if query != question:
+            own_terms = frozenset(
+                t.token
+                for t in salient_terms(
+                    question, kw.correct, kw.idf, self._is_plain_word, kw.max_idf, kw.has_word
+                )
+            )
         hits = []
         for i, (row, sim) in enumerate(zip(rows, sims.tolist(), strict=True)):
             c = index.chunks[row]
@@ -473,6 +486,7 @@ class Retriever:
                     row,
                     terms,
                     covered,
+                    own_terms,
                 )
             )
         reranker = self.reranker
@@ -498,21 +512,32 @@ class Retriever:
         for hit in hits:
             covered |= hit.covered
         terms = hits[0].terms
-        return relevance(max(h.score for h in hits), coverage(terms, covered), names_missing(terms))
+        cover = coverage(terms, covered)
+        own = [t for t in terms if t.token in hits[0].own_terms]
+        if names_missing(own):
+            # a follow-up naming something the docs never mention ("can it go to splunk?")
+            # asks about that thing: the thread's well-covered words must not outvote it
+            cover = min(cover, coverage(own, covered))
+        return relevance(max(h.score for h in hits), cover, names_missing(terms))
 
     def is_relevant(self, hits: list[Hit]) -> bool:
         """Whether any model, the offline one included, may answer from these hits."""
         return self.gate(hits) is Gate.ANSWER
 
     def gate(self, hits: list[Hit]) -> Gate:
-        """Who may answer from these hits (see the module doc).
+        """Who may answer from these hits (see the module doc)."""
+        return self.judge(hits)[0]
+
+    def judge(self, hits: list[Hit]) -> tuple[Gate, float]:
+        """Who may answer from these hits, and the relevance score that decided it.
 
         CJK questions judged by keywords (rag.multilingual) have one threshold only: the
         reader gate was calibrated on English questions and the cosine scale.
         """
         keyword_judged = any(h.keyword_relevance is not None for h in hits)
         llm_min = self.min_relevance if keyword_judged else self.llm_min_relevance
-        return gate(self.relevance(hits), self.min_relevance, llm_min)
+        score = self.relevance(hits)
+        return gate(score, self.min_relevance, llm_min), score
 
 
 def diversify(hits: list[Hit], k: int) -> list[Hit]:

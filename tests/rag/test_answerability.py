@@ -34,7 +34,18 @@ def correct(token: str) -> str | None:
 
 
 # what a WordPiece vocabulary knows whole
-WHOLE = {"dark", "mode", "store", "database", "complain", "checking", "run", "form", "loop"}
+WHOLE = {
+    "dark",
+    "mode",
+    "store",
+    "database",
+    "complain",
+    "checking",
+    "refresh",
+    "run",
+    "form",
+    "loop",
+}
 CORPUS_WORDS = {"katib", "crash", "try", "finally", "objective"}
 
 
@@ -95,6 +106,7 @@ def test_words_the_tokenizer_knows_and_their_variants_are_ordinary_language() ->
     assert ordinary("complain")
     assert ordinary("complains")  # an inflection of a whole word
     assert ordinary("checkng")  # a dropped letter
+    assert ordinary("refesh")  # a dropped consonant too: a typo, not a product name
     assert ordinary("rerun")  # a prefix and a whole word
     assert ordinary("crashloop")  # a compound whose head the corpus uses
     assert ordinary("try/finally") and ordinary("multi-objective")  # part by part

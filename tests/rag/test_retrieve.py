@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -122,6 +123,21 @@ def test_followup_uses_the_thread(retriever: Retriever) -> None:
     history = [Turn("user", "how do I back up the widget catalog")]
     hits = retriever.search("and restore it?", k=3, history=history)
     assert hits[0].page_url == BASE + "backup/"
+
+
+def test_a_followup_naming_something_the_docs_never_mention_is_judged_on_its_own_words(
+    retriever: Retriever,
+) -> None:
+    history = [Turn("user", "how do I back up the widget catalog")]
+    fair = retriever.search("and restore it?", k=5, history=history)
+    named = retriever.search("can it back up to terraform instead?", k=5, history=history)
+    assert "terraform" in named[0].own_terms and "widget" not in named[0].own_terms
+    # the thread's well-covered words would otherwise outvote the one name the docs lack
+    diluted = [replace(h, own_terms=frozenset()) for h in named]
+    assert retriever.relevance(named) < retriever.relevance(diluted)
+    assert retriever.relevance(fair) == retriever.relevance(
+        [replace(h, own_terms=frozenset()) for h in fair]
+    )
 
 
 def test_common_english_words_are_not_unknown_names(retriever: Retriever) -> None:
