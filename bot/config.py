@@ -170,6 +170,7 @@ class Settings:
     chroma_port: int = 8000
     min_relevance: float = -1.0  # < 0: the calibrated default in rag.retrieve
     llm_min_relevance: float = -1.0  # < 0: the calibrated default in rag.retrieve
+    condense_followups: bool = True  # a language model rewrites follow-ups for search
     top_k: int = 5
     keep_versions: int = 3
     max_page_loss: float = 0.2
@@ -272,6 +273,7 @@ class Settings:
             chroma_port=env.int("CHROMA_PORT", 8000, minimum=1, maximum=65535),
             min_relevance=env.float("DOCBOT_MIN_RELEVANCE", -1.0, maximum=1.0),
             llm_min_relevance=env.float("DOCBOT_LLM_MIN_RELEVANCE", -1.0, maximum=1.0),
+            condense_followups=env.bool("DOCBOT_CONDENSE_FOLLOWUPS", True),
             top_k=env.int("DOCBOT_TOP_K", 5, minimum=1, maximum=50),
             keep_versions=env.int("DOCBOT_KEEP_VERSIONS", 3, minimum=1),
             max_page_loss=env.float("DOCBOT_MAX_PAGE_LOSS", 0.2, minimum=0.0, maximum=1.0),

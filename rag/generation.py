@@ -15,6 +15,10 @@ from typing import Protocol, runtime_checkable
 from bot.types import Turn
 
 LENGTH_MAX_TOKENS = {"short": 200, "medium": 500, "long": 1200}
+# What a model is asked: an answer from the sources, or a thread's follow-up rewritten as
+# one standalone question for the search (rag.condense), which needs few tokens.
+ANSWER, CONDENSE = "answer", "condense"
+CONDENSE_MAX_TOKENS = 100
 
 
 @dataclass(frozen=True)
@@ -40,9 +44,12 @@ class GenerationRequest:
     temperature: float = 0.2
     length: str = "medium"
     language: str = "en"  # answer in this language (ISO 639-1)
+    task: str = ANSWER  # or CONDENSE
 
     @property
     def max_tokens(self) -> int:
+        if self.task == CONDENSE:
+            return CONDENSE_MAX_TOKENS
         return LENGTH_MAX_TOKENS.get(self.length, LENGTH_MAX_TOKENS["medium"])
 
 

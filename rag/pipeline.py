@@ -10,6 +10,10 @@ A language model gets questions from a lower threshold on than the offline
 answerer (`rag.retrieve.Gate.READER`): between the two, retrieval cannot tell
 a near miss from an answer, a model reading the sources can. Such a question
 is never handed to the extractive answerer, not even as a fallback.
+
+A thread's follow-up is first rewritten as a standalone question by the conversation's
+language model, when there is one (`rag.condense`); that question is searched and judged.
+Otherwise, or when the rewrite fails, retrieval joins the follow-up to the thread.
 """
 
 from __future__ import annotations
@@ -23,9 +27,10 @@ from bot.config import Settings
 from bot.messages import t
 from bot.types import Reply, Turn
 from rag.citations import finalize, may_say_not_covered, nearest_links
+from rag.condense import condense_with_model
 from rag.extractive import ExtractiveProvider
 from rag.generation import GenerationRequest, Source
-from rag.retrieve import Gate, Hit, Retriever
+from rag.retrieve import Gate, Hit, Retriever, is_followup
 from rag.router import ModelRouter
 
 log = logging.getLogger(__name__)
@@ -65,6 +70,16 @@ class Answerer:
         self.extractive = ExtractiveProvider(lambda: self.retriever.embedder)
         self.router = router or ModelRouter(settings, self.extractive)
 
+    async def _condense(
+        self, question: str, history: list[Turn], model: str, language: str
+    ) -> str | None:
+        """The follow-up as a standalone question by the conversation's language model
+        (rag.condense); None with the offline answerer, or when the model cannot say."""
+        provider = self.router.condenser(model)
+        if provider is None:
+            return None
+        return await condense_with_model(provider, question, history, language=language)
+
     def warm_up(self) -> None:
         """Load the embedding model and the live index now rather than on the first question,
         and have ONNX Runtime take over question embedding once it is built (background)."""
@@ -90,12 +105,20 @@ class Answerer:
         weak = False
         readers_only = False
         if use_docs:
+            query, query_history = question, history
+            if self.settings.condense_followups and is_followup(question, history):
+                t0 = time.perf_counter()
+                standalone = await self._condense(question, history, model, language)
+                timings["condense"] = (time.perf_counter() - t0) * 1000
+                if standalone:
+                    # searched and judged like any question: the thread is inside it now
+                    query, query_history = standalone, []
             t0 = time.perf_counter()
             try:
                 has_index = await asyncio.to_thread(self.retriever.refresh)
                 if has_index:
                     hits = await asyncio.to_thread(
-                        self.retriever.search, question, self.settings.top_k, history
+                        self.retriever.search, query, self.settings.top_k, query_history
                     )
             except Exception as exc:  # Chroma server down, index files unreadable...
                 log.warning("retrieval failed: %s", type(exc).__name__)

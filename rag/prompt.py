@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 
 from bot.types import section_label
-from rag.generation import GenerationRequest, Source
+from rag.generation import CONDENSE, GenerationRequest, Source
 
 TokenCounter = Callable[[str], int]
 
@@ -47,6 +47,13 @@ RULES_WITHOUT_DOCS = """You are docbot, an assistant for questions about softwar
 No documentation was searched for this question: answer from your general knowledge, say so when you are unsure, and do not cite sources or invent links.
 - {length}
 - Answer in {language}."""
+
+CONDENSE_RULES = """You turn a follow-up message from a chat thread into one standalone question for searching product documentation.
+Rules:
+- Use the earlier messages only to fill in what the follow-up leaves out: the product, component, feature, version or operation it refers to.
+- Keep the follow-up's own words, names and versions; add nothing it does not ask.
+- Do not answer the question.
+- Reply with the standalone question only, on one line, in the follow-up's language."""
 
 LENGTH_HINTS = {
     "short": "Answer in at most three sentences.",
@@ -91,6 +98,8 @@ def truncate_to_tokens(
 
 
 def system_prompt(request: GenerationRequest) -> str:
+    if request.task == CONDENSE:
+        return CONDENSE_RULES
     language = LANGUAGE_NAMES.get(request.language, request.language or "English")
     length = LENGTH_HINTS.get(request.length, LENGTH_HINTS["medium"])
     template = RULES_WITH_DOCS if request.use_docs else RULES_WITHOUT_DOCS
@@ -104,6 +113,8 @@ def format_source(source: Source, text: str | None = None) -> str:
 
 
 def _question_block(request: GenerationRequest, sources_block: str) -> str:
+    if request.task == CONDENSE:
+        return f"Follow-up: {request.question.strip()}\nThe standalone question:"
     if not request.use_docs:
         return request.question.strip()
     if not sources_block:
@@ -192,10 +203,12 @@ def build_messages(
         + SAFETY_MARGIN_TOKENS
     )
     available = max(0, max_context_tokens - fixed)
-    history = _fit_history(request, int(available * HISTORY_SHARE), count_tokens)
+    # a follow-up to condense has no sources: the thread is all there is to read
+    share = 1.0 if request.task == CONDENSE else HISTORY_SHARE
+    history = _fit_history(request, int(available * share), count_tokens)
     available -= sum(count_tokens(m["content"]) + 4 for m in history)
     sources_block = ""
-    if request.use_docs:
+    if request.use_docs and request.task != CONDENSE:
         sources_block = _fit_sources(request.sources, available, count_tokens)
     question = {"role": "user", "content": _question_block(request, sources_block)}
     return system, _alternate([*history, question])

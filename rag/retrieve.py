@@ -177,6 +177,26 @@ def gate(relevance: float, min_relevance: float, llm_min_relevance: float) -> Ga
     return Gate.DECLINE
 
 
+def is_followup(question: str, history: list[Turn] | None) -> bool:
+    """A short message after an earlier question of the thread ("and for katib?")."""
+    return (
+        bool(history)
+        and len(question.split()) <= FOLLOWUP_MAX_WORDS
+        and bool(_last_question(question, history))
+    )
+
+
+def _last_question(question: str, history: list[Turn] | None) -> str:
+    return next(
+        (
+            t.text
+            for t in reversed(history or [])
+            if t.role == "user" and t.text.strip() != question.strip()
+        ),
+        "",
+    )
+
+
 def condense_query(question: str, history: list[Turn] | None) -> str:
     """Fold a short follow-up into the thread's last question, for retrieval.
 
@@ -184,19 +204,9 @@ def condense_query(question: str, history: list[Turn] | None) -> str:
     "and for katib? how do I install notebooks": the follow-up's own words
     come first (they weigh more in the fused ranking, see `search`).
     """
-    if not history:
+    if not is_followup(question, history):
         return question
-    last_user = next(
-        (
-            t.text
-            for t in reversed(history)
-            if t.role == "user" and t.text.strip() != question.strip()
-        ),
-        "",
-    )
-    if not last_user or len(question.split()) > FOLLOWUP_MAX_WORDS:
-        return question
-    return f"{question} {last_user}"
+    return f"{question} {_last_question(question, history)}"
 
 
 def rrf(rankings: list[tuple[list[int], float]], k: int = RRF_K) -> dict[int, float]:

@@ -182,6 +182,19 @@ class ModelRouter:
         model that can reply NOT_IN_DOCS, not the offline extractive answerer."""
         return self._first(model) != EXTRACTIVE
 
+    def condenser(self, model: str) -> Provider | None:
+        """The language model that may rewrite a follow-up for `model` (rag.condense): the
+        one tried first, if it reads the sources and its breaker is closed. A model cooling
+        down or on probation is not asked, so a failing one does not delay every follow-up;
+        the answer itself probes it."""
+        if not self.reads(model):
+            return None
+        name = self._first(model)
+        breaker = self._breakers.get(name)
+        if breaker is not None and breaker.state != "closed":
+            return None
+        return self._providers.get(name)
+
     def _first(self, model: str) -> str:
         """The provider tried first for `model`: itself, else the default model."""
         return self.resolve(model) or self.resolve(self.settings.default_model) or EXTRACTIVE

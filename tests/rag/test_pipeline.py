@@ -13,7 +13,7 @@ from bot.config import Settings
 from bot.messages import t
 from bot.types import Reply, Turn
 from rag.embeddings import Embedder
-from rag.generation import GenerationRequest, ProviderError
+from rag.generation import ANSWER, CONDENSE, GenerationRequest, ProviderError
 from rag.pipeline import Answerer, hits_to_sources
 from rag.prompt import NOT_COVERED
 from rag.retrieve import Retriever
@@ -207,3 +207,81 @@ def test_warming_up_loads_the_index_and_hands_question_embedding_to_onnx_runtime
     answerer.warm_up()
     assert answerer.retriever.index is not None
     assert answerer.retriever.embedder.wait_until_accelerated(60)
+
+
+# ---------------------------------------------------------------- follow-ups rewritten by the model
+
+
+class Condenser(ScriptedModel):
+    """A stand-in LLM that rewrites follow-ups as `standalone` (or fails to) and answers."""
+
+    def __init__(self, standalone: str, *, fail: bool = False) -> None:
+        super().__init__("Connect it with a Slack app [1].")
+        self.standalone, self.fail = standalone, fail
+
+    async def generate(self, request: GenerationRequest) -> AsyncIterator[str]:
+        if request.task == CONDENSE:
+            self.requests.append(request)
+            if self.fail:
+                raise ProviderError(self.name, "timed out")
+            yield self.standalone
+            return
+        async for piece in super().generate(request):
+            yield piece
+
+
+BACKUP_THREAD = [
+    Turn("user", "How do I back up the widget catalog every night?"),
+    Turn("assistant", "Run widgetron backup [1]."),
+]
+
+
+async def test_a_language_model_rewrites_a_follow_up_before_the_search(
+    answerer: Answerer,
+) -> None:
+    model = Condenser("How do I connect Widgetron to Slack?")
+    reply = await with_model(answerer, model).answer(
+        "can it tell us on slack?", model="scripted", history=BACKUP_THREAD
+    )
+    rewrite, answer = model.requests
+    assert rewrite.task == CONDENSE and rewrite.history == BACKUP_THREAD
+    # the standalone question was searched; the model still answers the follow-up itself
+    assert answer.question == "can it tell us on slack?" and answer.history == BACKUP_THREAD
+    assert answer.sources[0].url.startswith(BASE + "slack/")
+    assert reply.citations[0].url.startswith(BASE + "slack/")
+    assert "condense" in reply.timings_ms
+
+
+async def test_when_the_rewrite_fails_the_follow_up_is_searched_with_its_thread(
+    answerer: Answerer,
+) -> None:
+    model = Condenser("", fail=True)
+    history = [
+        Turn("user", "How do I restore a backup of the widget catalog?"),
+        Turn("assistant", "Use restore [1]."),
+    ]
+    reply = await with_model(answerer, model).answer(
+        "must the server be stopped?", model="scripted", history=history
+    )
+    rewrite, answer = model.requests
+    assert rewrite.task == CONDENSE
+    assert answer.sources[0].url.startswith(BASE + "backup/")
+    assert not reply.declined
+
+
+async def test_no_rewrite_for_the_offline_answerer_a_full_question_or_when_switched_off(
+    answerer: Answerer, built_settings: Settings
+) -> None:
+    model = Condenser("How do I connect Widgetron to Slack?")
+    await with_model(answerer, model).answer("can it tell us on slack?", history=BACKUP_THREAD)
+    assert model.requests == []  # the offline answerer's conversation: nothing to ask
+    long = "How do I connect Widgetron to our Slack workspace and invite the bot to a channel?"
+    await with_model(answerer, model).answer(long, model="scripted", history=BACKUP_THREAD)
+    assert [r.task for r in model.requests] == [ANSWER]
+    off = dataclasses.replace(built_settings, condense_followups=False)
+    model.requests.clear()
+    plain = Answerer(off, answerer.retriever)
+    await with_model(plain, model).answer(
+        "can it tell us on slack?", model="scripted", history=BACKUP_THREAD
+    )
+    assert [r.task for r in model.requests] == [ANSWER]

@@ -244,6 +244,22 @@ async def test_breaker_opens_skips_then_probes_and_closes() -> None:
     assert router.health()["bedrock"] == "ok"
 
 
+async def test_follow_ups_are_rewritten_only_by_a_reading_model_whose_breaker_is_closed() -> None:
+    clock = Clock()
+    bedrock = StandIn("bedrock", [], error=ProviderError("bedrock", "is unavailable"))
+    router, _ = make({"bedrock": bedrock}, clock=clock)
+    assert router.condenser("bedrock") is bedrock
+    assert router.condenser("extractive") is None  # the offline answerer reads no thread
+    for _ in range(3):
+        await router.generate("bedrock", REQUEST)
+    assert router.condenser("bedrock") is None  # open: a follow-up would only wait for it
+    clock.now += 31
+    assert router.condenser("bedrock") is None  # half-open: the answer itself is the probe
+    bedrock.error = None
+    await router.generate("bedrock", REQUEST)
+    assert router.condenser("bedrock") is bedrock
+
+
 async def test_failed_probe_reopens() -> None:
     clock = Clock()
     bedrock = StandIn("bedrock", [], error=ProviderError("bedrock", "is unavailable"))

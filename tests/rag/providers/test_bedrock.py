@@ -13,7 +13,10 @@ from aiohttp import web
 from botocore.exceptions import EventStreamError
 from botocore.stub import Stubber
 
-from rag.generation import GenerationRequest, ProviderError, Source
+from bot.types import Turn
+from rag.condense import condense_with_model
+from rag.generation import CONDENSE, CONDENSE_MAX_TOKENS, GenerationRequest, ProviderError, Source
+from rag.prompt import CONDENSE_RULES
 from rag.providers.bedrock import (
     BedrockProvider,
     context_window,
@@ -77,6 +80,35 @@ async def test_converse_success_folds_the_system_prompt_for_mistral(client: Any)
     stub.add_response("converse", converse_reply("Apply the manifests [1]."), params)
     with stub:
         assert await collect(provider) == ["Apply the manifests [1]."]
+    stub.assert_no_pending_responses()
+
+
+async def test_a_follow_up_is_condensed_through_converse_with_its_thread(client: Any) -> None:
+    request = GenerationRequest(
+        question="and from the terminal?",
+        history=[
+            Turn("user", "how do i upload a pipeline in the ui?"),
+            Turn("assistant", "Use Upload [1]."),
+        ],
+        use_docs=False,
+        temperature=0.0,
+        task=CONDENSE,
+    )
+    provider, stub = stubbed(client, CLAUDE)
+    params = provider.params(request)
+    assert params["system"] == [{"text": CONDENSE_RULES}]
+    assert [m["role"] for m in params["messages"]] == ["user", "assistant", "user"]
+    assert params["messages"][-1]["content"][0]["text"].startswith(
+        "Follow-up: and from the terminal?"
+    )
+    assert params["inferenceConfig"] == {"maxTokens": CONDENSE_MAX_TOKENS, "temperature": 0.0}
+    stub.add_response(
+        "converse", converse_reply("How do I upload a pipeline with the CLI?"), params
+    )
+    with stub:
+        assert await condense_with_model(provider, request.question, request.history) == (
+            "How do I upload a pipeline with the CLI?"
+        )
     stub.assert_no_pending_responses()
 
 
