@@ -17,6 +17,7 @@ model still answers the original follow-up with the whole thread in its prompt.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import time
@@ -75,7 +76,14 @@ async def condense_with_model(
     )
 
     async def collect() -> str:
-        return "".join([delta async for delta in provider.generate(request)])
+        stream = provider.generate(request).__aiter__()
+        try:
+            return "".join([delta async for delta in stream])
+        finally:  # also when the time limit cancels it: the model's connection is let go
+            aclose = getattr(stream, "aclose", None)
+            if aclose is not None:
+                with contextlib.suppress(Exception):
+                    await aclose()
 
     started = time.perf_counter()
     try:

@@ -70,16 +70,6 @@ class Answerer:
         self.extractive = ExtractiveProvider(lambda: self.retriever.embedder)
         self.router = router or ModelRouter(settings, self.extractive)
 
-    async def _condense(
-        self, question: str, history: list[Turn], model: str, language: str
-    ) -> str | None:
-        """The follow-up as a standalone question by the conversation's language model
-        (rag.condense); None with the offline answerer, or when the model cannot say."""
-        provider = self.router.condenser(model)
-        if provider is None:
-            return None
-        return await condense_with_model(provider, question, history, language=language)
-
     def warm_up(self) -> None:
         """Load the embedding model and the live index now rather than on the first question,
         and have ONNX Runtime take over question embedding once it is built (background)."""
@@ -106,9 +96,12 @@ class Answerer:
         readers_only = False
         if use_docs:
             query, query_history = question, history
-            if self.settings.condense_followups and is_followup(question, history):
+            condenser = self.router.condenser(model)  # None for the offline answerer
+            if condenser and self.settings.condense_followups and is_followup(question, history):
                 t0 = time.perf_counter()
-                standalone = await self._condense(question, history, model, language)
+                standalone = await condense_with_model(
+                    condenser, question, history, language=language
+                )
                 timings["condense"] = (time.perf_counter() - t0) * 1000
                 if standalone:
                     # searched and judged like any question: the thread is inside it now

@@ -30,12 +30,16 @@ class Rewriter:
 
     async def generate(self, request: GenerationRequest) -> AsyncIterator[str]:
         self.requests.append(request)
-        if self.stall:
-            await asyncio.sleep(self.stall)
-        if self.error is not None:
-            raise self.error
-        for word in self.reply.split(" "):
-            yield word + " "
+        self.closed = False
+        try:
+            if self.stall:
+                await asyncio.sleep(self.stall)
+            if self.error is not None:
+                raise self.error
+            for word in self.reply.split(" "):
+                yield word + " "
+        finally:
+            self.closed = True
 
 
 # ---------------------------------------------------------------- the reply, parsed
@@ -100,3 +104,9 @@ async def test_the_model_s_standalone_question_is_returned() -> None:
 )
 async def test_a_model_that_cannot_say_gives_none_and_never_raises(model: Rewriter) -> None:
     assert await condense_with_model(model, "and for katib?", THREAD, timeout=0.2) is None
+
+
+async def test_a_model_too_slow_is_let_go() -> None:
+    model = Rewriter("too late", stall=1.0)
+    assert await condense_with_model(model, "and for katib?", THREAD, timeout=0.1) is None
+    assert model.closed  # its stream was closed, not left hanging

@@ -273,8 +273,11 @@ async def test_no_rewrite_for_the_offline_answerer_a_full_question_or_when_switc
     answerer: Answerer, built_settings: Settings
 ) -> None:
     model = Condenser("How do I connect Widgetron to Slack?")
-    await with_model(answerer, model).answer("can it tell us on slack?", history=BACKUP_THREAD)
+    reply = await with_model(answerer, model).answer(
+        "can it tell us on slack?", history=BACKUP_THREAD
+    )
     assert model.requests == []  # the offline answerer's conversation: nothing to ask
+    assert "condense" not in reply.timings_ms
     long = "How do I connect Widgetron to our Slack workspace and invite the bot to a channel?"
     await with_model(answerer, model).answer(long, model="scripted", history=BACKUP_THREAD)
     assert [r.task for r in model.requests] == [ANSWER]
