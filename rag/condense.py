@@ -17,13 +17,12 @@ model still answers the original follow-up with the whole thread in its prompt.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 import time
 
 from bot.types import Turn
-from rag.generation import CONDENSE, GenerationRequest, Provider
+from rag.generation import CONDENSE, GenerationRequest, Provider, close_quietly
 from rag.prompt import NOT_COVERED
 
 log = logging.getLogger(__name__)
@@ -80,10 +79,7 @@ async def condense_with_model(
         try:
             return "".join([delta async for delta in stream])
         finally:  # also when the time limit cancels it: the model's connection is let go
-            aclose = getattr(stream, "aclose", None)
-            if aclose is not None:
-                with contextlib.suppress(Exception):
-                    await aclose()
+            await close_quietly(stream)
 
     started = time.perf_counter()
     try:

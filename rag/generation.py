@@ -8,6 +8,7 @@ with `n` the `Source.n` of the request.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
@@ -73,3 +74,12 @@ class Provider(Protocol):
     label: str  # as shown in the footer: "Bedrock (mistral.mistral-7b-instruct-v0:2)"
 
     def generate(self, request: GenerationRequest) -> AsyncIterator[str]: ...
+
+
+async def close_quietly(obj: object) -> None:
+    """Await `obj.aclose()` when it has one, ignoring its errors: a model's stream or a
+    provider being let go (after a time limit, at shutdown) must not raise again."""
+    aclose = getattr(obj, "aclose", None)
+    if aclose is not None:
+        with contextlib.suppress(Exception):
+            await aclose()

@@ -96,8 +96,11 @@ class Answerer:
         readers_only = False
         if use_docs:
             query, query_history = question, history
-            condenser = self.router.condenser(model)  # None for the offline answerer
-            if condenser and self.settings.condense_followups and is_followup(question, history):
+            if (
+                self.settings.condense_followups
+                and is_followup(question, history)
+                and (condenser := self.router.condenser(model))  # None for the offline one
+            ):
                 t0 = time.perf_counter()
                 standalone = await condense_with_model(
                     condenser, question, history, language=language

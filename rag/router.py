@@ -11,7 +11,6 @@ and behind the provider's circuit breaker. A fallback is explained in
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -19,7 +18,7 @@ from dataclasses import dataclass, field
 
 from bot.config import Settings
 from rag.breaker import CircuitBreaker
-from rag.generation import GenerationRequest, Provider, ProviderError
+from rag.generation import GenerationRequest, Provider, ProviderError, close_quietly
 from rag.providers.bedrock import BedrockProvider
 from rag.providers.caii import CAIIProvider
 from rag.providers.cml_models import CMLModelProvider, model_url
@@ -331,16 +330,10 @@ class ModelRouter:
                     parts.append(delta)
                     await on_delta(delta)
         finally:
-            aclose = getattr(stream, "aclose", None)
-            if aclose is not None:
-                with contextlib.suppress(Exception):
-                    await aclose()
+            await close_quietly(stream)
         return "".join(parts)
 
     async def aclose(self) -> None:
         """Close the HTTP sessions of providers that hold one."""
         for provider in self._providers.values():
-            aclose = getattr(provider, "aclose", None)
-            if aclose is not None:
-                with contextlib.suppress(Exception):
-                    await aclose()
+            await close_quietly(provider)
