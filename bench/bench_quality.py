@@ -29,9 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bot.config import Settings  # noqa: E402
-from bot.types import Turn  # noqa: E402
 from rag.citations import nearest_links  # noqa: E402
-from rag.evaluate import compute_metrics, format_table, load_questions  # noqa: E402
+from rag.evaluate import compute_metrics, format_table, load_questions, thread_turns  # noqa: E402
 from rag.pipeline import hits_to_sources  # noqa: E402
 from rag.retrieve import Gate, Hit, Retriever  # noqa: E402
 
@@ -55,8 +54,7 @@ def evaluate_set(retriever: Retriever, path: Path, top_k: int, features: bool) -
     rows: list[str] = []
     for q in questions:
         t0 = time.perf_counter()
-        history = [Turn("user", h) for h in q.history]  # a follow-up's thread
-        hits = retriever.search(q.question, k=K, history=history)
+        hits = retriever.search(q.question, k=K, history=thread_turns(q.history))
         times.append((time.perf_counter() - t0) * 1000)
         retrievals.append([{"url": h.url, "score": h.score} for h in hits])
         # the pipeline decides on the top_k hits it passes on as sources

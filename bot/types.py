@@ -25,6 +25,11 @@ def section_label(title: str, section: str) -> str:
     return SECTION_SEP.join([title, *path] if title else path)
 
 
+def link_target(url: str) -> str:
+    """A URL safe as a Markdown link target (pure): a space or parenthesis would end it early."""
+    return url.replace(" ", "%20").replace("(", "%28").replace(")", "%29")
+
+
 @dataclass(frozen=True)
 class ReplyTarget:
     """Where a reply goes, opaque to the core.

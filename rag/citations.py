@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 
 from bot.messages import t
-from bot.types import Citation, section_label
+from bot.types import Citation, link_target, section_label
 from rag.generation import Source
 from rag.prompt import NOT_COVERED
 
@@ -72,9 +72,9 @@ def nearest_links(sources: list[Source], limit: int = NEAREST_PAGES) -> str:
             continue
         pages.add(page)
         label = re.sub(r"[\[\]]", "", section_label(source.title, source.section) or source.url)
-        # characters that would end a Markdown link target early are percent-encoded
-        target = source.url.replace(" ", "%20").replace("(", "%28").replace(")", "%29")
-        links.append(f"[{label}]({target})" if source.url.startswith("http") else label)
+        links.append(
+            f"[{label}]({link_target(source.url)})" if source.url.startswith("http") else label
+        )
         if len(links) >= limit:
             break
     return " · ".join(links)

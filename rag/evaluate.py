@@ -34,6 +34,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from bot.types import Turn
+
 KINDS = ("single", "two_page", "unanswerable")
 ANSWERABLE_KINDS = ("single", "two_page")
 
@@ -93,6 +95,11 @@ class EvalQuestion:
     @property
     def answerable(self) -> bool:
         return self.kind in ANSWERABLE_KINDS
+
+
+def thread_turns(history: Sequence[str]) -> list[Turn]:
+    """A question's `history` as the thread the bot would see: the user's earlier messages."""
+    return [Turn("user", text) for text in history]
 
 
 # ---------------------------------------------------------------- loading
@@ -602,7 +609,6 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     import asyncio
     import threading
 
-    from bot.types import Turn
     from rag.pipeline import Answerer
 
     try:
@@ -619,7 +625,7 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     k = max(int(args.k), SECTION_K)
 
     def turns(history: Sequence[str]) -> list[Turn]:
-        return [] if args.no_history else [Turn("user", h) for h in history]
+        return [] if args.no_history else thread_turns(history)
 
     def retrieve(text: str, history: Sequence[str]) -> list[Any]:
         return retriever.search(text, k=k, history=turns(history))

@@ -26,7 +26,7 @@ from botbuilder.schema import Activity, ActivityTypes, Entity
 
 from adapters.teams.parse import ANSWER_ID_KEY, FEEDBACK_KEY
 from bot import messages
-from bot.types import Citation, Reply, section_label
+from bot.types import Citation, Reply, link_target, section_label
 
 # Whole serialized activity, in UTF-16 bytes (how Teams counts): under the ~28 KB figure.
 MESSAGE_LIMIT_BYTES = 26_000
@@ -178,10 +178,6 @@ def _md_text(text: str) -> str:
     return text.replace("[", "(").replace("]", ")").replace("\n", " ")
 
 
-def _md_url(url: str) -> str:
-    return url.replace(" ", "%20").replace("(", "%28").replace(")", "%29")
-
-
 def citation_label(citation: Citation) -> str:
     return section_label(citation.title, citation.section) or citation.url
 
@@ -261,7 +257,9 @@ def answer_card(
         body.append({"type": "TextBlock", "text": title, "weight": "Bolder", "wrap": True})
         for citation in citations:
             label = _md_text(_clip(citation_label(citation), 200))
-            line = f"{citation.n}. [{label}]({_md_url(citation.url)})" if citation.url else label
+            line = (
+                f"{citation.n}. [{label}]({link_target(citation.url)})" if citation.url else label
+            )
             if citation.last_updated:
                 updated = _t(
                     "updated", reply.language, "updated {date}", date=citation.last_updated

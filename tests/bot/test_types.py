@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.types import section_label
+from bot.types import link_target, section_label
 
 
 def test_a_heading_path_that_starts_with_the_title_names_it_once() -> None:
@@ -23,3 +23,8 @@ def test_a_page_top_is_named_by_its_title_alone() -> None:
 def test_no_title_leaves_the_heading_path() -> None:
     assert section_label("", "Setup › Docker") == "Setup › Docker"
     assert section_label("", "") == ""
+
+
+def test_a_link_target_encodes_what_would_end_a_markdown_link_early() -> None:
+    assert link_target("https://k.org/a_(b) c/#x") == "https://k.org/a_%28b%29%20c/#x"
+    assert link_target("https://k.org/plain/#x") == "https://k.org/plain/#x"
