@@ -616,3 +616,97 @@ def test_docbot_eval_asks_follow_ups_with_their_thread_unless_told_not_to(
         results[bool(flag)] = json.loads(out.read_text("utf-8"))
     assert results[False]["page_recall@1"] == 1.0
     assert results[True]["page_recall@1"] < 1.0
+
+
+def _qline(qid: str, question: str, urls: list[str], anchor: str = "", **extra: Any) -> str:
+    kind = extra.pop("kind", "single" if urls else "unanswerable")
+    return json.dumps(
+        {
+            "id": qid,
+            "question": question,
+            "expected_urls": urls,
+            "expected_anchor": anchor,
+            "kind": kind,
+            **extra,
+        }
+    )
+
+
+@pytest.mark.slow
+def test_docbot_eval_measures_a_language_model_over_the_bedrock_wire(
+    built_settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`docbot eval … --model bedrock` is how the declines of a reading model are measured
+    where Bedrock is reachable. Here a stand-in service plays the model: it rewrites the
+    follow-up, answers from the sources, and says NOT_IN_DOCS when they don't cover it."""
+    from dataclasses import replace
+
+    from tests.fake_bedrock import FakeBedrock, last_user_text, request_text
+
+    def reader(body: dict[str, Any]) -> str:
+        if "standalone question" in request_text(body):
+            return "Does upgrading Widgetron need the server stopped first?"
+        if "gold" in last_user_text(body).lower():
+            return "NOT_IN_DOCS"
+        return "Stop the server, run `pip install --upgrade widgetron`, then start it [1]."
+
+    fake = FakeBedrock(reader)
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
+        "AWS_SECRET_ACCESS_KEY": "not-a-secret",
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+        "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": fake.start(),
+    }.items():
+        monkeypatch.setenv(name, value)
+    install = "https://docs.example.com/install/"
+    qs = tmp_path / "llm.jsonl"
+    qs.write_text(
+        "\n".join(
+            [
+                _qline(
+                    "a1",
+                    "how do I upgrade widgetron",
+                    [install],
+                    "upgrade",
+                    answer_facts=["pip install --upgrade widgetron"],
+                ),
+                _qline(
+                    "f1",
+                    "does it need to be stopped first?",
+                    [install],
+                    "upgrade",
+                    history=["how do I upgrade widgetron"],
+                ),
+                _qline("u1", "can widgets be painted in metallic gold?", []),
+                _qline("u2", "where do I park my bike at the office?", []),
+            ]
+        )
+        + "\n",
+        "utf-8",
+    )
+    out = tmp_path / "llm.json"
+    settings = replace(built_settings, aws_region="us-east-1")
+    try:
+        rc = evaluate.run(
+            _eval_args(["eval", str(qs), "--model", "bedrock", "--json", str(out)]), settings
+        )
+    finally:
+        fake.stop()
+    assert rc == 0
+    m = json.loads(out.read_text("utf-8"))
+    declined = {p["id"]: p["declined"] for p in m["per_question"]}
+    assert declined == {"a1": False, "f1": False, "u1": True, "u2": True}
+    assert m["fact_coverage"] == 1.0 and m["page_recall@1"] == 1.0
+    ops = [op for _, op, _ in fake.requests]
+    rewrites = [b for _, _, b in fake.requests if "standalone question" in request_text(b)]
+    # the follow-up was rewritten once, with its thread; the model read the sources for a1, f1
+    # and u1 (which the offline answerer would answer: its words are all in the docs), while
+    # the office question was declined by the gate in front of the model
+    assert len(rewrites) == 1 and "how do I upgrade widgetron" in request_text(rewrites[0])
+    assert len(ops) == 4 and set(ops) == {"converse-stream"}
+
+    offline = tmp_path / "offline.json"
+    assert evaluate.run(_eval_args(["eval", str(qs), "--json", str(offline)]), settings) == 0
+    per = {p["id"]: p["declined"] for p in json.loads(offline.read_text("utf-8"))["per_question"]}
+    assert per["u1"] is False and per["u2"] is True

@@ -24,6 +24,7 @@ from rag.providers.bedrock import (
     parse_stream_event,
     rejects_system_prompt,
 )
+from tests.fake_bedrock import FakeBedrock, last_user_text
 
 MISTRAL = "mistral.mistral-7b-instruct-v0:2"
 CLAUDE = "us.anthropic.claude-3-5-haiku-20241022-v1:0"
@@ -370,6 +371,54 @@ async def test_read_timeout_on_every_call(serve, aws_env: None) -> None:
     with pytest.raises(ProviderError) as err:
         await collect(provider)
     assert err.value.reason == "timed out"
+
+
+# -- the real wire format: a stand-in Bedrock Runtime over HTTP -----------------------------------
+
+
+@pytest.fixture
+def fake_bedrock(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A stand-in service, found the way an operator points docbot at a VPC endpoint."""
+    fake = FakeBedrock(lambda body: f"You asked: {last_user_text(body)[-30:]} [1]")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", fake.start())
+    yield fake
+    fake.stop()
+
+
+async def test_converse_stream_is_parsed_from_real_event_stream_frames(fake_bedrock: Any) -> None:
+    provider = BedrockProvider(CLAUDE, region="us-east-1", max_attempts=1)
+    deltas = await collect(provider)
+    assert len(deltas) > 1  # streamed in pieces, not one block
+    assert "".join(deltas).startswith("You asked: ") and "".join(deltas).endswith(" [1]")
+    [(model, op, body)] = fake_bedrock.requests
+    assert (model, op) == (CLAUDE, "converse-stream")
+    assert body["inferenceConfig"]["temperature"] == 0.0
+    assert "Apply the manifests." in body["system"][0]["text"] + last_user_text(body)
+
+
+async def test_an_error_inside_the_stream_is_a_provider_error(fake_bedrock: Any) -> None:
+    fake_bedrock.fail_next("throttlingException")
+    provider = BedrockProvider(CLAUDE, region="us-east-1", max_attempts=1)
+    with pytest.raises(ProviderError) as err:
+        await collect(provider)
+    assert err.value.reason == "is throttled" and err.value.retryable
+
+
+async def test_access_denied_before_the_stream_is_final(fake_bedrock: Any) -> None:
+    fake_bedrock.fail_next("AccessDeniedException", status=403)
+    provider = BedrockProvider(CLAUDE, region="us-east-1", max_attempts=3)
+    with pytest.raises(ProviderError) as err:
+        await collect(provider)
+    assert err.value.reason.startswith("denied access") and not err.value.retryable
+    assert len(fake_bedrock.requests) == 1  # not retried: new credentials are needed
+
+
+async def test_converse_without_streaming_over_the_wire(fake_bedrock: Any) -> None:
+    provider = BedrockProvider(MISTRAL, region="us-east-1", stream=False, max_attempts=1)
+    [text] = await collect(provider)
+    assert text.endswith("[1]")
+    [(_, op, body)] = fake_bedrock.requests
+    assert op == "converse" and "system" not in body  # Mistral: rules folded into the user turn
 
 
 # -- pure helpers --------------------------------------------------------------------------------
