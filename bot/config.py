@@ -16,6 +16,8 @@ from urllib.parse import urlsplit, urlunsplit
 from dotenv import dotenv_values
 
 PACKAGED_EMBEDDING_MODEL = "packaged:all-MiniLM-L6-v2"
+# "score": cosine plus relative BM25 (the default, measured better); "rank": reciprocal ranks
+FUSIONS = ("score", "rank")
 
 
 class ConfigError(ValueError):
@@ -166,6 +168,7 @@ class Settings:
     embedding_device: str = "auto"
     embedding_batch_size: int = 0  # 0: pick by device
     reranker_model: str = ""
+    fusion: str = "score"  # how dense and keyword results combine: "score" or "rank" (rag.retrieve)
     chroma_host: str = ""
     chroma_port: int = 8000
     min_relevance: float = -1.0  # < 0: the calibrated default in rag.retrieve
@@ -269,6 +272,7 @@ class Settings:
             embedding_device=_device(env),
             embedding_batch_size=env.int("DOCBOT_EMBEDDING_BATCH_SIZE", 0, minimum=0),
             reranker_model=env.str("DOCBOT_RERANKER_MODEL"),
+            fusion=env.choice("DOCBOT_FUSION", "score", FUSIONS),
             chroma_host=env.str("CHROMA_HOST"),
             chroma_port=env.int("CHROMA_PORT", 8000, minimum=1, maximum=65535),
             min_relevance=env.float("DOCBOT_MIN_RELEVANCE", -1.0, maximum=1.0),

@@ -9,7 +9,7 @@ high and flat (0.6-0.8 whatever the topic). Two consequences for the retriever
 1. Fusion. For a question whose meaning is mostly in CJK script, the dense
    ranking is noise, so reciprocal-rank fusion should lean on keyword search
    (BM25 over character bigrams, `rag.tokenize`). `fusion_weights(question,
-   model_name, dense, keyword)` returns the two weights to pass to `rrf`:
+   model_name, dense, keyword)` returns the two weights of the fusion:
    unchanged for English questions and for multilingual models, the dense
    weight scaled down by the question's CJK share otherwise. Mixed questions
    ("Slack에 docbot을 어떻게 연결하나요?") keep some dense weight for their
@@ -192,7 +192,7 @@ def uses_keyword_evidence(question: str, model_name: str) -> bool:
 def fusion_weights(
     question: str, model_name: str, dense: float = 1.0, keyword: float = 1.0
 ) -> tuple[float, float]:
-    """(dense weight, keyword weight) for reciprocal-rank fusion of this question.
+    """(dense weight, keyword weight) for fusing this question's two result lists.
 
     `dense` and `keyword` are the retriever's usual weights, returned unchanged
     for multilingual models and for questions that are not CJK-dominant. For a

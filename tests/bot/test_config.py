@@ -142,6 +142,7 @@ def test_a_bad_boolean_names_the_variable(name: str) -> None:
         ("DOCBOT_LOG_FORMAT", "xml"),
         ("DOCBOT_LOG_LEVEL", "verbose"),
         ("DOCBOT_LANGUAGE", "fr"),
+        ("DOCBOT_FUSION", "rrf"),
     ],
 )
 def test_a_value_outside_the_choices_names_the_variable_and_the_choices(
@@ -150,6 +151,11 @@ def test_a_value_outside_the_choices_names_the_variable_and_the_choices(
     with pytest.raises(ConfigError, match=name) as err:
         load(**{name: value})
     assert "must be one of" in str(err.value)
+
+
+def test_results_are_fused_by_score_unless_told_by_rank() -> None:
+    assert load().fusion == "score"
+    assert load(DOCBOT_FUSION="Rank").fusion == "rank"
 
 
 def test_choices_are_case_insensitive() -> None:

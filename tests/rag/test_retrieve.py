@@ -22,6 +22,7 @@ from rag.retrieve import (
     condense_query,
     diversify,
     gate,
+    rank_fusion,
     rank_pages,
     rrf,
 )
@@ -46,6 +47,15 @@ def test_rrf_sums_weighted_reciprocal_ranks() -> None:
     assert fused[2] == pytest.approx(1 / 62 + 0.5 / 61)
     assert fused[1] == pytest.approx(1 / 61)
     assert set(fused) == {1, 2, 3}
+
+
+def test_rank_fusion_is_rrf_on_the_scale_of_a_cosine() -> None:
+    rankings = [([1, 2], 1.0), ([1, 3], 0.5)]
+    fused = rank_fusion(rankings, k=60)
+    assert fused[1] == pytest.approx(1.0)  # first in both lists: like a perfect cosine
+    raw = rrf(rankings, k=60)
+    assert sorted(fused, key=fused.__getitem__) == sorted(raw, key=raw.__getitem__)
+    assert fused[2] == pytest.approx(raw[2] / raw[1])
 
 
 def test_pages_rank_by_best_section_plus_support() -> None:
@@ -105,6 +115,13 @@ def test_finds_the_section_that_answers(retriever: Retriever) -> None:
     assert hits[0].url == BASE + "install/#install-with-pip"
     assert 0.0 < hits[0].score <= 1.0
     assert retriever.is_relevant(hits)
+
+
+def test_rank_fusion_finds_the_same_section(built_settings: Settings, embedder) -> None:  # noqa: ANN001
+    by_rank = Retriever(_with(built_settings, fusion="rank"), embedder)
+    hits = by_rank.search("how do i install widgetron with pip", k=5)
+    assert hits[0].url == BASE + "install/#install-with-pip"
+    assert by_rank.is_relevant(hits)  # declines judge cosines and coverage, not fused scores
 
 
 def test_typos_still_find_the_page(retriever: Retriever) -> None:
@@ -189,7 +206,7 @@ def test_a_language_model_gate_above_the_offline_one_counts_as_equal() -> None:
     assert gate(0.25, 0.3, 0.5) is Gate.DECLINE
 
 
-def _with(built_settings: Settings, **values: float) -> Settings:
+def _with(built_settings: Settings, **values: object) -> Settings:
     return Settings(**{**built_settings.__dict__, **values})
 
 
