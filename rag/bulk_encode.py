@@ -40,6 +40,14 @@ import numpy as np
 
 from rag.numpy_encoder import batch_tokenizer
 
+
+def embedding_dimension(model: Any) -> int:
+    """A SentenceTransformer's vector size, under the name of any release (renamed in 6)."""
+    dimension = getattr(model, "get_embedding_dimension", None)
+    dimension = dimension or model.get_sentence_embedding_dimension
+    return int(dimension() or 0)
+
+
 log = logging.getLogger(__name__)
 
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
@@ -105,7 +113,10 @@ class BulkEncoder:
         cls, model: Any, model_path: str, *, workers: int | None = None
     ) -> BulkEncoder | None:
         """A BulkEncoder matching `model.encode`, or None where it might not match."""
-        from sentence_transformers.models import Transformer
+        try:  # sentence-transformers 6 moved the modules; CML runtimes may carry an older one
+            from sentence_transformers.sentence_transformer.modules import Transformer
+        except ImportError:
+            from sentence_transformers.models import Transformer
 
         tokenizer_json = find_tokenizer_json(model_path)
         if tokenizer_json is None:
@@ -165,9 +176,7 @@ class BulkEncoder:
 
         n = len(texts)
         if n == 0:
-            dimension = getattr(model, "get_embedding_dimension", None)  # ST >= 6 name
-            dimension = dimension or model.get_sentence_embedding_dimension
-            return np.zeros((0, int(dimension() or 0)), dtype=np.float32)
+            return np.zeros((0, embedding_dimension(model)), dtype=np.float32)
         device = torch.device(model.device)
         cuda = device.type == "cuda"
         order = np.argsort([-len(t) for t in texts], kind="stable")  # longest first, as ST does

@@ -115,7 +115,9 @@ class Embedder:
         else:
             self._load_st()
             self._counter = None
-            dimension = int(self._st.get_sentence_embedding_dimension() or 0)
+            from rag.bulk_encode import embedding_dimension
+
+            dimension = embedding_dimension(self._st)
             max_tokens = int(self._st.max_seq_length or 256)
         self.info = EmbedderInfo(
             name=self.name, device=self.requested_device, dimension=dimension, max_tokens=max_tokens

@@ -228,3 +228,26 @@ def test_the_summary_is_saved_for_status(settings: Settings) -> None:
     path = write_summary(settings, {"index": {"version": "v1"}})
     assert path == settings.data_dir / "ingest" / "last_summary.json"
     assert '"v1"' in path.read_text()
+
+
+@pytest.mark.slow
+def test_any_sentence_transformers_model_from_a_folder_builds_and_serves_an_index(
+    corpus_dir: Path,
+    tmp_path: Path,
+    make_settings,  # noqa: ANN001
+) -> None:
+    """DOCBOT_EMBEDDING_MODEL names another model (here a tiny one on disk, 32 dimensions):
+    ingest embeds with it, the manifest records it, and retrieval embeds questions with it."""
+    from tests.tiny_models import HIDDEN, sentence_transformer
+
+    model_dir = sentence_transformer(tmp_path / "tiny")
+    settings = make_settings(tmp_path / "data", DOCBOT_EMBEDDING_MODEL=str(model_dir))
+    summary = build_index(pages(corpus_dir), settings)
+    assert summary.published and summary.embedding_model == str(model_dir)
+    manifest = IndexStore(settings).current().manifest  # type: ignore[union-attr]
+    assert (manifest["embedding_model"], manifest["dimension"]) == (str(model_dir), HIDDEN)
+    retriever = Retriever(settings)
+    hits = retriever.search("pip install --upgrade widgetron", k=5)
+    assert retriever.embedder.info.dimension == HIDDEN
+    # random weights rank by chance; BM25, fused in, still finds the exact command
+    assert BASE + "install/" in [h.page_url for h in hits]

