@@ -169,6 +169,7 @@ class Settings:
     embedding_batch_size: int = 0  # 0: pick by device
     reranker_model: str = ""
     fusion: str = "score"  # how dense and keyword results combine: "score" or "rank" (rag.retrieve)
+    synonyms_file: str = ""  # the docs' own words for chat shorthand, added to rag.synonyms
     chroma_host: str = ""
     chroma_port: int = 8000
     min_relevance: float = -1.0  # < 0: the calibrated default in rag.retrieve
@@ -273,6 +274,7 @@ class Settings:
             embedding_batch_size=env.int("DOCBOT_EMBEDDING_BATCH_SIZE", 0, minimum=0),
             reranker_model=env.str("DOCBOT_RERANKER_MODEL"),
             fusion=env.choice("DOCBOT_FUSION", "score", FUSIONS),
+            synonyms_file=env.str("DOCBOT_SYNONYMS_FILE"),
             chroma_host=env.str("CHROMA_HOST"),
             chroma_port=env.int("CHROMA_PORT", 8000, minimum=1, maximum=65535),
             min_relevance=env.float("DOCBOT_MIN_RELEVANCE", -1.0, maximum=1.0),

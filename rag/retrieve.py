@@ -83,6 +83,7 @@ from rag.multilingual import (
     keyword_relevance,
     uses_keyword_evidence,
 )
+from rag.synonyms import expansion, load_synonyms
 from rag.versions import asks_for_legacy, version_prior
 
 log = logging.getLogger(__name__)
@@ -312,6 +313,7 @@ def arrange(
 class Retriever:
     def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
         self.settings = settings
+        self.synonyms = load_synonyms(settings.synonyms_file)  # a bad file fails here, at start
         self.store = IndexStore(settings)
         self._embedder = embedder
         self._index: LoadedIndex | None = None
@@ -462,9 +464,11 @@ class Retriever:
         n = min(CANDIDATES, len(index.chunks))
         dense = index.collection.query(query_embeddings=[qvec], n_results=n, include=["metadatas"])  # type: ignore[attr-defined]
         dense_rows = [int(m["row"]) for m in dense["metadatas"][0]]
-        # the follow-up's own words twice, so they outweigh the thread's
+        # the follow-up's own words twice, so they outweigh the thread's; the docs' words
+        # for chat shorthand ("terminal" -> "cli") once
+        kw_query = query if query == question else f"{question} {query}"
         kw_tokens = index.keyword.query_tokens(
-            query if query == question else f"{question} {query}"
+            f"{kw_query} {expansion(query, self.synonyms)}".rstrip()
         )
         kw_rows, kw_scores = index.keyword.search_tokens(kw_tokens, n)
         rows = list(dict.fromkeys([*dense_rows, *kw_rows.tolist()]))

@@ -124,6 +124,20 @@ def test_rank_fusion_finds_the_same_section(built_settings: Settings, embedder) 
     assert by_rank.is_relevant(hits)  # declines judge cosines and coverage, not fused scores
 
 
+def test_a_word_the_docs_never_use_finds_them_through_the_synonyms_file(
+    built_settings: Settings,
+    embedder,  # noqa: ANN001
+    tmp_path: Path,
+) -> None:
+    synonyms = tmp_path / "synonyms.txt"
+    synonyms.write_text("swatches: palette\n", "utf-8")
+    question = "where are the swatches set up"
+    plain = Retriever(built_settings, embedder).search(question, k=3)
+    assert plain[0].url != BASE + "guide/#colours"
+    with_file = Retriever(_with(built_settings, synonyms_file=str(synonyms)), embedder)
+    assert with_file.search(question, k=3)[0].url == BASE + "guide/#colours"
+
+
 def test_typos_still_find_the_page(retriever: Retriever) -> None:
     hits = retriever.search("how do i restre a backup", k=3)
     assert hits[0].page_url == BASE + "backup/"
