@@ -61,6 +61,7 @@ up without a restart, and a half-built one is never seen.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -90,6 +91,7 @@ log = logging.getLogger(__name__)
 
 RRF_K = 60  # reciprocal-rank-fusion constant (DOCBOT_FUSION=rank); 60 is the usual choice
 CANDIDATES = 50  # per retriever, before fusion
+SINGLE_PIECE_CACHE = 65_536  # words whose tokenization is remembered, per retriever
 RESPELL = True  # embed the question with its typos of corpus words fixed
 KEYWORD_SCORE_WEIGHT = 0.3  # BM25 relative to the query's best, added to the cosine
 DENSE_WEIGHT = 1.0  # RRF weights (DOCBOT_FUSION=rank)
@@ -319,6 +321,12 @@ class Retriever:
         self._index: LoadedIndex | None = None
         self._lock = threading.Lock()
         self._reranker: object | None = None  # False: configured but failed to load
+        # Asked for every candidate spelling of an unknown word (rag.answerability), each a
+        # tokenizer call: remembered, so a follow-up's own words and repeated questions
+        # cost nothing the second time.
+        self._is_single_piece = functools.lru_cache(maxsize=SINGLE_PIECE_CACHE)(
+            self._tokenizes_whole
+        )
         self.min_relevance = (
             settings.min_relevance if settings.min_relevance >= 0 else DEFAULT_MIN_RELEVANCE
         )
@@ -422,7 +430,8 @@ class Retriever:
             titles=titles,
         )
 
-    def _is_single_piece(self, word: str) -> bool:
+    def _tokenizes_whole(self, word: str) -> bool:
+        """Whether the embedding model's tokenizer keeps `word` as one piece."""
         try:
             return self.embedder.count_tokens(word) == 1
         except Exception:  # a tokenizer that cannot say: treat the word as ordinary
@@ -484,18 +493,17 @@ class Retriever:
         sims = sims[order] if len(order) else sims
 
         kw = index.keyword
-        terms = salient_terms(
-            query, kw.correct, kw.idf, self._is_plain_word, kw.max_idf, kw.has_word
-        )
+
+        def salient(text: str) -> tuple[Term, ...]:
+            return salient_terms(
+                text, kw.correct, kw.idf, self._is_plain_word, kw.max_idf, kw.has_word
+            )
+
+        terms = salient(query)
         has_term = {t.token: kw.contains_each(t.token, rows) for t in terms if t.known}
         own_terms: frozenset[str] = frozenset()
         if query != question:
-            own_terms = frozenset(
-                t.token
-                for t in salient_terms(
-                    question, kw.correct, kw.idf, self._is_plain_word, kw.max_idf, kw.has_word
-                )
-            )
+            own_terms = frozenset(t.token for t in salient(question))
         hits = []
         for i, (row, sim) in enumerate(zip(rows, sims.tolist(), strict=True)):
             c = index.chunks[row]

@@ -46,6 +46,16 @@ def last_user_text(body: dict[str, Any]) -> str:
     return "".join(b.get("text", "") for b in users[-1]["content"]) if users else ""
 
 
+def converse_reply(text: str) -> dict[str, Any]:
+    """A Converse response body whose answer is `text` (also what the Stubber tests return)."""
+    return {
+        "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
+        "stopReason": "end_turn",
+        "usage": {"inputTokens": 100, "outputTokens": 20, "totalTokens": 120},
+        "metrics": {"latencyMs": 5},
+    }
+
+
 def frame(headers: dict[str, str], payload: bytes) -> bytes:
     """One AWS event-stream message: prelude, string headers, payload, CRC32s."""
     encoded = b"".join(
@@ -161,16 +171,7 @@ class FakeBedrock:
             return _json(http, failure.status, {"message": failure.message}, failure.code)
         text = self.reply(body)
         if op == "converse":
-            return _json(
-                http,
-                200,
-                {
-                    "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
-                    "stopReason": "end_turn",
-                    "usage": {"inputTokens": 100, "outputTokens": 20, "totalTokens": 120},
-                    "metrics": {"latencyMs": 5},
-                },
-            )
+            return _json(http, 200, converse_reply(text))
         payload = (
             event("messageStart", {"role": "assistant"})
             + exception_event(failure.code, failure.message)

@@ -24,7 +24,7 @@ from rag.providers.bedrock import (
     parse_stream_event,
     rejects_system_prompt,
 )
-from tests.fake_bedrock import FakeBedrock, last_user_text
+from tests.fake_bedrock import FakeBedrock, converse_reply, last_user_text
 
 MISTRAL = "mistral.mistral-7b-instruct-v0:2"
 CLAUDE = "us.anthropic.claude-3-5-haiku-20241022-v1:0"
@@ -38,15 +38,6 @@ REQUEST = GenerationRequest(
 
 async def no_sleep(_: float) -> None:
     """Backoff without waiting, so retry tests stay fast."""
-
-
-def converse_reply(text: str) -> dict[str, Any]:
-    return {
-        "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
-        "stopReason": "end_turn",
-        "usage": {"inputTokens": 10, "outputTokens": 5, "totalTokens": 15},
-        "metrics": {"latencyMs": 42},
-    }
 
 
 @pytest.fixture
