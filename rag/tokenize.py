@@ -2,7 +2,9 @@
 
 Latin/Cyrillic/... words are lower-cased and lightly stemmed; identifiers keep
 their inner dots and dashes as well as their parts (`kfp.dsl` -> `kfp.dsl`, `kfp`,
-`dsl`). Hangul, Han and Kana runs have no spaces between words, so they become
+`dsl`), and a camelCase field name its words as well (`parallelTrialCount` ->
+`paralleltrialcount`, `parallel`, `trial`, `count`): docs name settings that way,
+people ask "how many trials run in parallel". Hangul, Han and Kana runs have no spaces between words, so they become
 overlapping character bigrams (and the single character when a run is one
 character long): a Korean question then matches Korean docs without a
 dictionary, and mixed text matches on both its scripts.
@@ -83,8 +85,9 @@ def _cjk_runs(token: str) -> list[str]:
 
 def tokenize(text: str, *, keep_stopwords: bool = False) -> list[str]:
     tokens: list[str] = []
-    for match in WORD.finditer(text.lower()):
-        word = match.group(0)
+    for match in WORD.finditer(text):
+        cased = match.group(0)
+        word = cased.lower()
         for run in _cjk_runs(word):
             if is_cjk(run[0]):
                 if len(run) == 1:
@@ -95,12 +98,37 @@ def tokenize(text: str, *, keep_stopwords: bool = False) -> list[str]:
             if not keep_stopwords and run in STOPWORDS:
                 continue
             parts = word_parts(run)
+            if run == word:  # the case is still known: split camelCase too
+                camel = [w.lower() for p in word_parts(cased) for w in camel_words(p)]
+                if len(camel) > len(parts):
+                    parts = camel
             if len(parts) > 1:
                 tokens.append(run)
                 tokens.extend(stem(p) for p in parts if p not in STOPWORDS)
             else:
                 tokens.append(stem(run))
     return tokens
+
+
+# A lower-camelCase identifier: lower-case letters, then capitalised words ("resumePolicy").
+_LOWER_CAMEL = re.compile(r"[a-z]+(?:[A-Z][a-z]+)+")
+_CAMEL_PIECE = re.compile(r"[A-Z]?[a-z]+")
+MIN_CAMEL_PIECE = 3  # "isDefault" or "goVersion" stay whole: two letters say little
+
+
+def camel_words(word: str) -> list[str]:
+    """The words of a lower-camelCase identifier ("parallelTrialCount" -> ["parallel",
+    "Trial", "Count"]), or [word].
+
+    Only identifiers that start lower-case, i.e. configuration fields, are split.
+    PascalCase is mostly product names (JupyterLab, TensorFlow): their halves ("lab",
+    "flow") would enter the vocabulary and make an unknown name look like a compound of
+    corpus words ("gitlab" = git + lab), which the decline check reads as ordinary language.
+    """
+    if not _LOWER_CAMEL.fullmatch(word):
+        return [word]
+    pieces = _CAMEL_PIECE.findall(word)
+    return pieces if all(len(p) >= MIN_CAMEL_PIECE for p in pieces) else [word]
 
 
 def word_parts(word: str) -> list[str]:

@@ -38,6 +38,7 @@ CHUNKS = [
     chunk(2, "Notebooks", "A notebook server runs Jupyter in your namespace."),
     chunk(3, "Pipelines", "Compile a pipeline with the compiler; the dashboard lists runs."),
     chunk(4, "Tuning", "Hyperparameters and hyperparameter search spaces."),
+    chunk(5, "Experiment spec", "Set parallelTrialCount in the spec."),
 ]
 
 
@@ -110,6 +111,11 @@ def test_search_finds_typoed_word(index: KeywordIndex) -> None:
     assert (scores > 0).all()
     empty_rows, _ = index.search("completely unrelated words", 3)
     assert empty_rows.size == 0
+
+
+def test_a_camel_case_setting_is_found_by_its_words(index: KeywordIndex) -> None:
+    rows, _ = index.search("how many trials run in parallel", 3)
+    assert rows.tolist()[0] == 5
 
 
 def test_term_statistics(index: KeywordIndex) -> None:

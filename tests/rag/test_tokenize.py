@@ -1,10 +1,10 @@
-"""Keyword tokens: stopwords, light stemming, identifiers, CJK bigrams."""
+"""Keyword tokens: stopwords, light stemming, identifiers, camelCase, CJK bigrams."""
 
 from __future__ import annotations
 
 import pytest
 
-from rag.tokenize import is_cjk, stem, tokenize
+from rag.tokenize import camel_words, is_cjk, stem, tokenize
 
 
 def test_lowercase_and_stopwords_dropped() -> None:
@@ -50,6 +50,40 @@ def test_identifiers_keep_their_whole_form_and_their_parts() -> None:
     tokens = tokenize("use kfp.dsl.pipeline and ml-pipeline-ui")
     assert "kfp.dsl.pipeline" in tokens and "pipeline" in tokens
     assert "ml-pipeline-ui" in tokens and "ui" in tokens
+
+
+def test_camel_case_field_names_also_give_their_words() -> None:
+    # the docs write `parallelTrialCount`; people ask how many trials run in parallel
+    assert tokenize("parallelTrialCount") == ["paralleltrialcount", "parallel", "trial", "count"]
+    assert tokenize("objectiveMetricName: accuracy") == [
+        "objectivemetricname",
+        "objective",
+        "metric",
+        "name",
+        "accuracy",
+    ]
+    assert tokenize("kfp.dsl.containerSpec") == [
+        "kfp.dsl.containerspec",
+        "kfp",
+        "dsl",
+        "container",
+        "spec",
+    ]
+
+
+@pytest.mark.parametrize(
+    "word",
+    [
+        "JupyterLab",  # a product name: "lab" must not become a corpus word ("gitlab")
+        "PersistentVolumeClaim",
+        "isDefault",  # a two-letter piece says nothing
+        "v1beta1",
+        "HTTPServer",
+    ],
+)
+def test_names_and_short_pieces_stay_whole(word: str) -> None:
+    assert camel_words(word) == [word]
+    assert tokenize(word) == [word.lower()]
 
 
 def test_hangul_becomes_overlapping_bigrams() -> None:
