@@ -24,6 +24,17 @@ from ingest.markdown import FENCE
 from ingest.model import Page
 
 _SENTENCE = re.compile(r"(?<=[.!?。！？])\s+|\n")
+# Sections that only point elsewhere: their items are links, not answers.
+_NAVIGATION = re.compile(
+    r"^(next steps?|what'?s next|see also|further reading|learn more|more information|"
+    r"related( (links|docs|documentation|topics|resources|pages))?|feedback)$",
+    re.I,
+)
+
+
+def is_navigation(section: str) -> bool:
+    """Whether a section (its heading path) only points elsewhere: "Next steps", "See also"."""
+    return bool(_NAVIGATION.match(section.rsplit(SECTION_SEP, 1)[-1].strip()))
 
 
 def fence_end(lines: list[str], start: int) -> int | None:

@@ -16,9 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bot.types import SECTION_SEP
 from ingest.markdown import FENCE
-from rag.chunking import fence_end
+from rag.chunking import fence_end, is_navigation
 from rag.embeddings import Embedder
 from rag.generation import GenerationRequest, Source
 from rag.multilingual import keyword_relevance, uses_keyword_evidence
@@ -50,12 +49,6 @@ ABOUT_THE_PAGE_PENALTY = 0.1
 # the page's description line ("Trials view with early stopping"), not a statement.
 CAPTION_MAX_WORDS = 12
 _SENTENCE_END = (".", "!", "?", ":", ";", "…", ")", '"', "'", "`", "。", "！", "？")
-# Sections that only point elsewhere: their items are links, not answers.
-_NAVIGATION = re.compile(
-    r"^(next steps?|what'?s next|see also|further reading|learn more|more information|"
-    r"related( (links|docs|documentation|topics|resources|pages))?|feedback)$",
-    re.I,
-)
 # Leading Markdown that is no part of a sentence: heading marks, a quote, a table pipe, a "* "
 # bullet; never the "*" or "**" that opens emphasis ("**Slack:** type /docbot help").
 _NOISE = re.compile(r"^\s*(#+|>|\||\*(?=\s))\s*")
@@ -171,11 +164,6 @@ def is_caption(block: Block) -> bool:
         return False
     line = block.lines[0].strip()
     return not line.endswith(_SENTENCE_END) and len(line.split()) <= CAPTION_MAX_WORDS
-
-
-def is_navigation(section: str) -> bool:
-    """Whether a section (its heading path) only points elsewhere: "Next steps", "See also"."""
-    return bool(_NAVIGATION.match(section.rsplit(SECTION_SEP, 1)[-1].strip()))
 
 
 def split_passages(text: str) -> list[Passage]:

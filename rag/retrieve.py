@@ -29,9 +29,12 @@ How a question becomes sections (`Retriever.search`):
    following pages keep their places behind it.
 6. An optional cross-encoder (`DOCBOT_RERANKER_MODEL`, `rag.rerank`) re-scores
    the candidate sections before pages are ranked.
+7. Navigation sections ("Next steps", "See also") are set aside before pages
+   are ranked (`set_aside_signposts`): they name a topic without answering it.
+   They still count as evidence for the decline below.
 
 Declining (`Retriever.gate`, `Retriever.relevance`): the best cosine
-similarity among the hits, lowered by the share of the question's salient
+similarity among the hits and their pages' navigation sections, lowered by the share of the question's salient
 terms (rare corpus words, names the corpus never mentions) that none of the
 hits contains (`rag.answerability`), is compared with two thresholds (`gate`).
 A follow-up is judged with its thread's words; when its own words name
@@ -74,7 +77,7 @@ from bot.config import Settings
 from bot.types import Turn
 from rag import lexicon
 from rag.answerability import Term, coverage, names_missing, relevance, salient_terms
-from rag.chunking import Chunk
+from rag.chunking import Chunk, is_navigation
 from rag.embeddings import Embedder, get_embedder
 from rag.index_store import IndexStore, IndexStoreError, VersionInfo, chroma_client, collection_name
 from rag.keyword import KeywordIndex, TitleIndex, keyword_text
@@ -136,6 +139,9 @@ class Hit:
     # Set for CJK questions under an English embedding model (rag.multilingual):
     # the share of the question's salient words this section holds.
     keyword_relevance: float | None = None
+    # The page's navigation sections among the candidates ("Next steps", "See also"):
+    # never shown or cited, but their words show the docs know the topic (`relevance`).
+    signposts: tuple[Hit, ...] = ()
 
     @property
     def url(self) -> str:
@@ -528,6 +534,7 @@ class Retriever:
         reranker = self.reranker
         if reranker is not None:
             hits = reranker.rerank(query, hits)  # type: ignore[attr-defined]
+        hits = set_aside_signposts(hits)
         if not diverse:
             return hits[:k]
         titles = index.titles.search(kw_tokens, TITLE_CANDIDATES) if index.titles else {}
@@ -544,8 +551,9 @@ class Retriever:
             # the cosine of CJK text under an English model says nothing: keywords decide,
             # shifted so that the one threshold (min_relevance) still applies
             return max(judged) - KEYWORD_MIN_RELEVANCE + self.min_relevance
+        evidence = [*hits, *(s for h in hits for s in h.signposts)]
         covered: set[str] = set()
-        for hit in hits:
+        for hit in evidence:
             covered |= hit.covered
         terms = hits[0].terms
         cover = coverage(terms, covered)
@@ -554,7 +562,7 @@ class Retriever:
             # a follow-up naming something the docs never mention ("can it go to splunk?")
             # asks about that thing: the thread's well-covered words must not outvote it
             cover = min(cover, coverage(own, covered))
-        return relevance(max(h.score for h in hits), cover, names_missing(terms))
+        return relevance(max(h.score for h in evidence), cover, names_missing(terms))
 
     def is_relevant(self, hits: list[Hit]) -> bool:
         """Whether any model, the offline one included, may answer from these hits."""
@@ -574,6 +582,27 @@ class Retriever:
         llm_min = self.min_relevance if keyword_judged else self.llm_min_relevance
         score = self.relevance(hits)
         return gate(score, self.min_relevance, llm_min), score
+
+
+def set_aside_signposts(hits: list[Hit]) -> list[Hit]:
+    """The hits that hold content, each carrying its page's navigation sections.
+
+    A "Next steps" list names the topics of other pages in a few words, so it often
+    has the best cosine of its page: ranked as content it would outrank the section
+    that answers, and a reader gets a list of links. It stays evidence that the docs
+    cover the topic, for the decline (`Retriever.relevance`). When every hit is
+    navigation (a tiny docs set), they are all kept.
+    """
+    content = [h for h in hits if not is_navigation(h.section)]
+    if not content:
+        return hits
+    by_page: dict[str, list[Hit]] = {}
+    for h in hits:
+        if is_navigation(h.section):
+            by_page.setdefault(h.page_url, []).append(h)
+    for h in content:
+        h.signposts = tuple(by_page.get(h.page_url, ()))
+    return content
 
 
 def diversify(hits: list[Hit], k: int) -> list[Hit]:

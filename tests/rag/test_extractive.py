@@ -6,12 +6,12 @@ from collections.abc import Callable
 
 import numpy as np
 
+from rag.chunking import is_navigation
 from rag.extractive import (
     MAX_DETAIL_LINES,
     Block,
     Passage,
     compose,
-    is_navigation,
     prefilter,
     render_detail,
     select_passages,

@@ -25,6 +25,7 @@ from rag.retrieve import (
     rank_fusion,
     rank_pages,
     rrf,
+    set_aside_signposts,
 )
 
 BASE = "https://docs.example.com/"
@@ -97,6 +98,21 @@ def test_a_clearly_leading_page_repeats_its_second_section() -> None:
 def test_diversify_keeps_page_firsts_first() -> None:
     hits = [hit("a", "1", 3), hit("a", "2", 2), hit("b", "1", 1)]
     assert [h.url for h in diversify(hits, 2)] == [BASE + "a#1", BASE + "b#1"]
+
+
+def test_navigation_sections_are_set_aside_on_their_pages_hits() -> None:
+    nav = hit("a", "A › Next steps", 3, score=0.9)
+    body = hit("a", "A › Install", 2, score=0.4)
+    other = hit("b", "B › Setup", 1, score=0.3)
+    other_nav = hit("c", "C › See also", 0.5)
+    assert set_aside_signposts([nav, body, other, other_nav]) == [body, other]
+    assert body.signposts == (nav,)
+    assert other.signposts == ()
+
+
+def test_a_search_of_only_navigation_sections_keeps_them() -> None:
+    nav = hit("a", "A › Next steps", 3)
+    assert set_aside_signposts([nav]) == [nav]
 
 
 def test_condense_query_joins_short_followups_only() -> None:
@@ -247,6 +263,38 @@ def test_a_near_miss_goes_to_a_reading_model_only(built_settings: Settings, embe
     hits = split.search("how do i install widgetron with pip", k=5)
     assert split.gate(hits) is Gate.READER and not split.is_relevant(hits)
     assert split.gate([]) is Gate.DECLINE
+
+
+def test_a_pages_navigation_sections_count_as_evidence_for_the_decline(
+    retriever: Retriever,
+) -> None:
+    # a "Next steps" list names the topic: the docs know it, though the list answers nothing
+    body = Hit("c1", BASE, "install", "T", "T › Install", "text", 0.3)
+    nav = Hit("c2", BASE, "next-steps", "T", "T › Next steps", "links", 0.6)
+    alone = retriever.relevance([body])
+    body.signposts = (nav,)
+    assert alone == pytest.approx(0.3)
+    assert retriever.relevance([body]) == pytest.approx(0.6)
+
+
+def test_next_steps_lists_are_never_results(tmp_path: Path, make_settings, embedder) -> None:  # noqa: ANN001
+    from ingest.local import read_folder
+    from rag.index_build import build_index
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "install.md").write_text(
+        "# Install\n\nInstall widgetron with pip: `pip install widgetron`.\n\n"
+        "## Next steps\n\n- [Resize the widget cache](cache.md)\n- [Rotate the API keys](keys.md)\n"
+    )
+    (docs / "cache.md").write_text(
+        "# Cache\n\n## Size\n\nThe widget cache holds 512 MB unless `cache_size` says otherwise.\n"
+    )
+    settings = make_settings(tmp_path / "data")
+    build_index(read_folder(docs, base_url=BASE), settings, embedder=embedder)
+    found = Retriever(settings, embedder).search("resize the widget cache", k=5)
+    assert found[0].url == BASE + "cache/#size"
+    assert not any(h.section.endswith("Next steps") for h in found)
 
 
 def test_keyword_judged_questions_have_one_gate(retriever: Retriever) -> None:
