@@ -3,8 +3,9 @@
 How a question becomes sections (`Retriever.search`):
 
 1. Follow-ups are condensed with the thread (`condense_query`): a short
-   question ("and for katib?") is joined to the thread's last question, its own
-   words first, for both the embedding and the keyword search.
+   question ("and for katib?") is joined to the thread's last question (and to
+   the ones before it while the last named no topic of its own), its own words
+   first, for both the embedding and the keyword search.
 2. Two candidate lists of chunks: the nearest `CANDIDATES` by cosine similarity
    of the question's embedding (Chroma), and the best `CANDIDATES` by BM25 over
    heading path + body (`rag.keyword`: headings count double; typos of corpus
@@ -34,9 +35,10 @@ How a question becomes sections (`Retriever.search`):
    They still count as evidence for the decline below.
 
 Declining (`Retriever.gate`, `Retriever.relevance`): the best cosine
-similarity among the hits and their pages' navigation sections, lowered by the share of the question's salient
-terms (rare corpus words, names the corpus never mentions) that none of the
-hits contains (`rag.answerability`), is compared with two thresholds (`gate`).
+similarity among the hits and their pages' navigation sections, lowered by the
+share of the question's salient terms (rare corpus words, names the corpus
+never mentions) that none of them contains (`rag.answerability`), is compared
+with two thresholds (`gate`).
 A follow-up is judged with its thread's words; when its own words name
 something the corpus never mentions, the share of its own words that the hits
 contain counts as well (the lower of the two). The thresholds:
@@ -68,6 +70,7 @@ import functools
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -116,6 +119,12 @@ DEFAULT_MIN_RELEVANCE = 0.29
 # With the lexicon, on six sets: 1.5 % of answerable questions below it.
 DEFAULT_LLM_MIN_RELEVANCE = 0.20
 FOLLOWUP_MAX_WORDS = 8
+# A follow-up is joined with at most this many earlier questions of its thread.
+FOLLOWUP_MAX_JOINED = 3
+# A message names a topic when one of its salient terms weighs at least this share of
+# the corpus's highest IDF: a rare corpus word ("createpvc", "kfp-launcher") or a name
+# the docs never mention. Ordinary words weigh a quarter of their IDF at most.
+TOPIC_SHARE = 0.6
 
 
 @dataclass
@@ -207,16 +216,35 @@ def _last_question(question: str, history: list[Turn] | None) -> str:
     )
 
 
-def condense_query(question: str, history: list[Turn] | None) -> str:
+def condense_query(
+    question: str,
+    history: list[Turn] | None,
+    names_topic: Callable[[str], bool] | None = None,
+) -> str:
     """Fold a short follow-up into the thread's last question, for retrieval.
 
     "and for katib?" after "how do I install notebooks" becomes
     "and for katib? how do I install notebooks": the follow-up's own words
     come first (they weigh more in the fused ranking, see `search`).
+
+    When the last question names no topic of its own (`names_topic`: "can i switch
+    it off for a whole run too?", "the pod events look fine"), the question before
+    it is joined too, and so on back to where the thread last named one, at most
+    `FOLLOWUP_MAX_JOINED` questions. One that does name it ("createpvc and then
+    mount_pvc, right?") stands for the thread alone: an older question would only
+    dilute it.
     """
     if not is_followup(question, history):
         return question
-    return f"{question} {_last_question(question, history)}"
+    earlier = [
+        t.text for t in history or [] if t.role == "user" and t.text.strip() != question.strip()
+    ]
+    joined = [earlier[-1]]
+    for text in reversed(earlier[:-1]):
+        if names_topic is None or names_topic(joined[-1]) or len(joined) >= FOLLOWUP_MAX_JOINED:
+            break
+        joined.append(text)
+    return " ".join([question, *joined])
 
 
 def rrf(rankings: list[tuple[list[int], float]], k: int = RRF_K) -> dict[int, float]:
@@ -458,8 +486,8 @@ class Retriever:
         carries its keyword relevance (rag.multilingual), which `relevance` then
         judges instead of the cosine.
         """
-        hits = self._search(question, k, history, diverse=diverse)
-        query = condense_query(question, history)
+        query = self.condense(question, history)
+        hits = self._search(question, query, k, diverse=diverse)
         index = self._index
         if hits and index is not None and uses_keyword_evidence(query, self.embedder.name):
             for hit in hits:
@@ -467,13 +495,27 @@ class Retriever:
                 hit.keyword_relevance = keyword_relevance(query, tokens, index.keyword.idf)
         return hits
 
-    def _search(
-        self, question: str, k: int = 5, history: list[Turn] | None = None, *, diverse: bool = True
-    ) -> list[Hit]:
+    def condense(self, question: str, history: list[Turn] | None) -> str:
+        """`condense_query`, with a topic judged by this index's term weights."""
+        index = self.index
+        if index is None:
+            return condense_query(question, history)
+        kw = index.keyword
+
+        def names_topic(text: str) -> bool:
+            floor = TOPIC_SHARE * kw.max_idf
+            terms = salient_terms(
+                text, kw.correct, kw.idf, self._is_plain_word, kw.max_idf, kw.has_word
+            )
+            return any(t.weight >= floor for t in terms)
+
+        return condense_query(question, history, names_topic)
+
+    def _search(self, question: str, query: str, k: int = 5, *, diverse: bool = True) -> list[Hit]:
+        """Sections for `query`, the question as condensed with its thread (`condense`)."""
         index = self.index
         if index is None or not index.chunks:
             return []
-        query = condense_query(question, history)
         dense_scale, _ = fusion_weights(query, self.embedder.name)
         qvec = self.embedder.embed_query(index.keyword.respell(query) if RESPELL else query)
         n = min(CANDIDATES, len(index.chunks))

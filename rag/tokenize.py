@@ -4,8 +4,8 @@ Latin/Cyrillic/... words are lower-cased and lightly stemmed; identifiers keep
 their inner dots and dashes as well as their parts (`kfp.dsl` -> `kfp.dsl`, `kfp`,
 `dsl`), and a camelCase field name its words as well (`parallelTrialCount` ->
 `paralleltrialcount`, `parallel`, `trial`, `count`): docs name settings that way,
-people ask "how many trials run in parallel". Hangul, Han and Kana runs have no spaces between words, so they become
-overlapping character bigrams (and the single character when a run is one
+people ask "how many trials run in parallel". Hangul, Han and Kana runs have no
+spaces between words, so they become overlapping character bigrams (and the single character when a run is one
 character long): a Korean question then matches Korean docs without a
 dictionary, and mixed text matches on both its scripts.
 """

@@ -123,6 +123,31 @@ def test_condense_query_joins_short_followups_only() -> None:
     assert condense_query("and for katib?", None) == "and for katib?"
 
 
+def test_a_thread_is_followed_back_to_where_it_last_named_a_topic() -> None:
+    history = [
+        Turn("user", "how do I cache steps in kfp"),
+        Turn("assistant", "Like so."),
+        Turn("user", "can i switch it off for a run?"),
+    ]
+    names_topic = lambda text: "kfp" in text  # noqa: E731
+    assert condense_query("and in v1?", history, names_topic) == (
+        "and in v1? can i switch it off for a run? how do I cache steps in kfp"
+    )
+    # the last question names the topic: it stands for the thread alone
+    named = [*history[:2], Turn("user", "so kfp caches by default?")]
+    assert (
+        condense_query("and in v1?", named, names_topic) == "and in v1? so kfp caches by default?"
+    )
+    # without a judge of topics, only the last question is joined
+    assert condense_query("and in v1?", history) == "and in v1? can i switch it off for a run?"
+
+
+def test_at_most_a_few_earlier_questions_are_joined() -> None:
+    history = [Turn("user", f"question {i}?") for i in range(6)]
+    joined = condense_query("and then?", history, lambda text: False)
+    assert joined == "and then? question 5? question 4? question 3?"
+
+
 # ---------------------------------------------------------------- the real index
 
 
@@ -168,6 +193,18 @@ def test_results_prefer_distinct_pages(retriever: Retriever) -> None:
 
 def test_followup_uses_the_thread(retriever: Retriever) -> None:
     history = [Turn("user", "how do I back up the widget catalog")]
+    hits = retriever.search("and restore it?", k=3, history=history)
+    assert hits[0].page_url == BASE + "backup/"
+
+
+def test_a_confirmation_in_between_does_not_lose_the_threads_topic(retriever: Retriever) -> None:
+    history = [
+        Turn("user", "how do I back up the widget catalog"),
+        Turn("user", "ok, and that runs every night?"),
+    ]
+    assert retriever.condense("and restore it?", history) == (
+        "and restore it? ok, and that runs every night? how do I back up the widget catalog"
+    )
     hits = retriever.search("and restore it?", k=3, history=history)
     assert hits[0].page_url == BASE + "backup/"
 
