@@ -14,6 +14,8 @@ links the nearest sections (rag.citations.nearest_links), below both it links no
 `--features` prints, per question, the signals the decline decision combines (top cosine,
 salient-term coverage, the combined score), which is what the threshold is calibrated on.
 Needs a live index in DOCBOT_DATA_DIR (`docbot ingest --path .../site/docs`).
+`--json` keeps every question's results and gate, which `bench/compare_quality.py` compares
+between two runs (a change measured before and after).
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ def evaluate_set(retriever: Retriever, path: Path, top_k: int, features: bool) -
     retrievals: list[list[dict[str, Any]]] = []
     answers: list[dict[str, Any]] = []
     llm_answers: list[dict[str, Any]] = []
+    gates: list[str] = []
     times: list[float] = []
     rows: list[str] = []
     for q in questions:
@@ -59,6 +62,7 @@ def evaluate_set(retriever: Retriever, path: Path, top_k: int, features: bool) -
         retrievals.append([{"url": h.url, "score": h.score} for h in hits])
         # the pipeline decides on the top_k hits it passes on as sources
         allowed = retriever.gate(hits[:top_k])
+        gates.append(allowed.value)
         relevant = allowed is Gate.ANSWER
         # the offline answerer's decline between the two gates links the nearest sections
         pointers = nearest_links(hits_to_sources(hits[:top_k])) if allowed is Gate.READER else ""
@@ -76,6 +80,8 @@ def evaluate_set(retriever: Retriever, path: Path, top_k: int, features: bool) -
                 f"missing={missing(hits[:top_k])}"
             )
     metrics = compute_metrics(questions, retrievals, answers)
+    for row, decision in zip(metrics["per_question"], gates, strict=True):
+        row["gate"] = decision  # answer / reader / decline, for bench/compare_quality.py
     llm = compute_metrics(questions, retrievals, llm_answers)
     metrics["llm_gate"] = {
         "min_relevance": retriever.llm_min_relevance,
