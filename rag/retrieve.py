@@ -201,19 +201,16 @@ def is_followup(question: str, history: list[Turn] | None) -> bool:
     return (
         bool(history)
         and len(question.split()) <= FOLLOWUP_MAX_WORDS
-        and bool(_last_question(question, history))
+        and bool(_earlier_questions(question, history))
     )
 
 
-def _last_question(question: str, history: list[Turn] | None) -> str:
-    return next(
-        (
-            t.text
-            for t in reversed(history or [])
-            if t.role == "user" and t.text.strip() != question.strip()
-        ),
-        "",
-    )
+def _earlier_questions(question: str, history: list[Turn] | None) -> list[str]:
+    """The thread's user messages before `question`, oldest first (the question itself,
+    when the history already holds it, left out)."""
+    return [
+        t.text for t in history or [] if t.role == "user" and t.text.strip() != question.strip()
+    ]
 
 
 def condense_query(
@@ -236,9 +233,7 @@ def condense_query(
     """
     if not is_followup(question, history):
         return question
-    earlier = [
-        t.text for t in history or [] if t.role == "user" and t.text.strip() != question.strip()
-    ]
+    earlier = _earlier_questions(question, history)
     joined = [earlier[-1]]
     for text in reversed(earlier[:-1]):
         if names_topic is None or names_topic(joined[-1]) or len(joined) >= FOLLOWUP_MAX_JOINED:
@@ -486,9 +481,9 @@ class Retriever:
         carries its keyword relevance (rag.multilingual), which `relevance` then
         judges instead of the cosine.
         """
-        query = self.condense(question, history)
-        hits = self._search(question, query, k, diverse=diverse)
-        index = self._index
+        index = self.index  # one refresh per search: condensing and searching share it
+        query = self._condense(index, question, history)
+        hits = self._search(index, question, query, k, diverse=diverse)
         if hits and index is not None and uses_keyword_evidence(query, self.embedder.name):
             for hit in hits:
                 tokens = keyword_text(index.chunks[hit.row])
@@ -496,24 +491,29 @@ class Retriever:
         return hits
 
     def condense(self, question: str, history: list[Turn] | None) -> str:
-        """`condense_query`, with a topic judged by this index's term weights."""
-        index = self.index
+        """`condense_query`, with a topic judged by the live index's term weights."""
+        return self._condense(self.index, question, history)
+
+    def _condense(
+        self, index: LoadedIndex | None, question: str, history: list[Turn] | None
+    ) -> str:
         if index is None:
             return condense_query(question, history)
-        kw = index.keyword
+        floor = TOPIC_SHARE * index.keyword.max_idf
 
         def names_topic(text: str) -> bool:
-            floor = TOPIC_SHARE * kw.max_idf
-            terms = salient_terms(
-                text, kw.correct, kw.idf, self._is_plain_word, kw.max_idf, kw.has_word
-            )
-            return any(t.weight >= floor for t in terms)
+            return any(t.weight >= floor for t in self._salient(index.keyword, text))
 
         return condense_query(question, history, names_topic)
 
-    def _search(self, question: str, query: str, k: int = 5, *, diverse: bool = True) -> list[Hit]:
+    def _salient(self, kw: KeywordIndex, text: str) -> tuple[Term, ...]:
+        """The salient terms of `text` as this index weighs them (`rag.answerability`)."""
+        return salient_terms(text, kw.correct, kw.idf, self._is_plain_word, kw.max_idf, kw.has_word)
+
+    def _search(
+        self, index: LoadedIndex | None, question: str, query: str, k: int, *, diverse: bool
+    ) -> list[Hit]:
         """Sections for `query`, the question as condensed with its thread (`condense`)."""
-        index = self.index
         if index is None or not index.chunks:
             return []
         dense_scale, _ = fusion_weights(query, self.embedder.name)
@@ -541,17 +541,11 @@ class Retriever:
         sims = sims[order] if len(order) else sims
 
         kw = index.keyword
-
-        def salient(text: str) -> tuple[Term, ...]:
-            return salient_terms(
-                text, kw.correct, kw.idf, self._is_plain_word, kw.max_idf, kw.has_word
-            )
-
-        terms = salient(query)
+        terms = self._salient(kw, query)
         has_term = {t.token: kw.contains_each(t.token, rows) for t in terms if t.known}
         own_terms: frozenset[str] = frozenset()
         if query != question:
-            own_terms = frozenset(t.token for t in salient(question))
+            own_terms = frozenset(t.token for t in self._salient(kw, question))
         hits = []
         for i, (row, sim) in enumerate(zip(rows, sims.tolist(), strict=True)):
             c = index.chunks[row]
@@ -635,13 +629,15 @@ def set_aside_signposts(hits: list[Hit]) -> list[Hit]:
     cover the topic, for the decline (`Retriever.relevance`). When every hit is
     navigation (a tiny docs set), they are all kept.
     """
-    content = [h for h in hits if not is_navigation(h.section)]
-    if not content:
-        return hits
+    content: list[Hit] = []
     by_page: dict[str, list[Hit]] = {}
     for h in hits:
         if is_navigation(h.section):
             by_page.setdefault(h.page_url, []).append(h)
+        else:
+            content.append(h)
+    if not content:
+        return hits
     for h in content:
         h.signposts = tuple(by_page.get(h.page_url, ()))
     return content
