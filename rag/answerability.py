@@ -25,9 +25,11 @@ Which words count, and how much:
 - a word the corpus has never seen and the tokenizer splits into pieces is a
   specific name ("terraform", "slurm", "pareto"): the highest IDF, because the
   docs cannot be about it - unless it is only an inflection of a whole word
-  ("complains"), a compound of corpus words ("crashloop", "rerun"), or Slack
-  shorthand of three letters or less ("pw", "dep"), which are ordinary language
-  (`is_ordinary_word`).
+  ("complains"), a compound of a corpus word and a corpus word ("crashloop",
+  "dataloader") or a fairly common English one ("homegrown"), or chat shorthand
+  of three letters or less ("pw", "dep"), which are ordinary language
+  (`is_ordinary_word`). A compound whose tail is no docs word and which English
+  does not use either is a name ("datadog", "keycloak", "databricks").
 
 The decision combines both signals in one score (`relevance`: the coverage
 weight, and a fixed penalty when the question names something the corpus
@@ -45,6 +47,7 @@ import string
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from rag import lexicon
 from rag.tokenize import STOPWORDS, WORD, tokenize, word_parts
 
 # relevance = best cosine - COVERAGE_WEIGHT * (1 - coverage)
@@ -59,8 +62,13 @@ ORDINARY_KNOWN_SHARE = 0.25
 INFLECTIONS = ("s", "es", "ed", "d", "ing", "er", "ers")
 # Prefixes that make a new word of a known one ("rerun", "unpause", "autoscale").
 WORD_PREFIXES = ("re", "un", "pre", "sub", "multi", "auto", "non", "co", "de", "dis", "over")
-# Unknown words this short are shorthand ("pw", "dep", "env"), not names.
+# Unknown words this short are shorthand ("pw", "dep", "env"), not names. Acronyms the
+# docs never use are names as often ("ssh", "tpu") as not ("css"): they stay ordinary.
 SHORTHAND_LEN = 3
+# A compound of a docs word and an English word the docs never use ("datadog",
+# "keycloak") is a name unless the whole is at least this common in English (Zipf
+# scale, `rag.lexicon`; 3.0 is one in a million words: "homegrown", "gotcha").
+COMPOUND_ZIPF = 3.0
 
 
 @dataclass(frozen=True)
@@ -80,7 +88,9 @@ def is_ordinary_word(
     holds common words, not product names). Inflections and compounds of known
     words are ordinary too; the head of a compound must be a *corpus* word (or a
     common prefix), because any word's first few letters are a tokenizer piece:
-    "terraform" is "terra" + "form", and "terra" is not in the docs.
+    "terraform" is "terra" + "form", and "terra" is not in the docs. Its tail must
+    be a corpus word too, or the whole fairly common English: product names are
+    made of everyday words ("data" + "dog", "key" + "cloak").
     """
     parts = word_parts(word)
     if len(parts) > 1:  # "try/finally", "multi-objective": judged part by part
@@ -105,22 +115,41 @@ def is_ordinary_word(
         return True
     for cut in range(2, len(word) - 2):
         head, tail = word[:cut], word[cut:]
-        head_ok = head in WORD_PREFIXES or (len(head) >= 3 and in_corpus(head))
-        if head_ok and (in_corpus(tail) or _inflected(tail, is_single_piece)):
+        if head in WORD_PREFIXES and (in_corpus(tail) or _inflected(tail, is_single_piece)):
+            return True  # "rerun", "unpause"
+        if (
+            len(head) >= 3
+            and in_corpus(head)
+            and (
+                _corpus_form(tail, in_corpus)
+                or (_inflected(tail, is_single_piece) and _fairly_common(word))
+            )
+        ):
             return True
     return False
 
 
+def _forms(word: str) -> list[str]:
+    """The word and what dropping an inflection ending leaves of it (at least 3 letters)."""
+    return [
+        word,
+        *(word[: -len(e)] for e in INFLECTIONS if word.endswith(e) and len(word) - len(e) >= 3),
+    ]
+
+
 def _inflected(word: str, is_single_piece: Callable[[str], bool]) -> bool:
     """A whole tokenizer word, or one with an inflection ending ("loader", "complains")."""
-    if is_single_piece(word):
-        return True
-    return any(
-        word.endswith(ending)
-        and len(word) - len(ending) >= 3
-        and is_single_piece(word[: -len(ending)])
-        for ending in INFLECTIONS
-    )
+    return any(is_single_piece(form) for form in _forms(word))
+
+
+def _corpus_form(word: str, in_corpus: Callable[[str], bool]) -> bool:
+    """A corpus word, or one with an inflection ending ("loader" when the docs say "load")."""
+    return any(in_corpus(form) for form in _forms(word))
+
+
+def _fairly_common(word: str) -> bool:
+    """Whether the word, or what its inflection ending is added to, is fairly common English."""
+    return any(lexicon.zipf(form) >= COMPOUND_ZIPF for form in _forms(word))
 
 
 def salient_terms(

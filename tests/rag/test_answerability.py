@@ -45,8 +45,22 @@ WHOLE = {
     "run",
     "form",
     "loop",
+    "dog",
+    "grown",
+    "cloak",
 }
-CORPUS_WORDS = {"katib", "crash", "try", "finally", "objective"}
+CORPUS_WORDS = {
+    "katib",
+    "crash",
+    "loop",
+    "data",
+    "load",
+    "key",
+    "home",
+    "try",
+    "finally",
+    "objective",
+}
 
 
 def single_piece(word: str) -> bool:
@@ -108,7 +122,9 @@ def test_words_the_tokenizer_knows_and_their_variants_are_ordinary_language() ->
     assert ordinary("checkng")  # a dropped letter
     assert ordinary("refesh")  # a dropped consonant too: a typo, not a product name
     assert ordinary("rerun")  # a prefix and a whole word
-    assert ordinary("crashloop")  # a compound whose head the corpus uses
+    assert ordinary("crashloop")  # a compound of two corpus words
+    assert ordinary("dataloader")  # ...the tail inflected ("load" + "er")
+    assert ordinary("homegrown")  # a compound English uses ("home" + "grown", Zipf 3.1)
     assert ordinary("try/finally") and ordinary("multi-objective")  # part by part
     assert ordinary("pw") and ordinary("dep")  # shorthand
 
@@ -118,6 +134,8 @@ def test_unknown_names_are_not_ordinary() -> None:
     assert not ordinary("terraform")  # "terra" + "form": the head is no corpus word
     assert not ordinary("arm64")  # letters and digits: a product or model name
     assert not ordinary("redis/okta")
+    assert not ordinary("datadog")  # "data" + "dog": everyday words make product names
+    assert not ordinary("keycloak")
 
 
 def test_a_missing_name_marks_the_question_and_lowers_relevance() -> None:
