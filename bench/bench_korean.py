@@ -27,6 +27,7 @@ import json
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -60,12 +61,13 @@ def evaluate(retriever: Any, path: Path, top_k: int) -> dict[str, Any]:
     questions = load_questions(path)
     hits_by_question: dict[str, list[Any]] = {}
 
-    def retrieve(text: str) -> list[Any]:
+    def retrieve(text: str, history: Sequence[str] = ()) -> list[Any]:
+        # single questions only: these sets have no threads
         hits = retriever.search(text, k=K)
         hits_by_question[text] = hits
         return hits
 
-    def answer(text: str) -> dict[str, Any]:
+    def answer(text: str, history: Sequence[str] = ()) -> dict[str, Any]:
         # the pipeline decides on the top_k hits it passes on as sources
         relevant = retriever.is_relevant(hits_by_question[text][:top_k])
         # no answer text: fact coverage is not measured here, only the decline decision

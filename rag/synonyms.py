@@ -38,6 +38,9 @@ DEFAULT_SYNONYMS: Synonyms = {
     "auth": ("authentication",),
     "deps": ("dependencies",),
     "infra": ("infrastructure",),
+    # "where are the full docs?": docs sites name a component's own site "... Website"
+    "docs": ("documentation", "website"),
+    "documentation": ("website",),
 }
 
 _WORD = re.compile(r"[a-z0-9][a-z0-9._-]*")

@@ -18,6 +18,13 @@ def test_shorthand_brings_the_docs_words_once() -> None:
     assert expansion("how do I install notebooks", DEFAULT_SYNONYMS) == ""
 
 
+def test_asking_where_the_docs_are_finds_the_page_naming_the_docs_website() -> None:
+    # a component documented on its own site has a stub page titled "... Website"
+    assert expansion("where do the full kale docs live?", DEFAULT_SYNONYMS) == (
+        "documentation website"
+    )
+
+
 def test_a_file_lists_word_and_the_docs_words_with_comments() -> None:
     text = "# ours\nkfp: kubeflow pipelines\n\nSSO: single sign-on  # the docs say OIDC too\nsso: oidc\n"
     assert parse_synonyms(text) == {
