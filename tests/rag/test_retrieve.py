@@ -13,6 +13,7 @@ from rag.rerank import Reranker
 from rag.retrieve import (
     DEFAULT_LLM_MIN_RELEVANCE,
     DEFAULT_MIN_RELEVANCE,
+    FOLLOWUP_SECTION_WEIGHT,
     LEAD,
     REPEAT,
     Gate,
@@ -25,6 +26,7 @@ from rag.retrieve import (
     rank_fusion,
     rank_pages,
     rrf,
+    section_order,
     set_aside_signposts,
 )
 
@@ -93,6 +95,16 @@ def test_a_clearly_leading_page_repeats_its_second_section() -> None:
     assert [h.url for h in out][:2] == [BASE + "a#1", BASE + "a#2"]
     assert out[1 + REPEAT].url == BASE + "b#1"
     assert len({h.url for h in out[: 1 + REPEAT]}) == 1 + REPEAT
+
+
+def test_a_followups_own_words_pick_the_section_but_not_the_page() -> None:
+    grid, other_page, random = hit("a", "grid", 0.9), hit("b", "1", 0.85), hit("a", "random", 0.8)
+    grid.own_score, other_page.own_score, random.own_score = 0.2, 0.9, 0.6
+    out = arrange([grid, other_page, random], 3)
+    # the thread ranks the pages; within the first, the follow-up's own cosine picks
+    assert [h.url for h in out] == [BASE + "a#random", BASE + "a#grid", BASE + "b#1"]
+    assert section_order(random) == pytest.approx(0.8 + FOLLOWUP_SECTION_WEIGHT * 0.6)
+    assert section_order(hit("a", "x", 0.7)) == 0.7  # a single question: its fused score
 
 
 def test_diversify_keeps_page_firsts_first() -> None:
@@ -195,6 +207,14 @@ def test_followup_uses_the_thread(retriever: Retriever) -> None:
     history = [Turn("user", "how do I back up the widget catalog")]
     hits = retriever.search("and restore it?", k=3, history=history)
     assert hits[0].page_url == BASE + "backup/"
+
+
+def test_a_followup_gets_the_section_its_own_words_ask_for(retriever: Retriever) -> None:
+    history = [Turn("user", "which colours can I paint my widgets in?")]
+    hits = retriever.search("what sizes do they come in?", k=3, history=history)
+    assert hits[0].url == BASE + "guide/#sizes"  # the thread alone favours #colours
+    assert all(h.own_score is not None for h in hits)
+    assert retriever.search("which colours can I paint my widgets in?", k=1)[0].own_score is None
 
 
 def test_a_confirmation_in_between_does_not_lose_the_threads_topic(retriever: Retriever) -> None:
