@@ -1,0 +1,79 @@
+"""The scripts that publish answer-quality numbers (docs/benchmarks.md) run on a live index.
+
+They are not timed here; these tests only keep them working as the evaluation API moves
+(bench_korean once reported every question as an error, and nobody noticed).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench import bench_korean, bench_quality, compare_quality, used_sections
+from bot.config import Settings
+from rag.evaluate import load_questions
+from rag.retrieve import Retriever
+
+BASE = "https://docs.example.com/"
+QUESTIONS = [
+    {
+        "id": "q1",
+        "question": "how do I restore a widget catalog backup",
+        "expected_urls": [BASE + "backup/"],
+        "expected_anchor": "restore",
+        "answer_facts": ["widgetron restore"],
+        "kind": "single",
+    },
+    {
+        "id": "u1",
+        "question": "what is on the canteen menu today",
+        "expected_urls": [],
+        "expected_anchor": "",
+        "answer_facts": [],
+        "kind": "unanswerable",
+    },
+]
+FOLLOWUP = {
+    "id": "f1",
+    "question": "and restore it?",
+    "history": ["how do I back up the widget catalog"],
+    "expected_urls": [BASE + "backup/"],
+    "expected_anchor": "restore",
+    "answer_facts": ["widgetron restore"],
+    "kind": "single",
+}
+
+
+@pytest.fixture(scope="module")
+def retriever(built_settings: Settings, embedder) -> Retriever:  # noqa: ANN001
+    return Retriever(built_settings, embedder)
+
+
+def write_set(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def test_bench_korean_evaluates_every_question(retriever: Retriever, tmp_path: Path) -> None:
+    path = write_set(tmp_path / "set_questions.jsonl", QUESTIONS)
+    metrics = bench_korean.evaluate(retriever, path, top_k=5)
+    assert metrics["errors"] == []
+    assert metrics["page_recall@1"] == 1.0
+
+
+def test_bench_quality_records_each_gate_and_compare_finds_no_change(
+    retriever: Retriever, tmp_path: Path
+) -> None:
+    path = write_set(tmp_path / "set_questions.jsonl", [*QUESTIONS, FOLLOWUP])
+    metrics = bench_quality.evaluate_set(retriever, path, top_k=5, features=False)
+    assert [row["gate"] for row in metrics["per_question"]][1] == "decline"  # the canteen
+    assert metrics["per_question"][2]["hit@1"]  # the follow-up, asked with its thread
+    report = compare_quality.compare({"set": metrics}, {"set": metrics}, list_changed=True)
+    assert "changed: -" in report and "recall@1 2 -> 2" in report
+
+
+def test_used_sections_lists_answer_sections_never_questions(tmp_path: Path) -> None:
+    path = write_set(tmp_path / "set_questions.jsonl", QUESTIONS)
+    assert used_sections.used_sections(load_questions(path)) == {(BASE + "backup/", "restore")}
