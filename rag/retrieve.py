@@ -530,6 +530,10 @@ class Retriever:
         """The salient terms of `text` as this index weighs them (`rag.answerability`)."""
         return salient_terms(text, kw.correct, kw.idf, self._is_plain_word, kw.max_idf, kw.has_word)
 
+    def _embed_question(self, index: LoadedIndex, text: str) -> np.ndarray:
+        """The query vector of `text`, its typos of corpus words fixed first (`RESPELL`)."""
+        return self.embedder.embed_query(index.keyword.respell(text) if RESPELL else text)
+
     def _search(
         self, index: LoadedIndex | None, question: str, query: str, k: int, *, diverse: bool
     ) -> list[Hit]:
@@ -537,7 +541,7 @@ class Retriever:
         if index is None or not index.chunks:
             return []
         dense_scale, _ = fusion_weights(query, self.embedder.name)
-        qvec = self.embedder.embed_query(index.keyword.respell(query) if RESPELL else query)
+        qvec = self._embed_question(index, query)
         n = min(CANDIDATES, len(index.chunks))
         dense = index.collection.query(query_embeddings=[qvec], n_results=n, include=["metadatas"])  # type: ignore[attr-defined]
         dense_rows = [int(m["row"]) for m in dense["metadatas"][0]]
@@ -553,10 +557,7 @@ class Retriever:
         sims = vectors @ qvec if rows else np.zeros(0)
         own_sims: np.ndarray | None = None
         if query != question and rows:
-            own_vec = self.embedder.embed_query(
-                index.keyword.respell(question) if RESPELL else question
-            )
-            own_sims = vectors @ own_vec
+            own_sims = vectors @ self._embed_question(index, question)
         if self.settings.fusion == "rank":
             fused = rank_fusion(
                 [(dense_rows, DENSE_WEIGHT * dense_scale), (kw_rows.tolist(), KEYWORD_WEIGHT)]
