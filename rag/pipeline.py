@@ -67,7 +67,9 @@ class Answerer:
     ) -> None:
         self.settings = settings
         self.retriever = retriever or Retriever(settings)
-        self.extractive = ExtractiveProvider(lambda: self.retriever.embedder)
+        self.extractive = ExtractiveProvider(
+            lambda: self.retriever.embedder, term_weight=self.retriever.term_weight
+        )
         self.router = router or ModelRouter(settings, self.extractive)
 
     def warm_up(self) -> None:

@@ -486,6 +486,15 @@ class Retriever:
         except Exception:  # a tokenizer that cannot say: treat the word as ordinary
             return True
 
+    def term_weight(self, word: str) -> float:
+        """How telling a (tokenized) word is in the live docs: its IDF; 1.0 with no index.
+
+        The offline answerer weighs the question's words by it when choosing sentences.
+        The index already loaded is used as is: the search that came first refreshed it.
+        """
+        index = self._index
+        return index.keyword.idf(word) if index is not None else 1.0
+
     def _is_plain_word(self, word: str) -> bool:
         """Ordinary language for the answerability check: a whole tokenizer word, or a
         common English one the tokenizer splits ("wiki"). Typo correction keeps asking

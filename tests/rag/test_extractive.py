@@ -19,6 +19,7 @@ from rag.extractive import (
     split_blocks,
     split_passages,
     split_sentences,
+    term_share,
 )
 from rag.generation import Source
 
@@ -66,6 +67,36 @@ def test_select_sentences_prefers_similar_ones_and_keeps_source_order() -> None:
     assert picked == [(2, sources[1].text)]
     both = select_sentences({"restore"}, np.array([1.0, 0.0]), sources, embed, 2)
     assert [n for n, _ in both] == [1, 2]  # source order, not score order
+
+
+def test_term_share_weighs_the_question_words_a_passage_holds() -> None:
+    weight = {"createpvc": 4.0, "volume": 1.0}.get
+    assert term_share({"createpvc", "volume"}, {"volume", "size"}, lambda w: weight(w, 0.0)) == 0.2
+    assert term_share({"createpvc", "volume"}, {"createpvc"}, lambda w: weight(w, 0.0)) == 0.8
+    assert term_share(set(), {"createpvc"}, lambda w: 1.0) == 0.0
+
+
+def test_a_sentence_holding_the_questions_rare_word_beats_one_merely_on_topic() -> None:
+    # The stand-in embedding finds both sentences equally close; the docs' rare word decides.
+    sources = [
+        source(1, "Volumes keep data between the steps of a pipeline run."),
+        source(2, "Call CreatePVC to provision a volume when the run starts."),
+    ]
+    question_words = {"createpvc", "volume", "run"}
+    idf = {"createpvc": 6.0, "volume": 1.0, "run": 0.5}.get
+
+    def flat(texts: list[str]) -> np.ndarray:
+        return np.ones((len(texts), 2)) / np.sqrt(2)
+
+    picked = select_passages(
+        question_words,
+        np.array([1.0, 1.0]) / np.sqrt(2),
+        sources,
+        flat,
+        1,
+        term_weight=lambda w: idf(w, 1.0),
+    )
+    assert [n for n, _ in picked] == [2]
 
 
 def test_compose_cites_every_sentence() -> None:

@@ -191,6 +191,15 @@ def test_a_word_the_docs_never_use_finds_them_through_the_synonyms_file(
     assert with_file.search(question, k=3)[0].url == BASE + "guide/#colours"
 
 
+def test_term_weight_is_the_live_docs_idf(built_settings: Settings, embedder) -> None:  # noqa: ANN001
+    fresh = Retriever(built_settings, embedder)
+    assert fresh.term_weight("widgetron") == 1.0  # nothing loaded yet: every word alike
+    fresh.refresh()
+    # a word in every section tells less than one in a few, and one the docs never use most
+    assert fresh.term_weight("widgetron") < fresh.term_weight("backup")
+    assert fresh.term_weight("backup") < fresh.term_weight("zeppelin")
+
+
 def test_typos_still_find_the_page(retriever: Retriever) -> None:
     hits = retriever.search("how do i restre a backup", k=3)
     assert hits[0].page_url == BASE + "backup/"
