@@ -47,10 +47,13 @@ _ABOUT_THE_PAGE = re.compile(
 )
 ABOUT_THE_PAGE_PENALTY = 0.1
 # Weight of `term_share` next to the cosine. The cosine alone favours sentences *about*
-# the topic; the one that answers usually repeats the question's rare words ("createpvc",
-# "port-forward"). Nineteen seen question sets, 747 answered questions: answer fact
-# coverage 0.456 -> 0.494 (0.5: 0.479, 1.5: 0.498; docs/benchmarks.md).
-QUESTION_TERMS_WEIGHT = 1.0
+# the topic; the one that answers often repeats the question's rare words ("createpvc",
+# "port-forward"). Kept small on purpose: on nineteen seen sets answer fact coverage rose
+# with the weight (0 -> 0.3 / 1.0: 0.456 -> 0.471 / 0.494), but on three sets first run
+# after it was chosen (held-out 17-19) 1.0 quoted more facts for 7 questions and fewer for
+# 10 (facts 89 -> 86 of 217), 0.3 more for 5 and fewer for 3 (89 -> 92); see
+# docs/benchmarks.md, "First landing of 2026-12-04".
+QUESTION_TERMS_WEIGHT = 0.3
 # A one-line paragraph this short with no sentence end is an image's alt text, a caption or
 # the page's description line ("Trials view with early stopping"), not a statement.
 CAPTION_MAX_WORDS = 12
