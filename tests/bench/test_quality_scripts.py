@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from bench import bench_korean, bench_quality, compare_quality, used_sections
+import rag.extractive
+from bench import bench_answer_terms, bench_korean, bench_quality, compare_quality, used_sections
 from bot.config import Settings
 from rag.evaluate import load_questions
+from rag.pipeline import Answerer
 from rag.retrieve import Retriever
 
 BASE = "https://docs.example.com/"
@@ -77,3 +79,17 @@ def test_bench_quality_records_each_gate_and_compare_finds_no_change(
 def test_used_sections_lists_answer_sections_never_questions(tmp_path: Path) -> None:
     path = write_set(tmp_path / "set_questions.jsonl", QUESTIONS)
     assert used_sections.used_sections(load_questions(path)) == {(BASE + "backup/", "restore")}
+
+
+def test_bench_answer_terms_answers_each_set_once_per_weight(
+    built_settings: Settings, retriever: Retriever, tmp_path: Path
+) -> None:
+    path = write_set(tmp_path / "set_questions.jsonl", [*QUESTIONS, FOLLOWUP])
+    weight = rag.extractive.QUESTION_TERMS_WEIGHT
+    results = bench_answer_terms.run(Answerer(built_settings, retriever), [path], ["0", "1.0"])
+    assert rag.extractive.QUESTION_TERMS_WEIGHT == weight  # put back after the run
+    by_weight = results["set_questions"]
+    assert set(by_weight) == {"0", "1.0"}
+    assert set(by_weight["0"]) == {"q1", "f1"}  # answered answerable questions only
+    assert by_weight["0"]["q1"] == (1, 1)  # "widgetron restore" quoted
+    assert "set_questions" in bench_answer_terms.report(results, ["0", "1.0"])
