@@ -12,9 +12,18 @@ from pathlib import Path
 import pytest
 
 import rag.extractive
-from bench import bench_answer_terms, bench_korean, bench_quality, compare_quality, used_sections
+from bench import (
+    bench_answer_terms,
+    bench_korean,
+    bench_quality,
+    compare_quality,
+    fact_locations,
+    used_sections,
+)
 from bot.config import Settings
 from rag.evaluate import load_questions
+from rag.extractive import ExtractiveProvider
+from rag.generation import Source
 from rag.pipeline import Answerer
 from rag.retrieve import Retriever
 
@@ -93,3 +102,39 @@ def test_bench_answer_terms_answers_each_set_once_per_weight(
     assert set(by_weight["0"]) == {"q1", "f1"}  # answered answerable questions only
     assert by_weight["0"]["q1"] == (1, 1)  # "widgetron restore" quoted
     assert "set_questions" in bench_answer_terms.report(results, ["0", "1.0"])
+
+
+def test_fact_locations_tells_quoted_from_retrieved_but_unquoted_facts() -> None:
+    sources = [
+        Source(
+            n=1,
+            title="T",
+            url=BASE + "a/",
+            section="S",
+            text="Run widgetron restore now.\n```\nwidgetron check --deep\n```",
+            score=0.5,
+        ),
+        Source(
+            n=2,
+            title="T",
+            url=BASE + "b/",
+            section="S",
+            text="Backups keep 30 days of data.",
+            score=0.4,
+        ),
+    ]
+    where = fact_locations.fact_location
+    assert where("widgetron restore", "Run widgetron restore now [1].", sources) == "quoted"
+    assert where("30 days", "", sources) == "later source / prose sentence"
+    assert where("check --deep", "", sources) == "first source / text not considered"
+    assert where("canteen", "", sources) == "not in sources"
+
+
+def test_fact_locations_counts_every_fact_of_the_answered_questions(
+    retriever: Retriever, tmp_path: Path
+) -> None:
+    path = write_set(tmp_path / "set_questions.jsonl", [*QUESTIONS, FOLLOWUP])
+    provider = ExtractiveProvider(lambda: retriever.embedder, term_weight=retriever.term_weight)
+    counts = fact_locations.locate(retriever, provider, load_questions(path), k=5)
+    assert counts == {"quoted": 1}  # q1's fact; the canteen has none, the follow-up is skipped
+    assert "quoted" in fact_locations.format_counts(counts)
