@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import rag.extractive as extractive  # noqa: E402
+from bench.live import live_retriever  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from rag.evaluate import load_questions, run_eval, thread_turns  # noqa: E402
 from rag.pipeline import Answerer  # noqa: E402
@@ -124,11 +125,12 @@ def main(argv: list[str] | None = None) -> int:
         [float(w) for w in weights]
     except ValueError:
         parser.error(f"--weights: numbers separated by commas, not {args.weights!r}")
-    answerer = Answerer(Settings.from_env())
-    answerer.retriever.embedder.accelerate()
-    if not answerer.retriever.refresh():
-        print("error: no live index in DOCBOT_DATA_DIR", file=sys.stderr)
+    settings = Settings.from_env()
+    retriever = live_retriever(settings)
+    if retriever is None:
         return 2
+    retriever.embedder.accelerate()
+    answerer = Answerer(settings, retriever)
     results = run(answerer, args.questions, weights)
     print(report(results, weights))
     if args.json_out:

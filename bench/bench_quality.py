@@ -30,6 +30,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.live import live_retriever  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from rag.citations import nearest_links  # noqa: E402
 from rag.evaluate import compute_metrics, format_table, load_questions, thread_turns  # noqa: E402
@@ -102,9 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--features", action="store_true", help="per-question decline signals")
     args = parser.parse_args(argv)
     settings = Settings.from_env()
-    retriever = Retriever(settings)
-    if not retriever.refresh():
-        print("error: no live index in DOCBOT_DATA_DIR", file=sys.stderr)
+    retriever = live_retriever(settings)
+    if retriever is None:
         return 2
     retriever.search("warm up", k=K)
     out: dict[str, Any] = {}

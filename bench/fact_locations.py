@@ -22,6 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.live import live_retriever  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from rag.evaluate import EvalQuestion, facts_found, load_questions  # noqa: E402
 from rag.extractive import ExtractiveProvider, split_passages  # noqa: E402
@@ -82,9 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("questions", nargs="+", type=Path)
     args = parser.parse_args(argv)
     settings = Settings.from_env()
-    retriever = Retriever(settings)
-    if not retriever.refresh():
-        print("error: no live index in DOCBOT_DATA_DIR", file=sys.stderr)
+    retriever = live_retriever(settings)
+    if retriever is None:
         return 2
     retriever.embedder.accelerate()
     provider = ExtractiveProvider(lambda: retriever.embedder, term_weight=retriever.term_weight)

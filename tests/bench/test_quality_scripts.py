@@ -62,6 +62,10 @@ def retriever(built_settings: Settings, embedder) -> Retriever:  # noqa: ANN001
     return Retriever(built_settings, embedder)
 
 
+def source(n: int, page: str, text: str) -> Source:
+    return Source(n=n, title="T", url=BASE + page, section="S", text=text, score=0.5)
+
+
 def write_set(path: Path, rows: list[dict]) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return path
@@ -105,24 +109,8 @@ def test_bench_answer_terms_answers_each_set_once_per_weight(
 
 
 def test_fact_locations_tells_quoted_from_retrieved_but_unquoted_facts() -> None:
-    sources = [
-        Source(
-            n=1,
-            title="T",
-            url=BASE + "a/",
-            section="S",
-            text="Run widgetron restore now.\n```\nwidgetron check --deep\n```",
-            score=0.5,
-        ),
-        Source(
-            n=2,
-            title="T",
-            url=BASE + "b/",
-            section="S",
-            text="Backups keep 30 days of data.",
-            score=0.4,
-        ),
-    ]
+    code = "Run widgetron restore now.\n```\nwidgetron check --deep\n```"
+    sources = [source(1, "a/", code), source(2, "b/", "Backups keep 30 days of data.")]
     where = fact_locations.fact_location
     assert where("widgetron restore", "Run widgetron restore now [1].", sources) == "quoted"
     assert where("30 days", "", sources) == "later source / prose sentence"
