@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import json
 import sys
-import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 import rag.extractive as extractive  # noqa: E402
 from bench.live import live_retriever  # noqa: E402
 from bot.config import Settings  # noqa: E402
-from rag.evaluate import load_questions, run_eval, thread_turns  # noqa: E402
+from rag.evaluate import background_loop, load_questions, run_eval, thread_turns  # noqa: E402
 from rag.pipeline import Answerer  # noqa: E402
 
 FactsFound = dict[str, tuple[int, int]]  # question id -> (facts found, facts asked for)
@@ -96,21 +95,14 @@ def _line(name: str, weight: str, base: FactsFound, other: FactsFound) -> str:
 
 def run(answerer: Answerer, paths: Sequence[Path], weights: Sequence[str]) -> dict[str, Any]:
     """{set name: {weight: facts per question}}, answers on one private event loop."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, name="bench-answer-terms", daemon=True)
-    thread.start()
     results: dict[str, dict[str, FactsFound]] = {}
-    try:
+    with background_loop("bench-answer-terms") as loop:
         for path in paths:
             for w in weights:
                 with terms_weight(float(w)):
                     found = facts_per_question(answerer, path, loop)
                 results.setdefault(path.stem, {})[w] = found
                 print(f"{path.stem}: weight {w} done", file=sys.stderr, flush=True)
-    finally:
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=10)
-        loop.close()
     return results
 
 

@@ -27,7 +27,7 @@ from bot.config import Settings  # noqa: E402
 from rag.evaluate import EvalQuestion, facts_found, load_questions  # noqa: E402
 from rag.extractive import ExtractiveProvider, split_passages  # noqa: E402
 from rag.generation import GenerationRequest, Source  # noqa: E402
-from rag.pipeline import hits_to_sources  # noqa: E402
+from rag.pipeline import Answerer, hits_to_sources  # noqa: E402
 from rag.retrieve import Gate, Retriever  # noqa: E402
 
 
@@ -59,7 +59,7 @@ def locate(
     for q in questions:
         if not q.answerable or not q.answer_facts or q.history:
             continue
-        hits = retriever.search(q.question, k=k)[:k]
+        hits = retriever.search(q.question, k=k)
         if retriever.gate(hits) is not Gate.ANSWER:
             counts["(question declined)"] += 1
             continue
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     if retriever is None:
         return 2
     retriever.embedder.accelerate()
-    provider = ExtractiveProvider(lambda: retriever.embedder, term_weight=retriever.term_weight)
+    provider = Answerer(settings, retriever).extractive  # as the pipeline builds it
     counts: Counter[str] = Counter()
     for path in args.questions:
         counts += locate(retriever, provider, load_questions(path), settings.top_k)

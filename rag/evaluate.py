@@ -28,7 +28,8 @@ import math
 import re
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -494,6 +495,28 @@ def run_eval(
     return metrics
 
 
+@contextmanager
+def background_loop(name: str) -> Iterator[Any]:
+    """An asyncio loop running on a daemon thread for the duration; stopped and closed after.
+
+    Blocking evaluation code submits the pipeline's coroutines to it
+    (`asyncio.run_coroutine_threadsafe`), so providers that keep an aiohttp session see
+    a single loop for the whole run.
+    """
+    import asyncio
+    import threading
+
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name=name, daemon=True)
+    thread.start()
+    try:
+        yield loop
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        loop.close()
+
+
 def _describe(exc: BaseException) -> str:
     # Type plus a short message: enough to debug, short enough not to dump payloads.
     msg = str(exc).splitlines()[0][:200] if str(exc) else ""
@@ -607,7 +630,6 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     that keep an aiohttp session see a single loop for the whole run.
     """
     import asyncio
-    import threading
 
     from rag.pipeline import Answerer
 
@@ -630,24 +652,16 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     def retrieve(text: str, history: Sequence[str]) -> list[Any]:
         return retriever.search(text, k=k, history=turns(history))
 
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, name="docbot-eval", daemon=True)
-    answer: Callable[[str], Any] | None = None
-    if not args.no_answers:
-        thread.start()
-        model = args.model or settings.default_model
+    with background_loop("docbot-eval") as loop:
+        answer: Callable[[str, Sequence[str]], Any] | None = None
+        if not args.no_answers:
+            model = args.model or settings.default_model
 
-        def answer(text: str, history: Sequence[str]) -> Any:
-            coro = answerer.answer(text, model=model, history=turns(history))
-            return asyncio.run_coroutine_threadsafe(coro, loop).result()
+            def answer(text: str, history: Sequence[str]) -> Any:
+                coro = answerer.answer(text, model=model, history=turns(history))
+                return asyncio.run_coroutine_threadsafe(coro, loop).result()
 
-    try:
         metrics = run_eval(questions, retrieve, answer)
-    finally:
-        if thread.is_alive():
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(timeout=10)
-        loop.close()
     print(format_table(metrics, f"{args.title}: {args.questions}"))
     if args.json_out:
         write_json(metrics, args.json_out, title=args.title, questions=str(args.questions))
@@ -663,6 +677,7 @@ __all__ = [
     "EvalQuestion",
     "TARGETS",
     "anchor_of",
+    "background_loop",
     "compute_metrics",
     "distinct_pages",
     "facts_found",

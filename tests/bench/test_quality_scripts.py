@@ -22,7 +22,6 @@ from bench import (
 )
 from bot.config import Settings
 from rag.evaluate import load_questions
-from rag.extractive import ExtractiveProvider
 from rag.generation import Source
 from rag.pipeline import Answerer
 from rag.retrieve import Retriever
@@ -119,10 +118,10 @@ def test_fact_locations_tells_quoted_from_retrieved_but_unquoted_facts() -> None
 
 
 def test_fact_locations_counts_every_fact_of_the_answered_questions(
-    retriever: Retriever, tmp_path: Path
+    built_settings: Settings, retriever: Retriever, tmp_path: Path
 ) -> None:
     path = write_set(tmp_path / "set_questions.jsonl", [*QUESTIONS, FOLLOWUP])
-    provider = ExtractiveProvider(lambda: retriever.embedder, term_weight=retriever.term_weight)
+    provider = Answerer(built_settings, retriever).extractive
     counts = fact_locations.locate(retriever, provider, load_questions(path), k=5)
     assert counts == {"quoted": 1}  # q1's fact; the canteen has none, the follow-up is skipped
     assert "quoted" in fact_locations.format_counts(counts)
