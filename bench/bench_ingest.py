@@ -9,7 +9,13 @@ chunks (`--embed-only N`), which is the number to compare across CPUs and GPUs,
 and the tokenizer alone on the same chunks, which bounds what a GPU can reach.
 Embedding is timed through both bulk paths (`model.encode` and the pipelined
 `rag.bulk_encode`, the default on CUDA), and the pipelined tokenizer alone with
-1, 2, ... workers.
+1, 2, ... workers. On a GPU, `--batch-sizes 128,256,512,1024` times the default
+path at each batch size, and `--reference ref.npy` compares the device's vectors
+with float32 CPU vectors of the same chunks written here by `--write-reference`.
+
+    python bench/bench_ingest.py --write-reference ref.npy --embed-only 512   # on the CPU
+    python bench/bench_ingest.py --device cuda --skip-ingest --embed-only 20000 \
+        --repeats 3 --batch-sizes 128,256,512,1024 --reference ref.npy
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -48,20 +56,27 @@ def serve_site() -> tuple[subprocess.Popen[str], str]:
     return proc, proc.stdout.readline().split()[1]
 
 
+_CHUNK_TEXTS: dict[tuple[str, int], list[str]] = {}
+
+
 def corpus_texts(embedder: object, n: int) -> list[str]:
-    """`n` chunk texts of the Kubeflow Markdown corpus (repeated to reach `n`)."""
+    """`n` chunk texts of the Kubeflow Markdown corpus (repeated to reach `n`), chunked
+    once per model and process: every run below asks for them again."""
     from ingest.local import read_folder
     from rag.chunking import chunk_pages
 
-    pages = read_folder(
-        SHARED / "corpus" / "kubeflow" / "md", base_url="https://www.kubeflow.org/docs/"
-    )
-    chunks = chunk_pages(
-        pages,
-        max_tokens=embedder.info.max_tokens,  # type: ignore[attr-defined]
-        count_tokens=embedder.count_tokens,  # type: ignore[attr-defined]
-    )
-    texts = [c.embed_text for c in chunks]
+    key = (embedder.path, embedder.info.max_tokens)  # type: ignore[attr-defined]
+    if key not in _CHUNK_TEXTS:
+        pages = read_folder(
+            SHARED / "corpus" / "kubeflow" / "md", base_url="https://www.kubeflow.org/docs/"
+        )
+        chunks = chunk_pages(
+            pages,
+            max_tokens=embedder.info.max_tokens,  # type: ignore[attr-defined]
+            count_tokens=embedder.count_tokens,  # type: ignore[attr-defined]
+        )
+        _CHUNK_TEXTS[key] = [c.embed_text for c in chunks]
+    texts = _CHUNK_TEXTS[key]
     return (texts * (n // len(texts) + 1))[:n]
 
 
@@ -132,24 +147,77 @@ def tokenize_pipelined(n: int, device: str) -> dict:
     return result
 
 
-def embed_only(n: int, device: str, pipelined: bool | None = None) -> dict:
-    """Chunks/s embedded; `pipelined` None is the Embedder's default path for the device."""
+def embed_only(
+    n: int,
+    device: str,
+    pipelined: bool | None = None,
+    *,
+    batch_size: int = 0,
+    repeats: int = 1,
+) -> dict:
+    """Chunks/s embedded (median of `repeats` timed runs after a warm-up);
+    `pipelined` None is the Embedder's default path for the device, `batch_size`
+    0 its default batch."""
     from rag.embeddings import Embedder
 
-    embedder = Embedder(device=device, pipelined=pipelined)
+    embedder = Embedder(device=device, batch_size=batch_size, pipelined=pipelined)
     texts = corpus_texts(embedder, n)
-    embedder.embed_passages(texts[: min(256, n)])  # load and warm up
-    t0 = time.perf_counter()
-    embedder.embed_passages(texts)
-    seconds = time.perf_counter() - t0
+    embedder.embed_passages(texts[: min(2 * embedder.batch_size, n)])  # load and warm up
+    runs = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        embedder.embed_passages(texts)
+        runs.append(time.perf_counter() - t0)
+    seconds = sorted(runs)[len(runs) // 2]
     return {
         "chunks": n,
         "device": embedder.device,
         "path": "pipelined" if embedder._use_pipeline(n) else "model.encode",
         "batch_size": embedder.batch_size,
-        "seconds": round(seconds, 2),
+        "repeats": repeats,
+        "seconds": round(seconds, 3),
         "chunks_per_s": round(n / seconds, 1),
     }
+
+
+def reference_vectors(n: int) -> np.ndarray:
+    """float32 CPU vectors of the first `n` corpus chunks, through `model.encode`."""
+    from rag.embeddings import Embedder
+
+    embedder = Embedder(device="cpu", pipelined=False)
+    return embedder.embed_passages(corpus_texts(embedder, n))
+
+
+def compare_with_reference(reference: np.ndarray, device: str) -> dict:
+    """How far the device's vectors (its default bulk path and dtype) are from the
+    CPU's float32 ones: what fp16 on a GPU costs in retrieval terms."""
+    from rag.embeddings import Embedder
+
+    embedder = Embedder(device=device)
+    n = len(reference)
+    vectors = embedder.embed_passages(corpus_texts(embedder, n))
+    cosine = np.sum(vectors * reference, axis=1)  # both L2-normalised
+    return {
+        "chunks": n,
+        "device": embedder.device,
+        "path": "pipelined" if embedder._use_pipeline(n) else "model.encode",
+        "min_cosine": round(float(cosine.min()), 6),
+        "median_cosine": round(float(np.median(cosine)), 6),
+        "max_abs_diff": round(float(np.abs(vectors - reference).max()), 6),
+    }
+
+
+def accelerator() -> str | None:
+    """The GPU in words, or None without CUDA."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    if not torch.cuda.is_available():
+        return None
+    name = torch.cuda.get_device_name(0)
+    memory = torch.cuda.get_device_properties(0).total_memory / 2**30
+    return f"{name} ({memory:.0f} GiB), torch {torch.__version__}, CUDA {torch.version.cuda}"
 
 
 async def ingest_twice(device: str) -> dict:
@@ -192,24 +260,48 @@ def main() -> None:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--embed-only", type=int, default=5000)
     ap.add_argument("--skip-ingest", action="store_true")
+    ap.add_argument("--only-ingest", action="store_true", help="no embedding or tokenizer runs")
+    ap.add_argument("--repeats", type=int, default=1, help="timed embedding runs (median)")
+    ap.add_argument("--batch-sizes", default="", help="comma-separated, e.g. 128,256,512")
+    ap.add_argument("--reference", help="compare with CPU vectors saved by --write-reference")
+    ap.add_argument("--write-reference", help="save float32 CPU vectors of --embed-only chunks")
     ap.add_argument("--out", default="bench/results/ingest.json")
     args = ap.parse_args()
-    result: dict = {"machine": machine()}
+    if args.write_reference:
+        np.save(args.write_reference, reference_vectors(args.embed_only))
+        return
+    result: dict = {"machine": machine(), "accelerator": accelerator()}
+    print(json.dumps(result), flush=True)
     if not args.skip_ingest:
         result["ingest"] = asyncio.run(ingest_twice(args.device))
         print(json.dumps(result["ingest"], indent=2), flush=True)
-    result["embed_only"] = embed_only(args.embed_only, args.device)  # the path ingest takes
+    if not args.only_ingest:
+        embedding_runs(args, result)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2))
+
+
+def embedding_runs(args: argparse.Namespace, result: dict) -> None:
+    if args.reference:
+        result["reference"] = compare_with_reference(np.load(args.reference), args.device)
+        print(json.dumps(result["reference"]), flush=True)
+    n, device, repeats = args.embed_only, args.device, args.repeats
+    result["embed_only"] = embed_only(n, device, repeats=repeats)  # the path ingest takes
     print(json.dumps(result["embed_only"]), flush=True)
     other = result["embed_only"]["path"] != "pipelined"
     key = "embed_pipelined" if other else "embed_model_encode"
-    result[key] = embed_only(args.embed_only, args.device, pipelined=other)
+    result[key] = embed_only(n, device, pipelined=other, repeats=repeats)
     print(json.dumps(result[key]), flush=True)
+    sizes = [int(b) for b in args.batch_sizes.split(",") if b.strip()]
+    if sizes:
+        result["embed_by_batch_size"] = {
+            b: embed_only(n, device, batch_size=b, repeats=repeats)["chunks_per_s"] for b in sizes
+        }
+        print(json.dumps(result["embed_by_batch_size"]), flush=True)
     result["tokenize_only"] = tokenize_only(args.embed_only, args.device)
     print(json.dumps(result["tokenize_only"]), flush=True)
     result["tokenize_pipelined"] = tokenize_pipelined(args.embed_only, args.device)
     print(json.dumps(result["tokenize_pipelined"]), flush=True)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":
