@@ -171,4 +171,6 @@ def test_the_cml_application_script_serves_healthz_on_cdsw_app_port(
     finally:
         proc.terminate()
         proc.wait(timeout=60)
+        if proc.stderr is not None:
+            proc.stderr.close()
     assert proc.returncode == 0  # SIGTERM: answers in flight finished, clean exit

@@ -24,8 +24,22 @@ def pg_url():
         yield url
 
 
-def test_settings_and_answers_survive_reconnecting(pg_url: str) -> None:
-    store = StateStore(pg_url)
+@pytest.fixture
+def connect(pg_url: str):
+    """`connect()` -> a StateStore on the test server, closed after the test."""
+    stores: list[StateStore] = []
+
+    def open_store() -> StateStore:
+        stores.append(StateStore(pg_url))
+        return stores[-1]
+
+    yield open_store
+    for store in stores:
+        store.close()
+
+
+def test_settings_and_answers_survive_reconnecting(connect) -> None:
+    store = connect()
     store.update_settings("slack:T1:C1", model="bedrock", temperature=0.7)
     answer_id = store.log_answer(
         platform="slack",
@@ -38,7 +52,7 @@ def test_settings_and_answers_survive_reconnecting(pg_url: str) -> None:
         declined=False,
     )
     store.close()
-    again = StateStore(pg_url)
+    again = connect()
     assert again.backend == "postgresql"
     assert again.get_settings("slack:T1:C1").model == "bedrock"
     assert again.record_feedback(answer_id, "slack:U1", "up") is True
@@ -46,8 +60,8 @@ def test_settings_and_answers_survive_reconnecting(pg_url: str) -> None:
     assert any(a["id"] == answer_id for a in again.answers())
 
 
-def test_an_event_is_claimed_once_across_many_connections(pg_url: str) -> None:
-    stores = [StateStore(pg_url) for _ in range(8)]
+def test_an_event_is_claimed_once_across_many_connections(connect) -> None:
+    stores = [connect() for _ in range(8)]
     wins: list[int] = []
     barrier = threading.Barrier(len(stores))
 
@@ -66,8 +80,8 @@ def test_an_event_is_claimed_once_across_many_connections(pg_url: str) -> None:
     assert not any(s.claim_event("slack:Ev-burst") for s in stores)
 
 
-def test_a_crashed_attempt_lets_the_retry_answer(pg_url: str) -> None:
-    first, second = StateStore(pg_url), StateStore(pg_url)
+def test_a_crashed_attempt_lets_the_retry_answer(connect) -> None:
+    first, second = connect(), connect()
     assert first.claim_event("slack:Ev-crash", lease_s=0.2)
     assert not second.claim_event("slack:Ev-crash")  # the first attempt may still be working
     time.sleep(0.3)  # ...but it never completes: its lease runs out
