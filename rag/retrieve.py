@@ -94,7 +94,7 @@ from rag.multilingual import (
     uses_keyword_evidence,
 )
 from rag.synonyms import expansion, load_synonyms
-from rag.versions import asks_for_legacy, version_prior
+from rag.versions import legacy_bonus, version_prior
 
 log = logging.getLogger(__name__)
 
@@ -512,7 +512,8 @@ class Retriever:
         """
         index = self.index  # one refresh per search: condensing and searching share it
         query = self._condense(index, question, history)
-        hits = self._search(index, question, query, k, diverse=diverse)
+        bonus = legacy_bonus(question, _earlier_questions(question, history))
+        hits = self._search(index, question, query, k, diverse=diverse, legacy=bonus)
         if hits and index is not None and uses_keyword_evidence(query, self.embedder.name):
             for hit in hits:
                 tokens = keyword_text(index.chunks[hit.row])
@@ -544,9 +545,17 @@ class Retriever:
         return self.embedder.embed_query(index.keyword.respell(text) if RESPELL else text)
 
     def _search(
-        self, index: LoadedIndex | None, question: str, query: str, k: int, *, diverse: bool
+        self,
+        index: LoadedIndex | None,
+        question: str,
+        query: str,
+        k: int,
+        *,
+        diverse: bool,
+        legacy: float = 0.0,
     ) -> list[Hit]:
-        """Sections for `query`, the question as condensed with its thread (`condense`)."""
+        """Sections for `query`, the question as condensed with its thread (`condense`);
+        `legacy` is what legacy pages gain (`rag.versions.legacy_bonus`)."""
         if index is None or not index.chunks:
             return []
         dense_scale, _ = fusion_weights(query, self.embedder.name)
@@ -614,8 +623,7 @@ class Retriever:
         if not diverse:
             return hits[:k]
         titles = index.titles.search(kw_tokens, TITLE_CANDIDATES) if index.titles else {}
-        wants_legacy = asks_for_legacy(question)
-        priors = {h.page_url: version_prior(h.page_url, wants_legacy) for h in hits}
+        priors = {h.page_url: version_prior(h.page_url, legacy) for h in hits}
         return arrange(hits, k, titles, priors)
 
     def relevance(self, hits: list[Hit]) -> float:

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from rag.retrieve import Hit, rank_pages
-from rag.versions import LEGACY_PENALTY, asks_for_legacy, is_legacy, version_prior
+from rag.versions import (
+    LEGACY_BONUS,
+    LEGACY_PENALTY,
+    SWITCH_BONUS,
+    asks_for_legacy,
+    is_legacy,
+    legacy_bonus,
+    version_prior,
+)
 
 CURRENT = "https://docs.example.com/pipelines/user-guides/caching/"
 LEGACY = "https://docs.example.com/pipelines/legacy-v1/overview/caching/"
@@ -25,9 +33,21 @@ def test_questions_that_name_an_old_version() -> None:
 
 
 def test_the_prior_penalises_legacy_pages_unless_asked_for() -> None:
-    assert version_prior(CURRENT, False) == 0.0 == version_prior(CURRENT, True)
-    assert version_prior(LEGACY, False) == -LEGACY_PENALTY
-    assert version_prior(LEGACY, True) > 0
+    assert version_prior(CURRENT, 0.0) == 0.0 == version_prior(CURRENT, LEGACY_BONUS)
+    assert version_prior(LEGACY, 0.0) == -LEGACY_PENALTY
+    assert version_prior(LEGACY, LEGACY_BONUS) > 0
+
+
+def test_a_follow_up_turning_a_current_thread_to_v1_weighs_legacy_pages_more() -> None:
+    assert legacy_bonus("turn off caching for just one step") == 0.0
+    assert legacy_bonus("how did v1 do it?") == LEGACY_BONUS  # no thread
+    assert legacy_bonus("was there something like that in v1?", ["dsl.exithandler works"]) == (
+        SWITCH_BONUS
+    )
+    assert SWITCH_BONUS > LEGACY_BONUS
+    # a thread already about the old version: its words already find the legacy pages
+    assert legacy_bonus("and the v1 cli?", ["how do i compile in old kfp v1"]) == LEGACY_BONUS
+    assert legacy_bonus("and for katib?", ["how do i compile in old kfp v1"]) == 0.0
 
 
 def _hit(page: str, fused: float) -> Hit:
@@ -38,7 +58,7 @@ def test_a_slightly_better_legacy_page_yields_to_the_current_one() -> None:
     hits = [_hit(LEGACY, 0.80), _hit(CURRENT, 0.76)]
     plain = [page for page, _, _ in rank_pages(hits)]
     assert plain[0] == LEGACY
-    priors = {h.page_url: version_prior(h.page_url, False) for h in hits}
+    priors = {h.page_url: version_prior(h.page_url, 0.0) for h in hits}
     assert [page for page, _, _ in rank_pages(hits, priors=priors)][0] == CURRENT
-    wanted = {h.page_url: version_prior(h.page_url, True) for h in hits}
+    wanted = {h.page_url: version_prior(h.page_url, LEGACY_BONUS) for h in hits}
     assert [page for page, _, _ in rank_pages(hits, priors=wanted)][0] == LEGACY
