@@ -82,7 +82,14 @@ import numpy as np
 from bot.config import Settings
 from bot.types import Turn
 from rag import lexicon
-from rag.answerability import Term, coverage, names_missing, relevance, salient_terms
+from rag.answerability import (
+    Term,
+    coverage,
+    names_missing,
+    names_rare_word,
+    relevance,
+    salient_terms,
+)
 from rag.chunking import Chunk, is_navigation
 from rag.embeddings import Embedder, get_embedder
 from rag.index_store import IndexStore, IndexStoreError, VersionInfo, chroma_client, collection_name
@@ -642,11 +649,13 @@ class Retriever:
         terms = hits[0].terms
         cover = coverage(terms, covered)
         own = [t for t in terms if t.token in hits[0].own_terms]
-        if names_missing(own):
-            # a follow-up naming something the docs never mention ("can it go to splunk?")
-            # asks about that thing: the thread's well-covered words must not outvote it
+        own_missing = names_missing(own) or names_rare_word(own, lexicon.is_common)
+        if own_missing:
+            # a follow-up naming something the docs never mention ("can it go to splunk?",
+            # "is there a discord too?") asks about that thing: the thread's well-covered
+            # words must not outvote it
             cover = min(cover, coverage(own, covered))
-        return relevance(max(h.score for h in evidence), cover, names_missing(terms))
+        return relevance(max(h.score for h in evidence), cover, names_missing(terms) or own_missing)
 
     def is_relevant(self, hits: list[Hit]) -> bool:
         """Whether any model, the offline one included, may answer from these hits."""

@@ -13,6 +13,7 @@ from rag.answerability import (
     coverage,
     is_ordinary_word,
     names_missing,
+    names_rare_word,
     relevance,
     salient_terms,
 )
@@ -144,3 +145,13 @@ def test_a_missing_name_marks_the_question_and_lowers_relevance() -> None:
     assert names_missing(terms.values())
     assert not names_missing(terms_of("katib dark mode"))  # ordinary words never do
     assert math.isclose(relevance(0.6, 1.0, True), 0.6 - MISSING_NAME_PENALTY)
+
+
+def test_a_word_the_docs_never_use_and_english_rarely_does_is_noted() -> None:
+    common = {"dark", "mode", "myself"}.__contains__
+    discord = Term("discord", 1.2, known=False)  # one WordPiece, so an ordinary word
+    assert names_rare_word([discord], common)
+    assert not names_rare_word([Term("myself", 1.2, known=False)], common)  # everyday English
+    assert not names_rare_word([Term("katib", 5.0, known=True)], common)  # the docs use it
+    # a name the corpus lacks is already `names_missing`'s
+    assert not names_rare_word([Term("slurm", 8.0, known=False, specific=True)], common)

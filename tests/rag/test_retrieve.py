@@ -253,6 +253,19 @@ def test_a_followup_naming_something_the_docs_never_mention_is_judged_on_its_own
     )
 
 
+def test_a_followup_asking_about_a_rare_word_the_docs_lack_is_judged_on_its_own_words(
+    retriever: Retriever,
+) -> None:
+    # "discord" is one WordPiece (an ordinary word to a question), but rare in English:
+    # in "is there a discord too?" it is the whole question, and the docs never use it
+    history = [Turn("user", "how do I back up the widget catalog")]
+    asked = retriever.search("is there a discord too?", k=5, history=history)
+    discord = next(t for t in asked[0].terms if t.token == "discord")
+    assert not discord.known and not discord.specific
+    diluted = [replace(h, own_terms=frozenset()) for h in asked]
+    assert retriever.relevance(asked) < retriever.relevance(diluted)
+
+
 def test_common_english_words_are_not_unknown_names(retriever: Retriever) -> None:
     # "wiki" is two WordPiece tokens, but everyday English, not a product the docs lack
     hits = retriever.search("link the widget catalog backup docs from our team wiki", k=5)
