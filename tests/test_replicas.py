@@ -194,5 +194,7 @@ async def test_two_replicas_answer_each_event_exactly_once(tmp_path: Path) -> No
                 await asyncio.to_thread(proc.wait, 30)
             except subprocess.TimeoutExpired:
                 proc.kill()
+                await asyncio.to_thread(proc.wait)
         chroma.kill()
+        await asyncio.to_thread(chroma.wait)  # reaped, not left to the garbage collector
         await stand_in.close()
