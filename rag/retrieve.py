@@ -43,7 +43,8 @@ share of the question's salient terms (rare corpus words, names the corpus
 never mentions) that none of them contains (`rag.answerability`), is compared
 with two thresholds (`gate`).
 A follow-up is judged with its thread's words; when its own words name
-something the corpus never mentions, the share of its own words that the hits
+something the corpus never mentions, or a word it never uses that is rare in
+English ("is there a discord too?"), the share of its own words that the hits
 contain counts as well (the lower of the two). The thresholds:
 
 - at or above `min_relevance` (DOCBOT_MIN_RELEVANCE, else
