@@ -520,7 +520,8 @@ class Retriever:
         """
         index = self.index  # one refresh per search: condensing and searching share it
         query = self._condense(index, question, history)
-        bonus = legacy_bonus(question, _earlier_questions(question, history))
+        earlier = _earlier_questions(question, history)
+        bonus = legacy_bonus(question, earlier, followup=is_followup(question, history))
         hits = self._search(index, question, query, k, diverse=diverse, legacy=bonus)
         if hits and index is not None and uses_keyword_evidence(query, self.embedder.name):
             for hit in hits:

@@ -50,6 +50,17 @@ def test_a_follow_up_turning_a_current_thread_to_v1_weighs_legacy_pages_more() -
     assert legacy_bonus("and for katib?", ["how do i compile in old kfp v1"]) == 0.0
 
 
+def test_a_follow_up_in_a_v1_thread_stays_on_v1_unless_it_names_the_current_version() -> None:
+    v1_thread = ["how do i list pipelines by name with the kfp v1 client?"]
+    assert legacy_bonus("and uploading one from yaml?", v1_thread, followup=True) == LEGACY_BONUS
+    assert legacy_bonus("same knob in v2?", v1_thread, followup=True) == 0.0
+    # a new, long question in the thread is not a follow-up: it gets the usual penalty
+    assert legacy_bonus("how do I upload a pipeline from yaml", v1_thread, followup=False) == 0.0
+    # only the thread's last question sets its version
+    moved_on = [*v1_thread, "ok and how does caching work in kfp"]
+    assert legacy_bonus("and for a whole run?", moved_on, followup=True) == 0.0
+
+
 def _hit(page: str, fused: float) -> Hit:
     return Hit("c-" + page[-12:], page, "caching", "Caching", "Caching", "text", 0.6, fused)
 
