@@ -123,7 +123,6 @@ GATE_WORDS = {
 
 
 def cmd_retrieve(args: argparse.Namespace, settings: Settings) -> int:
-    from rag.decline_model import DECLINE_LOGIT
     from rag.retrieve import Retriever
 
     retriever = Retriever(settings)
@@ -138,28 +137,22 @@ def cmd_retrieve(args: argparse.Namespace, settings: Settings) -> int:
         found = retriever.search(question, k=max(args.k, settings.top_k))
         hits, judged = found[: args.k], found[: settings.top_k]  # judged: what the bot decides on
         relevance, gate = retriever.relevance(judged), retriever.gate(judged).value
-        logit = retriever.decline_logit(judged, relevance)
         if args.jsonl or args.json:
             _print_json(
                 {
                     "question": question,
                     "results": [h.to_dict() for h in hits],
                     "relevance": round(relevance, 4),
-                    "decline_logit": None if logit is None else round(logit, 4),
                     "gate": gate,
                 }
             )
         else:
             for i, h in enumerate(hits, 1):
                 print(f"{i}. {h.score:.3f}  {section_label(h.title, h.section)}\n   {h.url}")
-            offline = (
-                f"{retriever.min_relevance:.2f} offline"
-                if logit is None
-                else f"offline by the decline model, {logit:.2f} (declines above {DECLINE_LOGIT:.2f})"
-            )
             print(
                 f"relevance {relevance:.3f} (top {len(judged)}): {GATE_WORDS[gate]} "
-                f"[thresholds: {offline}, {retriever.llm_min_relevance:.2f} language model]"
+                f"[thresholds: {retriever.min_relevance:.2f} offline, "
+                f"{retriever.llm_min_relevance:.2f} language model]"
             )
     return 0
 

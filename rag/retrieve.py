@@ -92,7 +92,6 @@ from rag.answerability import (
     salient_terms,
 )
 from rag.chunking import Chunk, is_navigation
-from rag.decline_model import DECLINE_LOGIT, signals, unanswerable_logit
 from rag.embeddings import Embedder, get_embedder
 from rag.index_store import IndexStore, IndexStoreError, VersionInfo, chroma_client, collection_name
 from rag.keyword import KeywordIndex, TitleIndex, keyword_text
@@ -164,9 +163,6 @@ class Hit:
     # and the cosine of the follow-up alone and this chunk (`section_order`).
     own_terms: frozenset[str] = frozenset()
     own_score: float | None = None
-    # This section's keyword (BM25) score as a share of the query's summed IDF: how much
-    # of the question's keyword weight one place in the docs matches (`rag.decline_model`).
-    keyword_share: float = 0.0
     # Set for CJK questions under an English embedding model (rag.multilingual):
     # the share of the question's salient words this section holds.
     keyword_relevance: float | None = None
@@ -395,10 +391,6 @@ class Retriever:
         if llm < 0:  # an operator's own DOCBOT_MIN_RELEVANCE alone keeps one gate for all
             llm = DEFAULT_LLM_MIN_RELEVANCE if settings.min_relevance < 0 else self.min_relevance
         self.llm_min_relevance = min(llm, self.min_relevance)
-        # The learned gate (rag.decline_model) was fitted with the calibrated thresholds;
-        # an operator's own DOCBOT_MIN_RELEVANCE (another embedding model) means one plain
-        # threshold instead.
-        self.decline_model = settings.min_relevance < 0
 
     @property
     def embedder(self) -> Embedder:
@@ -587,8 +579,6 @@ class Retriever:
             f"{kw_query} {expansion(query, self.synonyms)}".rstrip()
         )
         kw_rows, kw_scores = index.keyword.search_tokens(kw_tokens, n)
-        ideal = sum(index.keyword.idf(t) for t in set(kw_tokens)) or 1.0
-        kw_share = dict(zip(kw_rows.tolist(), (kw_scores / ideal).tolist(), strict=True))
         rows = list(dict.fromkeys([*dense_rows, *kw_rows.tolist()]))
         vectors = np.asarray(index.embeddings[rows], dtype=np.float32)
         sims = vectors @ qvec if rows else np.zeros(0)
@@ -633,7 +623,6 @@ class Retriever:
                     covered,
                     own_terms,
                     None if own_sims is None else float(own_sims[i]),
-                    kw_share.get(row, 0.0),
                 )
             )
         reranker = self.reranker
@@ -679,11 +668,7 @@ class Retriever:
         return self.judge(hits)[0]
 
     def judge(self, hits: list[Hit]) -> tuple[Gate, float]:
-        """Who may answer from these hits, and their relevance score.
-
-        Below `llm_min_relevance` nobody; above it, for a single question, the learned
-        gate (`rag.decline_model`) decides between any model and a reader only; for a
-        follow-up, `min_relevance`.
+        """Who may answer from these hits, and the relevance score that decided it.
 
         CJK questions judged by keywords (rag.multilingual) have one threshold only: the
         reader gate was calibrated on English questions and the cosine scale.
@@ -691,23 +676,7 @@ class Retriever:
         keyword_judged = any(h.keyword_relevance is not None for h in hits)
         llm_min = self.min_relevance if keyword_judged else self.llm_min_relevance
         score = self.relevance(hits)
-        allowed = gate(score, self.min_relevance, llm_min)
-        logit = self.decline_logit(hits, score)
-        if logit is not None and allowed is not Gate.DECLINE:
-            # above the off-topic floor the learned gate decides who may answer a single
-            # question: it reads the score together with two more signals
-            allowed = Gate.READER if logit > DECLINE_LOGIT else Gate.ANSWER
-        return allowed, score
-
-    def decline_logit(self, hits: list[Hit], score: float | None = None) -> float | None:
-        """The learned gate's log-odds that the docs do not answer (`rag.decline_model`),
-        or None where it does not judge: follow-ups condensed with their thread, CJK
-        questions judged by keywords, and an operator's own DOCBOT_MIN_RELEVANCE."""
-        if not (self.decline_model and hits) or hits[0].own_score is not None:
-            return None
-        if any(h.keyword_relevance is not None for h in hits):
-            return None
-        return unanswerable_logit(signals(hits, self.relevance(hits) if score is None else score))
+        return gate(score, self.min_relevance, llm_min), score
 
 
 def set_aside_signposts(hits: list[Hit]) -> list[Hit]:
