@@ -9,12 +9,14 @@ import pytest
 
 from bot.config import Settings
 from bot.types import Turn
+from rag.answerability import Term
 from rag.rerank import Reranker
 from rag.retrieve import (
     DEFAULT_LLM_MIN_RELEVANCE,
     DEFAULT_MIN_RELEVANCE,
     FOLLOWUP_SECTION_WEIGHT,
     LEAD,
+    OWN_COVER_WEIGHT,
     REPEAT,
     Gate,
     Hit,
@@ -23,6 +25,7 @@ from rag.retrieve import (
     condense_query,
     diversify,
     gate,
+    own_coverage,
     rank_fusion,
     rank_pages,
     rrf,
@@ -105,6 +108,32 @@ def test_a_followups_own_words_pick_the_section_but_not_the_page() -> None:
     assert [h.url for h in out] == [BASE + "a#random", BASE + "a#grid", BASE + "b#1"]
     assert section_order(random) == pytest.approx(0.8 + FOLLOWUP_SECTION_WEIGHT * 0.6)
     assert section_order(hit("a", "x", 0.7)) == 0.7  # a single question: its fused score
+
+
+def test_a_followups_own_words_weigh_in_on_the_page_too() -> None:
+    # "any rules on sentence length?" after a question on signing off commits: the thread's
+    # words keep the contributing page first; the style guide holds the follow-up's words
+    terms = (Term("sign", 2.0, True), Term("sentenc", 3.0, True), Term("length", 1.0, True))
+    own = frozenset({"sentenc", "length"})
+    thread_page, style_page = hit("contributing", "dco", 0.80), hit("style", "short", 0.72)
+    for h, words in ((thread_page, {"sign"}), (style_page, {"sentenc", "length"})):
+        h.terms, h.covered, h.own_terms = terms, frozenset(words), own
+    shares = own_coverage([thread_page, style_page], own)
+    assert shares == {BASE + "contributing": 0.0, BASE + "style": 1.0}
+    priors = {page: OWN_COVER_WEIGHT * share for page, share in shares.items()}
+    assert [p for p, _, _ in rank_pages([thread_page, style_page])][0] == BASE + "contributing"
+    assert [p for p, _, _ in rank_pages([thread_page, style_page], priors=priors)][0] == (
+        BASE + "style"
+    )
+
+
+def test_own_coverage_counts_a_pages_navigation_sections_and_nothing_for_no_hits() -> None:
+    terms = (Term("katib", 3.0, True),)
+    body, nav = hit("a", "body", 0.5), hit("a", "next", 0.4)
+    body.terms, nav.covered = terms, frozenset({"katib"})
+    body.signposts = (nav,)
+    assert own_coverage([body], frozenset({"katib"})) == {BASE + "a": 1.0}
+    assert own_coverage([], frozenset({"katib"})) == {}
 
 
 def test_diversify_keeps_page_firsts_first() -> None:
