@@ -342,6 +342,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_eval(sub).set_defaults(func=lambda a, s: run_eval(a, s))
 
+    from rag.calibrate import register as register_calibrate
+    from rag.calibrate import run as run_calibrate
+
+    register_calibrate(sub).set_defaults(func=lambda a, s: run_calibrate(a, s))
+
     p = sub.add_parser("stats", help="usage, declines, feedback and doc gaps from the answer log")
     p.add_argument("--days", type=int, default=30)
     p.add_argument("--json", action="store_true")
