@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -95,17 +96,29 @@ def write_set(path: Path) -> Path:
     return path
 
 
-def test_calibrate_prints_thresholds_for_the_live_index(
+@pytest.fixture
+def calibrate(
     tmp_path: Path,
     built_settings: Settings,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
-) -> None:
+) -> Callable[..., tuple[int, str, str]]:
+    """`docbot calibrate ARGS` against the shared test index: (exit code, stdout, stderr)."""
     monkeypatch.setenv("DOCBOT_DATA_DIR", str(built_settings.data_dir))
     monkeypatch.setenv("DOCBOT_STATE_URL", str(tmp_path / "state.sqlite3"))
-    questions = write_set(tmp_path / "mine.jsonl")
-    code = main(["--env-file", "absent.env", "calibrate", str(questions), "--max-declined", "0"])
-    out, err = capsys.readouterr()
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = main(["--env-file", "absent.env", "calibrate", *args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def test_calibrate_prints_thresholds_for_the_live_index(
+    tmp_path: Path, calibrate: Callable[..., tuple[int, str, str]]
+) -> None:
+    code, out, err = calibrate(str(write_set(tmp_path / "mine.jsonl")), "--max-declined", "0")
     assert code == 0, err
     assert out.startswith("5 questions (3 answerable, 2 unanswerable), embedding model ")
     assert "offline answerer: " in out and "0/3 answerable and 2/2 unanswerable" in out
@@ -113,14 +126,9 @@ def test_calibrate_prints_thresholds_for_the_live_index(
 
 
 def test_calibrate_says_what_is_wrong_with_a_bad_file(
-    tmp_path: Path,
-    built_settings: Settings,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path, calibrate: Callable[..., tuple[int, str, str]]
 ) -> None:
-    monkeypatch.setenv("DOCBOT_DATA_DIR", str(built_settings.data_dir))
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": "x"}\n')
-    code = main(["--env-file", "absent.env", "calibrate", str(bad)])
-    _, err = capsys.readouterr()
+    code, _, err = calibrate(str(bad))
     assert code == 2 and err.startswith("error: ") and "Traceback" not in err
