@@ -87,7 +87,7 @@ def fit_threshold(
     ordered = sorted(answerable)
     allowed = math.floor(max_declined * len(ordered) + 1e-9)
     keep = ordered[allowed]  # the lowest score that must stay above the threshold
-    below = ordered[allowed - 1] if allowed else keep - 2 * 0.005
+    below = ordered[allowed - 1] if allowed else keep - 0.01
     value = round((below + keep) / 2, 3)
     if value > keep:  # rounding must not decline the first kept question
         value = keep
@@ -169,7 +169,7 @@ def relevance_scores(
     unanswerable: list[float] = []
     for i, q in enumerate(questions, 1):
         hits = retriever.search(q.question, k=top_k, history=thread_turns(q.history))
-        (answerable if q.answerable else unanswerable).append(retriever.relevance(hits[:top_k]))
+        (answerable if q.answerable else unanswerable).append(retriever.relevance(hits))
         if i % 100 == 0:
             print(f"calibrate: {i}/{len(questions)} questions retrieved", file=sys.stderr)
     return answerable, unanswerable

@@ -643,7 +643,7 @@ class Retriever:
             return hits[:k]
         titles = index.titles.search(kw_tokens, TITLE_CANDIDATES) if index.titles else {}
         priors = {h.page_url: version_prior(h.page_url, legacy) for h in hits}
-        if own_terms and OWN_COVER_WEIGHT:
+        if own_terms:
             for page, share in own_coverage(hits, own_terms).items():
                 priors[page] += OWN_COVER_WEIGHT * share
         return arrange(hits, k, titles, priors)
