@@ -186,6 +186,20 @@ def salient_terms(
     return tuple(terms.values())
 
 
+def salient_words(
+    question: str, terms: Iterable[Term], correct: Callable[[str], str | None], floor: float
+) -> list[str]:
+    """The question's words, in order, whose term (`salient_terms`) weighs at least `floor`:
+    what it asks about without its chat ("trying to convince my manager to use kfp instead
+    of cron'd scripts" -> "kfp cron'd scripts"), for embedding on their own."""
+    keep = {t.token for t in terms if t.weight >= floor}
+    return [
+        word
+        for word in WORD.findall(question.lower())
+        if word not in STOPWORDS and any((correct(tok) or tok) in keep for tok in tokenize(word))
+    ]
+
+
 def coverage(terms: Iterable[Term], covered: set[str]) -> float:
     """IDF-weighted share of the terms found in the evidence (1.0 when there are none)."""
     total = 0.0

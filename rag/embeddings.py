@@ -181,7 +181,12 @@ class Embedder:
         return len(tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"])
 
     def embed_query(self, text: str) -> np.ndarray:
-        return self._encode([self.query_prefix + text])[0]
+        return self.embed_queries([text])[0]
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        """Several query texts in one encoder call: a question and its salient words cost
+        little more than the question alone."""
+        return self._encode([self.query_prefix + t for t in texts])
 
     def embed_passages(self, texts: list[str], *, show_progress: bool = False) -> np.ndarray:
         if not texts:

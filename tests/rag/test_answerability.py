@@ -16,6 +16,7 @@ from rag.answerability import (
     names_rare_word,
     relevance,
     salient_terms,
+    salient_words,
 )
 
 VOCAB = {"katib": 3, "database": 10, "mysql": 2, "trial": 40}
@@ -155,3 +156,18 @@ def test_a_word_the_docs_never_use_and_english_rarely_does_is_noted() -> None:
     assert not names_rare_word([Term("katib", 5.0, known=True)], common)  # the docs use it
     # a name the corpus lacks is already `names_missing`'s
     assert not names_rare_word([Term("slurm", 8.0, known=False, specific=True)], common)
+
+
+def test_salient_words_keep_the_questions_own_spelling_in_order_without_its_chat() -> None:
+    question = "dark mode q: can katb store a trial in mysql?"
+    floor = 0.3 * MAX_IDF
+    words = salient_words(question, terms_of(question), correct, floor)
+    # "katb" is kept as typed (embedding respells it), found through its corrected term;
+    # "trial" is a common corpus word and "dark", "mode", "store" ordinary words the docs
+    # never use, all weighing less than the floor; stop words go
+    assert words == ["katb", "mysql"]
+
+
+def test_salient_words_are_empty_when_nothing_weighs_enough() -> None:
+    question = "can a trial run"
+    assert salient_words(question, terms_of(question), correct, MAX_IDF) == []

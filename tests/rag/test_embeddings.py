@@ -48,6 +48,14 @@ def test_vectors_are_normalised_float32(embedder: Embedder) -> None:
     assert float(p[0] @ q) > float(p[1] @ q)  # related text is closer
 
 
+def test_queries_in_one_call_equal_each_embedded_alone(embedder: Embedder) -> None:
+    texts = ["why does my katib experiment never start trials", "katib experiment trials"]
+    both = embedder.embed_queries(texts)
+    assert both.shape == (2, 384)
+    for text, vector in zip(texts, both, strict=True):
+        assert np.allclose(vector, embedder.embed_query(text), atol=1e-5)
+
+
 def test_no_passages_gives_an_empty_matrix(embedder: Embedder) -> None:
     assert embedder.embed_passages([]).shape == (0, 384)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bot.config import Settings
@@ -499,3 +500,45 @@ def test_an_index_built_with_another_model_is_refused_clearly(
     (version.path / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(IndexStoreError, match="DOCBOT_EMBEDDING_MODEL"):
         Retriever(settings, embedder).refresh()
+
+
+def _vectors(
+    retriever: Retriever, question: str, monkeypatch: pytest.MonkeyPatch
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(ranks with, scores with, the question's own vector) for a question asked on its own.
+
+    In the small Widgetron docs no word reaches the corpus share the real docs use, so
+    every salient term counts here."""
+    monkeypatch.setattr("rag.retrieve.CONTENT_SHARE", 0.0)
+    retriever.refresh()
+    index = retriever.index
+    assert index is not None
+    terms = retriever._salient(index.keyword, question)
+    rank, score = retriever._query_vectors(index, question, terms)
+    return rank, score, retriever._embed_question(index, question)
+
+
+def test_a_questions_salient_words_rank_and_score_when_it_has_two_or_more(
+    retriever: Retriever, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rank, score, own = _vectors(retriever, "how do i restore a backup", monkeypatch)
+    assert rank is score
+    assert float(score @ own) < 0.999  # "restore backup" alone weighs in
+    assert abs(float(np.linalg.norm(score)) - 1.0) < 1e-5
+
+
+def test_one_salient_word_scores_but_the_question_still_ranks(
+    retriever: Retriever, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "backups" alone pulls towards any page about backups, not what the question asks
+    rank, score, own = _vectors(retriever, "and the backups?", monkeypatch)
+    assert np.allclose(rank, own)
+    assert not np.allclose(score, own)
+
+
+def test_a_question_of_only_chat_words_ranks_and_scores_as_itself(
+    retriever: Retriever, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rank, score, own = _vectors(retriever, "how do i do it?", monkeypatch)
+    assert np.allclose(rank, own)
+    assert np.allclose(score, own)
