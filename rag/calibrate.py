@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rag.evaluate import EvalQuestion, load_questions, thread_turns
+from rag.evaluate import NO_INDEX, EvalQuestion, load_questions, thread_turns
 
 # Defaults of --max-declined and --reader-max-declined: the target for the offline
 # answerer, and the share the reader gate's default was calibrated to.
@@ -185,7 +185,7 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         return 2
     retriever = Retriever(settings)
     if not retriever.refresh():
-        print("error: no index is live; run the ingest (scrape + index) first", file=sys.stderr)
+        print(NO_INDEX, file=sys.stderr)
         return 2
     if len(questions) >= ACCELERATE_FROM:
         retriever.embedder.accelerate()

@@ -37,6 +37,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 from bot.types import Turn
 
+# what `docbot eval` and `docbot calibrate` say before any ingest
+NO_INDEX = "error: no index is live; run the ingest (scrape + index) first"
+
 KINDS = ("single", "two_page", "unanswerable")
 ANSWERABLE_KINDS = ("single", "two_page")
 
@@ -642,7 +645,7 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     retriever = answerer.retriever
     retriever.embedder.accelerate()  # many questions: ONNX Runtime soon pays for itself
     if not retriever.refresh():
-        print("error: no index is live; run the ingest (scrape + index) first", file=sys.stderr)
+        print(NO_INDEX, file=sys.stderr)
         return 2
     k = max(int(args.k), SECTION_K)
 
