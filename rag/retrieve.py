@@ -573,8 +573,14 @@ class Retriever:
         return salient_terms(text, kw.correct, kw.idf, self._is_plain_word, kw.max_idf, kw.has_word)
 
     def _embed_question(self, index: LoadedIndex, text: str) -> np.ndarray:
-        """The query vector of `text`, its typos of corpus words fixed first (`RESPELL`)."""
-        return self.embedder.embed_query(index.keyword.respell(text) if RESPELL else text)
+        """The query vector of `text` (`_embed_questions`)."""
+        return self._embed_questions(index, [text])[0]
+
+    def _embed_questions(self, index: LoadedIndex, texts: list[str]) -> np.ndarray:
+        """The query vectors of `texts` in one encoder call, typos of corpus words fixed
+        first (`RESPELL`)."""
+        kw = index.keyword
+        return self.embedder.embed_queries([kw.respell(t) if RESPELL else t for t in texts])
 
     def _query_vectors(
         self, index: LoadedIndex, question: str, terms: tuple[Term, ...] | None
@@ -589,12 +595,12 @@ class Retriever:
         """
         kw = index.keyword
         texts = [question]
-        words: tuple[str, ...] = ()
+        words: list[str] = []
         if terms is not None:
-            words = tuple(salient_words(question, terms, kw.correct, CONTENT_SHARE * kw.max_idf))
+            words = salient_words(question, terms, kw.correct, CONTENT_SHARE * kw.max_idf)
             if words:
                 texts.append(" ".join(words))
-        vectors = self.embedder.embed_queries([kw.respell(t) if RESPELL else t for t in texts])
+        vectors = self._embed_questions(index, texts)
         if len(vectors) == 1:
             return vectors[0], vectors[0]
         mixed = vectors[0] + CONTENT_WEIGHT * vectors[1]
@@ -622,9 +628,8 @@ class Retriever:
             index, query, terms if query == question else None
         )
         n = min(CANDIDATES, len(index.chunks))
-        dense = index.collection.query(
-            query_embeddings=[rank_vec], n_results=n, include=["metadatas"]
-        )  # type: ignore[attr-defined]
+        collection = index.collection
+        dense = collection.query(query_embeddings=[rank_vec], n_results=n, include=["metadatas"])  # type: ignore[attr-defined]
         dense_rows = [int(m["row"]) for m in dense["metadatas"][0]]
         # the follow-up's own words twice, so they outweigh the thread's; the docs' words
         # for chat shorthand ("terminal" -> "cli") once
