@@ -23,8 +23,6 @@ from ingest.model import Page
 from rag.chunking import Chunk, chunk_pages
 from rag.embeddings import Embedder, get_embedder
 from rag.index_store import IndexStore, IndexStoreError, VersionInfo
-from rag.multilingual import uses_keyword_evidence
-from rag.sentences import build_sentence_vectors, by_content
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +47,6 @@ class IndexSummary:
     chunks: int = 0
     chunks_embedded: int = 0
     chunks_reused: int = 0
-    sentences: int = 0
-    sentences_embedded: int = 0
     embedding_model: str = ""
     device: str = ""
     seconds: dict[str, float] = field(default_factory=dict)
@@ -93,19 +89,16 @@ def is_ingest_running(settings: Settings) -> bool:
 
 def _reusable_vectors(
     store: IndexStore, previous: VersionInfo | None, model: str
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """The live version's chunk vectors and sentence vectors, by chunk content hash."""
+) -> dict[str, np.ndarray]:
     if previous is None or previous.manifest.get("embedding_model") != model:
-        return {}, {}
+        return {}
     try:
         chunks = store.read_chunks(previous)
         vectors = store.read_embeddings(previous)
-        sentences = store.read_sentences(previous)
     except (OSError, ValueError) as exc:
         log.warning("cannot reuse vectors of %s: %s", previous.id, exc)
-        return {}, {}
-    hashes = [c.content_hash for c in chunks]
-    return dict(zip(hashes, vectors, strict=True)), by_content(sentences, hashes)
+        return {}
+    return {c.content_hash: vectors[i] for i, c in enumerate(chunks)}
 
 
 def build_index(
@@ -152,7 +145,6 @@ def build_index(
         and previous.manifest.get("embedding_model") == embedder.name
         and previous.manifest.get("page_hashes") == page_hashes
         and previous.chunk_count == len(chunks)
-        and store.has_sentences(previous)
     ):
         # Nothing changed: keep serving the live version instead of copying it.
         summary.unchanged = True
@@ -161,7 +153,7 @@ def build_index(
         return summary
 
     t0 = time.perf_counter()
-    reuse, reuse_sentences = _reusable_vectors(store, previous, embedder.name)
+    reuse = _reusable_vectors(store, previous, embedder.name)
     dim = embedder.info.dimension
     vectors = np.zeros((len(chunks), dim), dtype=np.float32)
     todo: list[int] = []
@@ -188,18 +180,6 @@ def build_index(
     summary.seconds["embed"] = round(time.perf_counter() - t0, 3)
 
     t0 = time.perf_counter()
-    sentences, summary.sentences_embedded = build_sentence_vectors(
-        [c.text for c in chunks],
-        lambda texts: _embed_sentences(embedder, texts, progress),
-        dim,
-        lambda i: reuse_sentences.get(chunks[i].content_hash),
-        # CJK text under an English-only model: its cosines say nothing (rag.multilingual)
-        lambda sentence: not uses_keyword_evidence(sentence, embedder.name),
-    )
-    summary.sentences = len(sentences.vectors)
-    summary.seconds["sentences"] = round(time.perf_counter() - t0, 3)
-
-    t0 = time.perf_counter()
     manifest = {
         "embedding_model": embedder.name,
         "dimension": dim,
@@ -207,7 +187,7 @@ def build_index(
         "source": source,
         "page_hashes": page_hashes,
     }
-    version = store.write_version(chunks, vectors, manifest, sentences=sentences)
+    version = store.write_version(chunks, vectors, manifest)
     summary.version = version.id
     summary.seconds["write"] = round(time.perf_counter() - t0, 3)
 
@@ -221,11 +201,6 @@ def build_index(
     store.publish(version)
     summary.published = True
     return summary
-
-
-def _embed_sentences(embedder: Embedder, texts: list[str], progress: bool) -> np.ndarray:
-    log.info("embedding %d sentences on %s", len(texts), embedder.device)
-    return embedder.embed_passages(texts, show_progress=progress)
 
 
 def check_version(version: VersionInfo, settings: Settings, embedder: Embedder) -> str:

@@ -7,8 +7,6 @@ Layout under `<data_dir>/index/`:
         manifest.json         counts, embedding model, page hashes, checks
         chunks.jsonl          one Chunk per line (text for keyword search, reuse)
         embeddings.npy        float32 vectors, row i = line i of chunks.jsonl
-        sentences.npy         float16 vectors of the chunks' sentences (rag.sentences)
-        sentence_offsets.npy  chunk i's sentences are rows offsets[i]:offsets[i + 1]
         bm25/                 the keyword index
         chroma/               the embedded Chroma database (embedded mode)
     building/<id>/            a version being written; never read by the bot
@@ -38,8 +36,6 @@ import numpy as np
 
 from bot.config import Settings
 from rag.chunking import Chunk
-from rag.sentences import DTYPE as SENTENCE_DTYPE
-from rag.sentences import SentenceVectors
 
 log = logging.getLogger(__name__)
 
@@ -162,25 +158,6 @@ class IndexStore:
     def read_embeddings(version: VersionInfo, *, mmap: bool = True) -> np.ndarray:
         return np.load(version.path / "embeddings.npy", mmap_mode="r" if mmap else None)
 
-    @staticmethod
-    def has_sentences(version: VersionInfo) -> bool:
-        return (version.path / "sentence_offsets.npy").exists()
-
-    @staticmethod
-    def read_sentences(version: VersionInfo) -> SentenceVectors | None:
-        """The version's sentence vectors; None for a version built before they existed."""
-        vectors_path = version.path / "sentences.npy"
-        offsets_path = version.path / "sentence_offsets.npy"
-        if not (vectors_path.exists() and offsets_path.exists()):
-            return None
-        offsets = np.load(offsets_path)
-        vectors = np.load(vectors_path, mmap_mode="r")
-        if len(offsets) != version.chunk_count + 1 or int(offsets[-1]) != len(vectors):
-            raise IndexStoreError(
-                f"index {version.id}: sentence vectors do not match its {version.chunk_count} chunks"
-            )
-        return SentenceVectors(offsets, vectors)
-
     # writing ---------------------------------------------------------------
     def write_version(
         self,
@@ -189,17 +166,12 @@ class IndexStore:
         manifest: dict[str, Any],
         *,
         version_id: str | None = None,
-        sentences: SentenceVectors | None = None,
     ) -> VersionInfo:
         """Write a complete version aside (not yet live). Returns it for checks."""
         from rag.keyword import build_keyword_index
 
         if len(chunks) != len(embeddings):
             raise IndexStoreError(f"{len(chunks)} chunks but {len(embeddings)} vectors")
-        if sentences is not None and sentences.chunk_count != len(chunks):
-            raise IndexStoreError(
-                f"{len(chunks)} chunks but sentence vectors for {sentences.chunk_count}"
-            )
         vid = version_id or new_version_id()
         work = self.building_dir / vid
         if work.exists():
@@ -209,9 +181,6 @@ class IndexStore:
             for chunk in chunks:
                 fh.write(json.dumps(chunk.to_dict(), ensure_ascii=False) + "\n")
         np.save(work / "embeddings.npy", np.asarray(embeddings, dtype=np.float32))
-        if sentences is not None:
-            np.save(work / "sentences.npy", np.asarray(sentences.vectors, dtype=SENTENCE_DTYPE))
-            np.save(work / "sentence_offsets.npy", np.asarray(sentences.offsets, dtype=np.int64))
         build_keyword_index(chunks, work / "bm25")
         self._write_vectors(vid, work, chunks, embeddings)
         manifest = {

@@ -106,7 +106,6 @@ from rag.multilingual import (
     keyword_relevance,
     uses_keyword_evidence,
 )
-from rag.sentences import SentenceVectors
 from rag.synonyms import expansion, load_synonyms
 from rag.versions import legacy_bonus, version_prior
 
@@ -147,25 +146,17 @@ OWN_COVER_WEIGHT = 0.2
 # plain vector. Grid: weight 0.3 / 0.5 / 0.8 / 1.5, share 0 / 0.2 / 0.3 / 0.4.
 CONTENT_WEIGHT = 0.5
 CONTENT_SHARE = 0.3
-# The best sentence cosine of the hits (rag.sentences; the question's own vector, or the
-# condensed follow-up's), times this, averaged with the best section cosine: what the
-# decline starts from (`best_similarity`). On the 27 seen single sets, at thresholds
-# fitted to decline 57 of 1,141 answerable questions (5 %): unanswerable declined 351 ->
-# 383 of 480; at 22 (2 %, the language-model gate) 305 -> 324. Weight 1: 372 / 319,
-# 2: 382 / 322, 5: 385 / 325, sentences alone: 383 / 327; with the navigation sections'
-# sentences as well: 381 / 323.
-SENTENCE_WEIGHT = 3.0
 # Calibrated with the packaged MiniLM on the three dev sets together: below this
 # combined relevance (see rag.answerability) the docs most likely don't cover it.
 # Rechecked with the English lexicon (rag.lexicon) on the six seen sets together: 4.6 %
 # of their answerable questions fall below it, and 70 % of the unanswerable ones.
-DEFAULT_MIN_RELEVANCE = 0.33
+DEFAULT_MIN_RELEVANCE = 0.29
 # The gate before a language model that reads the sources and can reply NOT_IN_DOCS
 # (rag.prompt.NOT_COVERED), calibrated on the five seen question sets together: at most
 # 2 % of answerable questions fall below it (1.8 % leave-one-set-out), and so do all their
 # off-topic ones; the model judges the rest. Never above the offline answerer's threshold.
 # With the lexicon, on six sets: 1.5 % of answerable questions below it.
-DEFAULT_LLM_MIN_RELEVANCE = 0.25
+DEFAULT_LLM_MIN_RELEVANCE = 0.20
 FOLLOWUP_MAX_WORDS = 8
 # A follow-up is joined with at most this many earlier questions of its thread.
 FOLLOWUP_MAX_JOINED = 3
@@ -201,9 +192,6 @@ class Hit:
     # The page's navigation sections among the candidates ("Next steps", "See also"):
     # never shown or cited, but their words show the docs know the topic (`relevance`).
     signposts: tuple[Hit, ...] = ()
-    # The best cosine of the question and one sentence of this section (rag.sentences);
-    # None when the index has no sentence vectors or the section no sentence.
-    sentence_score: float | None = None
 
     @property
     def url(self) -> str:
@@ -230,7 +218,6 @@ class LoadedIndex:
     pages: int = 0
     extras: dict[str, object] = field(default_factory=dict)
     titles: TitleIndex | None = None
-    sentences: SentenceVectors | None = None
 
 
 class Gate(str, Enum):
@@ -494,13 +481,6 @@ class Retriever:
         started = time.perf_counter()
         chunks = self.store.read_chunks(version)
         embeddings = self.store.read_embeddings(version)
-        sentences = self.store.read_sentences(version)
-        if sentences is None:
-            log.warning(
-                "index version %s has no sentence vectors: declines are judged on whole "
-                "sections, less sharply; re-run `docbot index` to add them",
-                version.id,
-            )
         keyword = KeywordIndex(version.path / "bm25", len(chunks))
         client = chroma_client(self.settings, version.path)
         collection = client.get_collection(collection_name(version.id), embedding_function=None)
@@ -528,7 +508,6 @@ class Retriever:
             stamp,
             pages=version.page_count,
             titles=titles,
-            sentences=sentences,
         )
 
     def _tokenizes_whole(self, word: str) -> bool:
@@ -605,15 +584,14 @@ class Retriever:
 
     def _query_vectors(
         self, index: LoadedIndex, question: str, terms: tuple[Term, ...] | None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The vectors `_search` ranks with, scores with (`Hit.score`, which declines),
-        and the question's own (`_embed_question`), which sentences are compared with.
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The vectors `_search` ranks with and scores with (`Hit.score`, which declines).
 
-        All three are the question's unless it is asked on its own (`terms` given) and has
-        salient words: then CONTENT_WEIGHT times the vector of those words alone is added,
-        normalised, and scores; it ranks too when there are two or more words. One word
-        alone ("jupyter") pulls towards any page about it, not the one the question asks
-        for, so the question's own vector still ranks. One encode call.
+        Both are the question's (`_embed_question`) unless it is asked on its own (`terms`
+        given) and has salient words: then CONTENT_WEIGHT times the vector of those words
+        alone is added, normalised, and scores; it ranks too when there are two or more
+        words. One word alone ("jupyter") pulls towards any page about it, not the one the
+        question asks for, so the question's own vector still ranks. One encode call.
         """
         kw = index.keyword
         texts = [question]
@@ -624,10 +602,10 @@ class Retriever:
                 texts.append(" ".join(words))
         vectors = self._embed_questions(index, texts)
         if len(vectors) == 1:
-            return vectors[0], vectors[0], vectors[0]
+            return vectors[0], vectors[0]
         mixed = vectors[0] + CONTENT_WEIGHT * vectors[1]
         mixed /= np.linalg.norm(mixed) or 1.0
-        return (mixed if len(words) > 1 else vectors[0]), mixed, vectors[0]
+        return (mixed if len(words) > 1 else vectors[0]), mixed
 
     def _search(
         self,
@@ -646,7 +624,7 @@ class Retriever:
         dense_scale, _ = fusion_weights(query, self.embedder.name)
         kw = index.keyword
         terms = self._salient(kw, query)
-        rank_vec, score_vec, own_vec = self._query_vectors(
+        rank_vec, score_vec = self._query_vectors(
             index, query, terms if query == question else None
         )
         n = min(CANDIDATES, len(index.chunks))
@@ -709,18 +687,14 @@ class Retriever:
         if reranker is not None:
             hits = reranker.rerank(query, hits)  # type: ignore[attr-defined]
         hits = set_aside_signposts(hits)
-        if diverse:
-            titles = index.titles.search(kw_tokens, TITLE_CANDIDATES) if index.titles else {}
-            priors = {h.page_url: version_prior(h.page_url, legacy) for h in hits}
-            if own_terms:
-                for page, share in own_coverage(hits, own_terms).items():
-                    priors[page] += OWN_COVER_WEIGHT * share
-            hits = arrange(hits, k, titles, priors)
-        hits = hits[:k]
-        if index.sentences is not None:
-            for hit in hits:
-                hit.sentence_score = index.sentences.best(hit.row, own_vec)
-        return hits
+        if not diverse:
+            return hits[:k]
+        titles = index.titles.search(kw_tokens, TITLE_CANDIDATES) if index.titles else {}
+        priors = {h.page_url: version_prior(h.page_url, legacy) for h in hits}
+        if own_terms:
+            for page, share in own_coverage(hits, own_terms).items():
+                priors[page] += OWN_COVER_WEIGHT * share
+        return arrange(hits, k, titles, priors)
 
     def relevance(self, hits: list[Hit]) -> float:
         """The combined score `is_relevant` thresholds (-1.0 for no hits)."""
@@ -744,9 +718,7 @@ class Retriever:
             # "is there a discord too?") asks about that thing: the thread's well-covered
             # words must not outvote it
             cover = min(cover, coverage(own, covered))
-        return relevance(
-            best_similarity(hits, evidence), cover, names_missing(terms) or own_missing
-        )
+        return relevance(max(h.score for h in evidence), cover, names_missing(terms) or own_missing)
 
     def is_relevant(self, hits: list[Hit]) -> bool:
         """Whether any model, the offline one included, may answer from these hits."""
@@ -766,17 +738,6 @@ class Retriever:
         llm_min = self.min_relevance if keyword_judged else self.llm_min_relevance
         score = self.relevance(hits)
         return gate(score, self.min_relevance, llm_min), score
-
-
-def best_similarity(hits: list[Hit], evidence: list[Hit]) -> float:
-    """The similarity the decline starts from: the best section cosine over the evidence
-    (the hits and their navigation sections), blended with the best sentence cosine of
-    the hits when the index has sentence vectors (`SENTENCE_WEIGHT`)."""
-    best = max(h.score for h in evidence)
-    sentences = [h.sentence_score for h in hits if h.sentence_score is not None]
-    if not sentences:
-        return best
-    return (best + SENTENCE_WEIGHT * max(sentences)) / (1.0 + SENTENCE_WEIGHT)
 
 
 def own_coverage(hits: list[Hit], own: frozenset[str]) -> dict[str, float]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import rag.extractive
@@ -17,6 +18,7 @@ from bench import (
     bench_korean,
     bench_quality,
     compare_quality,
+    decline_signals,
     fact_locations,
     used_sections,
 )
@@ -125,3 +127,30 @@ def test_fact_locations_counts_every_fact_of_the_answered_questions(
     counts = fact_locations.locate(retriever, provider, load_questions(path), k=5)
     assert counts == {"quoted": 1}  # q1's fact; the canteen has none, the follow-up is skipped
     assert "quoted" in fact_locations.format_counts(counts)
+
+
+def test_decline_signals_reads_every_signal_off_the_hits_the_bot_would_use(
+    retriever: Retriever,
+) -> None:
+    signals = decline_signals.Signals(retriever, top_k=5)
+    answered = signals.of(QUESTIONS[0]["question"], [])
+    canteen = signals.of(QUESTIONS[1]["question"], [])
+    followup = signals.of(FOLLOWUP["question"], FOLLOWUP["history"])
+    assert answered is not None and canteen is not None and followup is not None
+    assert set(decline_signals.SIGNALS) | {"relevance"} <= set(answered)
+    assert answered["sentence"] > canteen["sentence"]
+    assert answered["relevance"] > canteen["relevance"]
+
+
+def test_decline_signals_blend_and_logistic_on_worked_examples() -> None:
+    row = {"relevance": 0.3, "section": 0.5, "sentence": 0.9}
+    # the section cosine inside the relevance is replaced by (0.5 + 3 * 0.9) / 4
+    assert decline_signals.blended([row], 3.0)[0] == pytest.approx(0.3 - 0.5 + 0.8)
+    x = np.array([[0.1], [0.2], [0.3], [0.7], [0.8], [0.9]])
+    y = np.array([0, 0, 0, 1, 1, 1])
+    w = decline_signals.logistic(x, y)
+    assert w[0] > 0 and (x @ w[:-1] + w[-1] > 0).tolist() == [False] * 3 + [True] * 3
+    assert decline_signals.sentences("Next steps\nRead the backup guide. Then restore it now.") == [
+        "Read the backup guide.",
+        "Then restore it now.",
+    ]

@@ -80,9 +80,8 @@ def test_a_forced_rebuild_of_unchanged_docs_reuses_every_vector(
     second = build(corpus_dir, settings, embedder, force=True)
     assert second.published and second.version != first.version
     assert second.previous_version == first.version
-    assert second.chunks_embedded == 0 and second.sentences_embedded == 0
+    assert second.chunks_embedded == 0
     assert second.chunks_reused == second.chunks == first.chunks
-    assert second.sentences == first.sentences > 0
 
 
 def test_one_changed_page_re_embeds_only_its_chunks(
@@ -96,35 +95,6 @@ def test_one_changed_page_re_embeds_only_its_chunks(
     summary = build(corpus_dir, settings, embedder)
     assert summary.chunks_embedded == 1  # only the changed section
     assert summary.chunks_reused == summary.chunks - 1
-    assert 0 < summary.sentences_embedded < summary.sentences  # that section's sentences
-
-
-def test_every_chunk_gets_its_sentence_vectors_and_search_scores_them(
-    corpus_dir: Path, settings: Settings, embedder: Embedder
-) -> None:
-    summary = build(corpus_dir, settings, embedder)
-    store = IndexStore(settings)
-    sentences = store.read_sentences(store.current())  # type: ignore[arg-type]
-    assert sentences is not None and sentences.chunk_count == summary.chunks
-    assert summary.sentences_embedded == summary.sentences == len(sentences.vectors) > 0
-    hits = Retriever(settings, embedder).search("how often do backups run?", k=3)
-    assert hits and all(h.sentence_score is not None for h in hits)
-
-
-def test_a_live_version_without_sentence_vectors_is_rebuilt_even_if_nothing_changed(
-    corpus_dir: Path, settings: Settings, embedder: Embedder
-) -> None:
-    first = build(corpus_dir, settings, embedder)
-    store = IndexStore(settings)
-    live = store.current()
-    assert live is not None
-    for name in ("sentences.npy", "sentence_offsets.npy"):  # as built before they existed
-        (live.path / name).unlink()
-    hits = Retriever(settings, embedder).search("how often do backups run?", k=3)
-    assert hits and all(h.sentence_score is None for h in hits)  # still serves
-    second = build(corpus_dir, settings, embedder)
-    assert second.published and not second.unchanged and second.version != first.version
-    assert second.chunks_embedded == 0 and second.sentences_embedded == second.sentences
 
 
 def test_a_removed_page_disappears_from_retrieval(

@@ -17,7 +17,6 @@ from rag.index_store import (
     collection_name,
     page_counts,
 )
-from rag.sentences import SentenceVectors
 
 
 def chunks(n: int, page: str = "https://docs.example.com/a/") -> list[Chunk]:
@@ -158,35 +157,3 @@ def test_version_ids_sort_in_creation_order_even_within_one_second() -> None:
         ids.append(new_version_id())
         time.sleep(0.001)  # builds are never closer than this
     assert ids == sorted(ids) and len(set(ids)) == 20
-
-
-def test_sentence_vectors_are_written_and_read_back_with_the_version(store: IndexStore) -> None:
-    sentences = SentenceVectors(np.array([0, 2, 2, 3]), vectors(3).astype(np.float16))
-    version = store.write_version(
-        chunks(3), vectors(3), {"pages": 1}, version_id="v1", sentences=sentences
-    )
-    read = store.read_sentences(version)
-    assert read is not None and store.has_sentences(version)
-    assert read.offsets.tolist() == [0, 2, 2, 3]
-    assert np.array_equal(np.asarray(read.vectors), sentences.vectors)
-
-
-def test_a_version_built_before_sentence_vectors_reads_as_none(store: IndexStore) -> None:
-    version = write(store, vid="v1")
-    assert store.read_sentences(version) is None and not store.has_sentences(version)
-
-
-def test_sentence_vectors_for_other_chunks_are_refused(store: IndexStore) -> None:
-    sentences = SentenceVectors(np.array([0, 1]), vectors(1).astype(np.float16))
-    with pytest.raises(IndexStoreError, match="sentence vectors for 1"):
-        store.write_version(chunks(3), vectors(3), {}, sentences=sentences)
-
-
-def test_sentence_vectors_that_do_not_match_the_chunks_are_a_clear_error(
-    store: IndexStore,
-) -> None:
-    version = write(store, vid="v1")
-    np.save(version.path / "sentence_offsets.npy", np.array([0, 1]))
-    np.save(version.path / "sentences.npy", vectors(1).astype(np.float16))
-    with pytest.raises(IndexStoreError, match="do not match its 3 chunks"):
-        store.read_sentences(version)

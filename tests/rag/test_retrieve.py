@@ -19,12 +19,10 @@ from rag.retrieve import (
     LEAD,
     OWN_COVER_WEIGHT,
     REPEAT,
-    SENTENCE_WEIGHT,
     Gate,
     Hit,
     Retriever,
     arrange,
-    best_similarity,
     condense_query,
     diversify,
     gate,
@@ -516,9 +514,8 @@ def _vectors(
     index = retriever.index
     assert index is not None
     terms = retriever._salient(index.keyword, question)
-    rank, score, own = retriever._query_vectors(index, question, terms)
-    assert np.allclose(own, retriever._embed_question(index, question))
-    return rank, score, own
+    rank, score = retriever._query_vectors(index, question, terms)
+    return rank, score, retriever._embed_question(index, question)
 
 
 def test_a_questions_salient_words_rank_and_score_when_it_has_two_or_more(
@@ -545,27 +542,3 @@ def test_a_question_of_only_chat_words_ranks_and_scores_as_itself(
     rank, score, own = _vectors(retriever, "how do i do it?", monkeypatch)
     assert np.allclose(rank, own)
     assert np.allclose(score, own)
-
-
-def test_without_sentence_vectors_the_decline_starts_from_the_best_section_cosine() -> None:
-    hits = [hit("a", "x", 1.0, score=0.4)]
-    nav = hit("a", "next-steps", 0.5, score=0.6)  # navigation counts as evidence
-    assert best_similarity(hits, [*hits, nav]) == pytest.approx(0.6)
-
-
-def test_the_best_sentence_of_the_hits_weighs_in_with_sentence_weight() -> None:
-    first = replace(hit("a", "x", 1.0, score=0.4), sentence_score=0.7)
-    second = replace(hit("b", "y", 0.9, score=0.3), sentence_score=0.5)
-    third = hit("c", "z", 0.8, score=0.2)  # a section without sentences
-    blended = (0.4 + SENTENCE_WEIGHT * 0.7) / (1 + SENTENCE_WEIGHT)
-    assert best_similarity([first, second, third], [first, second, third]) == pytest.approx(blended)
-
-
-def test_a_question_one_sentence_answers_scores_above_one_that_only_shares_the_topic(
-    retriever: Retriever,
-) -> None:
-    """Same Widgetron docs, same topic: one question a sentence says, one it doesn't."""
-    answered = retriever.search("how often do backups run?", k=3)
-    topic_only = retriever.search("can backups be encrypted with a hardware key?", k=3)
-    assert answered[0].sentence_score is not None and topic_only[0].sentence_score is not None
-    assert retriever.relevance(answered) > retriever.relevance(topic_only)
