@@ -137,7 +137,8 @@ def test_decline_signals_reads_every_signal_off_the_hits_the_bot_would_use(
     canteen = signals.of(QUESTIONS[1]["question"], [])
     followup = signals.of(FOLLOWUP["question"], FOLLOWUP["history"])
     assert answered is not None and canteen is not None and followup is not None
-    assert set(decline_signals.SIGNALS) | {"relevance"} <= set(answered)
+    assert set(decline_signals.SIGNALS) | {"relevance", "tokens"} <= set(answered)
+    assert answered["tokens"] >= 1
     assert answered["sentence"] > canteen["sentence"]
     assert answered["relevance"] > canteen["relevance"]
 
@@ -150,6 +151,19 @@ def test_decline_signals_blend_and_logistic_on_worked_examples() -> None:
     y = np.array([0, 0, 0, 1, 1, 1])
     w = decline_signals.logistic(x, y)
     assert w[0] > 0 and (x @ w[:-1] + w[-1] > 0).tolist() == [False] * 3 + [True] * 3
+    # declines split by question length (keyword tokens): bands <6, 6-8, >=9
+    scores = np.array([0.1, 0.5, 0.1, 0.1, 0.5, 0.1])
+    labels = np.array([1, 1, 0, 0, 1, 0])
+    lengths = np.array([3.0, 7.0, 4.0, 8.0, 12.0, 20.0])
+    assert decline_signals.by_length(scores, labels, lengths, 0.3) == (
+        "<6: 1/1 ans, 1/1 unans; 6-8: 0/1 ans, 1/1 unans; >=9: 0/1 ans, 1/1 unans"
+    )
+    # weighted by where the answerable questions are: one short (its band's unanswerable
+    # declined 1/1), two long (1/2): 1/3 * 1 + 2/3 * 1/2
+    scores = np.array([0.5, 0.1, 0.5, 0.5, 0.1, 0.5])
+    labels = np.array([1, 0, 1, 1, 0, 0])
+    lengths = np.array([3.0, 4.0, 12.0, 14.0, 15.0, 16.0])
+    assert decline_signals.length_matched(scores, labels, lengths, 0.3) == pytest.approx(2 / 3)
     assert decline_signals.sentences("Next steps\nRead the backup guide. Then restore it now.") == [
         "Read the backup guide.",
         "Then restore it now.",
