@@ -88,6 +88,7 @@ class Signals:
         if not hits:
             return None
         r = self.retriever
+        keyword = r.index.keyword  # type: ignore[union-attr]  # the search just loaded it
         text = r.condense(question, turns) if history else question
         evidence = [*hits, *(s for h in hits for s in h.signposts)]
         terms = hits[0].terms
@@ -99,13 +100,13 @@ class Signals:
         return {
             "relevance": r.relevance(hits),
             "section": section,
-            "sentence": self.best_sentence(hits, r.index.keyword.respell(text)),  # type: ignore[union-attr]
+            "sentence": self.best_sentence(hits, keyword.respell(text)),
             "coverage": coverage(terms, set().union(*(h.covered for h in evidence))),
             "page_coverage": max(coverage(terms, words) for words in pages.values()),
             "first_coverage": coverage(terms, set(hits[0].covered)),
             "second": scores[1] if len(scores) > 1 else scores[0],
             "names": float(names_missing(terms)),
-            "tokens": float(len(r.index.keyword.query_tokens(text))),  # type: ignore[union-attr]
+            "tokens": float(len(keyword.query_tokens(text))),
         }
 
 
@@ -152,15 +153,13 @@ def counts(scores: np.ndarray, y: np.ndarray, threshold: float) -> str:
 
 def bands(lengths: np.ndarray) -> list[tuple[str, np.ndarray]]:
     """(name, mask) of each length band (`LENGTH_BANDS`), shortest first."""
-    edges = (0, *LENGTH_BANDS)
     out = []
-    for i, low in enumerate(edges):
-        if i + 1 < len(edges):
-            high = edges[i + 1]
+    for low, high in zip((0, *LENGTH_BANDS), (*LENGTH_BANDS, None), strict=True):
+        if high is None:
+            out.append((f">={low}", lengths >= low))
+        else:
             name = f"<{high}" if low == 0 else f"{low}-{high - 1}"
             out.append((name, (lengths >= low) & (lengths < high)))
-        else:
-            out.append((f">={low}", lengths >= low))
     return out
 
 
