@@ -131,6 +131,16 @@ def test_words_the_tokenizer_knows_and_their_variants_are_ordinary_language() ->
     assert ordinary("pw") and ordinary("dep")  # shorthand
 
 
+def test_rare_verbs_and_adjectives_are_ordinary_language() -> None:
+    # English uses them to say what happens, never to name a product: "can i tweak a
+    # running experiment", "a flaky step", "the experiment is hogging the gpus"
+    for word in ("tweak", "hogging", "flaky", "encrypt", "fancier", "air-gapped"):
+        assert ordinary(word), word
+    # nouns and made-up words still name things the docs can't be about
+    for word in ("iceberg", "okta", "pagerduty"):
+        assert not ordinary(word), word
+
+
 def test_unknown_names_are_not_ordinary() -> None:
     assert not ordinary("slurm")
     assert not ordinary("terraform")  # "terra" + "form": the head is no corpus word

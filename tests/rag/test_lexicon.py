@@ -36,3 +36,26 @@ def test_without_wordfreq_no_word_is_common(monkeypatch) -> None:  # noqa: ANN00
         lexicon._zipf.cache_clear()
         lexicon.is_common.cache_clear()
     assert lexicon.is_common("office")
+
+
+def test_verbs_adjectives_and_adverbs_describe_in_any_inflection() -> None:
+    for word in ("tweak", "hogging", "flaky", "fancier", "encrypt", "nightly", "run"):
+        assert lexicon.describes(word), word
+
+
+def test_nouns_and_names_do_not_describe() -> None:
+    for word in ("iceberg", "dishwasher", "terraform", "datadog", "slurm", "okta", "", "qzxkvw"):
+        assert not lexicon.describes(word), word
+
+
+def test_without_lemminflect_no_word_describes(monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setitem(sys.modules, "lemminflect", None)
+    lexicon._lemmas.cache_clear()
+    lexicon.describes.cache_clear()
+    try:
+        assert not lexicon.describes("tweak")
+    finally:
+        monkeypatch.undo()
+        lexicon._lemmas.cache_clear()
+        lexicon.describes.cache_clear()
+    assert lexicon.describes("tweak")
