@@ -33,9 +33,8 @@ Which words count, and how much:
   does not use either is a name ("datadog", "keycloak", "databricks").
 
 The decision combines both signals in one score (`relevance`: the coverage
-weight, a fixed penalty when the question names something the corpus never
-mentions, and a smaller one when the best-ranked section only introduces its
-component, `is_overview`), thresholded by `rag.retrieve.Retriever.gate`;
+weight, and a fixed penalty when the question names something the corpus
+never mentions), thresholded by `rag.retrieve.Retriever.gate`;
 calibrated on the three dev sets in tests/data/ together and measured on the
 held-out set there, which is never tuned on. Honest limits: with MiniLM, questions about
 an uncovered feature of a covered component ("a mobile app for pipelines",
@@ -45,7 +44,6 @@ or all in the docs.
 
 from __future__ import annotations
 
-import re
 import string
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -57,20 +55,6 @@ from rag.tokenize import STOPWORDS, WORD, tokenize, word_parts
 COVERAGE_WEIGHT = 0.25
 # Subtracted from relevance when the question names something the corpus never mentions.
 MISSING_NAME_PENALTY = 0.2
-# Subtracted from relevance when the best-ranked section introduces its component
-# (`is_overview`). On the 30 seen single sets, with the thresholds moved to keep their
-# answerable declines (0.29 -> 0.27, 0.20 -> 0.19): unanswerable declined 421 -> 434 and
-# 354 -> 372 of 534, answerable 79 -> 80 and 30 -> 27 of 1,267 (docs/benchmarks.md).
-OVERVIEW_PENALTY = 0.1
-# Headings of sections that introduce a component rather than document a task; a page's
-# lead counts when the page itself is titled so.
-OVERVIEW_HEADING = re.compile(
-    r"(overview|introduction|getting started|what is|why use|who is this for|key benefits"
-    r"|core features)\b",
-    re.IGNORECASE,
-)
-# Separates the headings of a section's breadcrumb ("Overview › What is Katib?").
-BREADCRUMB = "›"
 # Weight of a never-seen ordinary word, as a share of the highest IDF.
 ORDINARY_UNKNOWN_SHARE = 0.15
 # Weight of a corpus word the tokenizer knows whole (ordinary language), as a share of its IDF.
@@ -233,35 +217,12 @@ def coverage(terms: Iterable[Term], covered: set[str]) -> float:
     return found / total if total > 0 else 1.0
 
 
-def relevance(
-    best_cosine: float, cover: float, names_missing: bool = False, overview: bool = False
-) -> float:
+def relevance(best_cosine: float, cover: float, names_missing: bool = False) -> float:
     """One number to threshold: dense similarity, lowered by uncovered salient terms,
-    lowered further when the question names something the corpus never mentions
-    (the embedding model, splitting "slurm" into pieces, barely notices it), and a
-    little when the best the docs offer is a component's overview (`is_overview`)."""
+    and lowered further when the question names something the corpus never mentions
+    (the embedding model, splitting "slurm" into pieces, barely notices it)."""
     penalty = MISSING_NAME_PENALTY if names_missing else 0.0
-    if overview:
-        penalty += OVERVIEW_PENALTY
     return best_cosine - COVERAGE_WEIGHT * (1.0 - cover) - penalty
-
-
-def is_overview(title: str, section: str) -> bool:
-    """Whether a section introduces its component ("What is Kubeflow Spark Operator?",
-    "Key Benefits", an Overview page's lead) rather than documenting a task.
-
-    A question the docs don't answer but whose component they document ("does the spark
-    operator support spark connect", "can katib trials be put on spot instances") lands
-    on the component's overview: it matches the component's name and little else. On the
-    30 seen single sets the first hit is an overview for 12 % of the long answerable
-    questions (nine keyword tokens or more) and for 47 % of the long unanswerable ones
-    that pass the gate. `section` is the heading path, the page title first.
-    """
-    heading = section.split(BREADCRUMB)[-1].strip()
-    if OVERVIEW_HEADING.match(heading):
-        return True
-    page = title.strip()
-    return heading == page and bool(OVERVIEW_HEADING.match(page))
 
 
 def names_missing(terms: Iterable[Term]) -> bool:

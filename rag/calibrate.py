@@ -1,6 +1,6 @@
 """Calibrate the decline thresholds on your own question sets (`docbot calibrate`).
 
-The defaults (`DEFAULT_MIN_RELEVANCE` 0.27, `DEFAULT_LLM_MIN_RELEVANCE` 0.19 in
+The defaults (`DEFAULT_MIN_RELEVANCE` 0.29, `DEFAULT_LLM_MIN_RELEVANCE` 0.20 in
 `rag.retrieve`) were calibrated with the packaged MiniLM on the Kubeflow question sets in
 tests/data/. Another embedding model (`DOCBOT_EMBEDDING_MODEL`) puts cosines on another
 scale, and another docs set may sit differently on it: an operator who switches either

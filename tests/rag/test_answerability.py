@@ -9,11 +9,9 @@ from rag.answerability import (
     MISSING_NAME_PENALTY,
     ORDINARY_KNOWN_SHARE,
     ORDINARY_UNKNOWN_SHARE,
-    OVERVIEW_PENALTY,
     Term,
     coverage,
     is_ordinary_word,
-    is_overview,
     names_missing,
     names_rare_word,
     relevance,
@@ -108,25 +106,6 @@ def test_coverage_is_the_weighted_share_found() -> None:
     assert coverage(terms, {"katib"}) == 0.75
     assert coverage(terms, set()) == 0.0
     assert coverage((), set()) == 1.0  # nothing to check: no penalty
-
-
-def test_sections_that_introduce_a_component_are_overviews() -> None:
-    assert is_overview("Overview", "Overview › What is Kubeflow Spark Operator?")
-    assert is_overview("Trainer", "Trainer › Why use Kubeflow Trainer › Key Benefits")
-    assert is_overview("Overview", "Overview")  # an Overview page's lead
-    assert is_overview("Run a Pipeline", "Run a Pipeline › Overview")
-
-
-def test_sections_that_document_a_task_are_not_overviews() -> None:
-    assert not is_overview("Getting started", "Getting started › Deploy an inference endpoint")
-    assert not is_overview("Katib Architecture", "Katib Architecture")
-    assert not is_overview("Introduction", "Introduction › How to use Feast with Kubeflow")
-    assert not is_overview("Caching", "Caching › Disabling caching › Overviews of cached runs")
-
-
-def test_an_overview_as_the_best_evidence_lowers_relevance_a_little() -> None:
-    assert math.isclose(relevance(0.6, 1.0, overview=True), 0.6 - OVERVIEW_PENALTY)
-    assert OVERVIEW_PENALTY < MISSING_NAME_PENALTY  # a hint, not a verdict
 
 
 def test_relevance_lowers_cosine_by_missing_coverage() -> None:
