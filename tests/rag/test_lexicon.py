@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from rag import lexicon
 
@@ -23,18 +25,26 @@ def test_zipf_is_zero_for_nothing_or_unknown_words() -> None:
     assert 0.0 < lexicon.zipf("wiki") < lexicon.zipf("the")
 
 
-def test_without_wordfreq_no_word_is_common(monkeypatch) -> None:  # noqa: ANN001
-    # a trimmed install: the tokenizer alone then judges unknown words, as before the lexicon
-    monkeypatch.setitem(sys.modules, "wordfreq", None)  # makes `import wordfreq` fail
-    lexicon._zipf.cache_clear()
-    lexicon.is_common.cache_clear()
+@contextmanager
+def without(monkeypatch, module: str, *caches: Callable) -> Iterator[None]:  # noqa: ANN001
+    """A trimmed install: `import module` fails inside, and the lexicon forgets what it
+    looked up before and inside (its functions are cached)."""
+    monkeypatch.setitem(sys.modules, module, None)  # makes `import module` fail
+    for cached in caches:
+        cached.cache_clear()  # type: ignore[attr-defined]
     try:
-        assert lexicon.zipf("wiki") == 0.0
-        assert not lexicon.is_common("office")
+        yield
     finally:
         monkeypatch.undo()
-        lexicon._zipf.cache_clear()
-        lexicon.is_common.cache_clear()
+        for cached in caches:
+            cached.cache_clear()  # type: ignore[attr-defined]
+
+
+def test_without_wordfreq_no_word_is_common(monkeypatch) -> None:  # noqa: ANN001
+    # the tokenizer alone then judges unknown words, as before the lexicon
+    with without(monkeypatch, "wordfreq", lexicon._zipf, lexicon.is_common):
+        assert lexicon.zipf("wiki") == 0.0
+        assert not lexicon.is_common("office")
     assert lexicon.is_common("office")
 
 
@@ -49,13 +59,6 @@ def test_nouns_and_names_do_not_describe() -> None:
 
 
 def test_without_lemminflect_no_word_describes(monkeypatch) -> None:  # noqa: ANN001
-    monkeypatch.setitem(sys.modules, "lemminflect", None)
-    lexicon._lemmas.cache_clear()
-    lexicon.describes.cache_clear()
-    try:
+    with without(monkeypatch, "lemminflect", lexicon._lemmas, lexicon.describes):
         assert not lexicon.describes("tweak")
-    finally:
-        monkeypatch.undo()
-        lexicon._lemmas.cache_clear()
-        lexicon.describes.cache_clear()
     assert lexicon.describes("tweak")
