@@ -29,8 +29,9 @@ Which words count, and how much:
   "dataloader") or a fairly common English one ("homegrown"), chat shorthand
   of three letters or less ("pw", "dep"), or a word English uses as a verb, an
   adjective or an adverb ("tweak", "hogging", "flaky": `rag.lexicon.describes`),
-  which are ordinary language (`is_ordinary_word`). A compound whose tail is no docs word and which English
-  does not use either is a name ("datadog", "keycloak", "databricks").
+  which are ordinary language (`is_ordinary_word`). A compound whose tail is no
+  docs word and which English does not use either is a name ("datadog",
+  "keycloak", "databricks").
 
 The decision combines both signals in one score (`relevance`: the coverage
 weight, and a fixed penalty when the question names something the corpus
@@ -106,7 +107,7 @@ def is_ordinary_word(
     if lexicon.describes(word):
         # names are nouns or made-up words; a rare verb or adjective is Slack's own
         # language ("can i tweak a running experiment", "a flaky step"): on the 30 seen
-        # sets 5 fewer answerable questions declined at the same unanswerable count
+        # sets 84 -> 79 answerable questions declined, 422 -> 421 unanswerable
         return True
     if _inflected(word, is_single_piece):
         return True
