@@ -347,6 +347,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_calibrate(sub).set_defaults(func=lambda a, s: run_calibrate(a, s))
 
+    from rag.trained_gate import register as register_train_gate
+    from rag.trained_gate import run as run_train_gate
+
+    register_train_gate(sub).set_defaults(func=lambda a, s: run_train_gate(a, s))
+
     p = sub.add_parser("stats", help="usage, declines, feedback and doc gaps from the answer log")
     p.add_argument("--days", type=int, default=30)
     p.add_argument("--json", action="store_true")

@@ -168,6 +168,7 @@ class Settings:
     embedding_device: str = "auto"
     embedding_batch_size: int = 0  # 0: pick by device
     reranker_model: str = ""
+    gate_model: str = ""  # a decline model from `docbot train-gate` (rag.trained_gate)
     fusion: str = "score"  # how dense and keyword results combine: "score" or "rank" (rag.retrieve)
     synonyms_file: str = ""  # the docs' own words for chat shorthand, added to rag.synonyms
     chroma_host: str = ""
@@ -273,6 +274,7 @@ class Settings:
             embedding_device=_device(env),
             embedding_batch_size=env.int("DOCBOT_EMBEDDING_BATCH_SIZE", 0, minimum=0),
             reranker_model=env.str("DOCBOT_RERANKER_MODEL"),
+            gate_model=env.str("DOCBOT_GATE_MODEL"),
             fusion=env.choice("DOCBOT_FUSION", "score", FUSIONS),
             synonyms_file=env.str("DOCBOT_SYNONYMS_FILE"),
             chroma_host=env.str("CHROMA_HOST"),

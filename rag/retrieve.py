@@ -60,6 +60,11 @@ contain counts as well (the lower of the two). The thresholds:
   docs' own vocabulary. The offline answerer cannot judge that, so it declines;
 - below `llm_min_relevance` every model declines (off-topic questions).
 
+With a trained decline model (DOCBOT_GATE_MODEL, `rag.trained_gate`), the
+first hits also carry the probability that they answer the question, and the
+score gains `weight` x the best of them; the two thresholds then default to the
+ones fitted for that combined score (its `gate.json`).
+
 Each hit carries the terms it covers, so the decision is made on exactly the
 hits the caller keeps.
 
@@ -107,6 +112,7 @@ from rag.multilingual import (
     uses_keyword_evidence,
 )
 from rag.synonyms import expansion, load_synonyms
+from rag.trained_gate import TrainedGate, load_gate
 from rag.versions import legacy_bonus, version_prior
 
 log = logging.getLogger(__name__)
@@ -192,6 +198,9 @@ class Hit:
     # The page's navigation sections among the candidates ("Next steps", "See also"):
     # never shown or cited, but their words show the docs know the topic (`relevance`).
     signposts: tuple[Hit, ...] = ()
+    # Set for the first few hits when a trained decline model is configured
+    # (rag.trained_gate): the probability that this section answers the question.
+    answer_probability: float | None = None
 
     @property
     def url(self) -> str:
@@ -407,12 +416,21 @@ class Retriever:
         self._is_single_piece = functools.lru_cache(maxsize=SINGLE_PIECE_CACHE)(
             self._tokenizes_whole
         )
-        self.min_relevance = (
-            settings.min_relevance if settings.min_relevance >= 0 else DEFAULT_MIN_RELEVANCE
+        # a trained decline model brings the thresholds fitted for its combined score
+        self.trained_gate: TrainedGate | None = (
+            load_gate(settings.gate_model, settings.embedding_model, settings.embedding_device)
+            if settings.gate_model
+            else None
         )
+        default_min, default_llm = (
+            (self.trained_gate.config.min_relevance, self.trained_gate.config.llm_min_relevance)
+            if self.trained_gate is not None
+            else (DEFAULT_MIN_RELEVANCE, DEFAULT_LLM_MIN_RELEVANCE)
+        )
+        self.min_relevance = settings.min_relevance if settings.min_relevance >= 0 else default_min
         llm = settings.llm_min_relevance
         if llm < 0:  # an operator's own DOCBOT_MIN_RELEVANCE alone keeps one gate for all
-            llm = DEFAULT_LLM_MIN_RELEVANCE if settings.min_relevance < 0 else self.min_relevance
+            llm = default_llm if settings.min_relevance < 0 else self.min_relevance
         self.llm_min_relevance = min(llm, self.min_relevance)
 
     @property
@@ -550,6 +568,8 @@ class Retriever:
             for hit in hits:
                 tokens = keyword_text(index.chunks[hit.row])
                 hit.keyword_relevance = keyword_relevance(query, tokens, index.keyword.idf)
+        elif hits and self.trained_gate is not None:
+            self.trained_gate.judge(query, hits)
         return hits
 
     def condense(self, question: str, history: list[Turn] | None) -> str:
@@ -718,7 +738,12 @@ class Retriever:
             # "is there a discord too?") asks about that thing: the thread's well-covered
             # words must not outvote it
             cover = min(cover, coverage(own, covered))
-        return relevance(max(h.score for h in evidence), cover, names_missing(terms) or own_missing)
+        score = relevance(
+            max(h.score for h in evidence), cover, names_missing(terms) or own_missing
+        )
+        if self.trained_gate is not None:
+            score += self.trained_gate.bonus(hits)
+        return score
 
     def is_relevant(self, hits: list[Hit]) -> bool:
         """Whether any model, the offline one included, may answer from these hits."""

@@ -153,6 +153,11 @@ def test_a_value_outside_the_choices_names_the_variable_and_the_choices(
     assert "must be one of" in str(err.value)
 
 
+def test_no_trained_decline_model_unless_one_is_named() -> None:
+    assert load().gate_model == ""
+    assert load(DOCBOT_GATE_MODEL="/data/gate").gate_model == "/data/gate"
+
+
 def test_results_are_fused_by_score_unless_told_by_rank() -> None:
     assert load().fusion == "score"
     assert load(DOCBOT_FUSION="Rank").fusion == "rank"

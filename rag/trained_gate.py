@@ -1,0 +1,437 @@
+"""A decline model trained on labelled questions (`docbot train-gate`, `DOCBOT_GATE_MODEL`).
+
+The decline score (`rag.retrieve.Retriever.relevance`) reads question and
+sections apart: a cosine and which of the question's words the sections hold.
+A near miss in the docs' own words ("is there a global search bar in the
+dashboard?") passes it. A cross-encoder reads question and section together;
+none can be downloaded here, so docbot trains one from what it has: the
+embedding model's own weights with a one-logit head, fine-tuned on an
+operator's labelled question sets (the `docbot eval` format) as pairs of
+(question, retrieved section) -> does this section answer it.
+
+With a gate model configured, the decline score becomes the relevance plus
+`weight` x the highest answer probability among the top `passages` sections,
+and the two thresholds are the ones `docbot train-gate` fitted on question sets
+it did not train on (written to `gate.json` beside the weights). Off by default:
+training takes about 20 minutes on 2 CPU cores for 1,600 questions, and each
+question then costs one model call over 3 sections (~100 ms on 2 cores).
+Measured in docs/benchmarks.md ("Third round of 2026-12-06").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import random
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+from bot.config import ConfigError
+
+log = logging.getLogger(__name__)
+
+GATE_FILE = "gate.json"
+FORMAT = 1
+# Sections scored per question: the answer is almost always in the first three.
+PASSAGES = 3
+MAX_LENGTH = 160  # tokens of question + section the model reads
+DEFAULT_WEIGHT = 0.5  # share of the probability added to the relevance
+EPOCHS = 2
+BATCH_SIZE = 16
+LEARNING_RATE = 3e-5
+LOG_EVERY = 25  # training steps between progress lines
+
+
+class HitLike(Protocol):
+    page_url: str
+    title: str
+    section: str
+    text: str
+    answer_probability: float | None
+
+
+@dataclass(frozen=True)
+class Pair:
+    question: str
+    passage: str
+    label: float  # 1.0: this section answers the question
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    """What `gate.json` holds: how to combine the model with the relevance, and its record."""
+
+    min_relevance: float
+    llm_min_relevance: float
+    embedding_model: str  # the thresholds are on this model's cosine scale
+    weight: float = DEFAULT_WEIGHT
+    passages: int = PASSAGES
+    max_length: int = MAX_LENGTH
+    base_model: str = ""
+    trained_on: list[str] = field(default_factory=list)
+    fitted_on: list[str] = field(default_factory=list)
+    pairs: int = 0
+    positives: int = 0
+    epochs: int = EPOCHS
+    format: int = FORMAT
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> GateConfig:
+        """Parse and check `gate.json`; a ValueError says what is wrong."""
+        try:
+            raw = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"not JSON ({exc.msg} at line {exc.lineno})") from None
+        if not isinstance(raw, dict):
+            raise ValueError("not a JSON object")
+        if raw.get("format") != FORMAT:
+            raise ValueError(f"format {raw.get('format')!r}, this docbot reads format {FORMAT}")
+        known = set(cls.__dataclass_fields__)
+        try:
+            config = cls(**{k: v for k, v in raw.items() if k in known})
+        except TypeError as exc:  # a required field missing
+            raise ValueError(str(exc).replace("__init__() ", "")) from None
+        for name in ("min_relevance", "llm_min_relevance", "weight"):
+            if not isinstance(getattr(config, name), int | float):
+                raise ValueError(f"{name} must be a number")
+        if config.weight < 0 or config.passages < 1 or config.max_length < 16:
+            raise ValueError("weight must be >= 0, passages >= 1 and max_length >= 16")
+        return config
+
+
+def passage(title: str, section: str, text: str) -> str:
+    """What the model reads of a section, in training and in use alike."""
+    head = ". ".join(part for part in (title, section) if part)
+    return f"{head}. {text}" if head else text
+
+
+def hit_passage(hit: HitLike) -> str:
+    return passage(hit.title, hit.section, hit.text)
+
+
+def training_pairs(
+    question: str, expected_urls: Sequence[str], hits: Sequence[HitLike]
+) -> list[Pair]:
+    """Labelled pairs from one question and its retrieved sections (best first).
+
+    An answerable question: each of the top `PASSAGES` sections on an expected page is a
+    positive (two at most), and the first on another page a negative. An unanswerable
+    one (no expected pages): its top two sections are negatives - what the gate must
+    learn is exactly that the best match of a near miss does not answer it."""
+    top = list(hits[:PASSAGES])
+    if not expected_urls:
+        return [Pair(question, hit_passage(h), 0.0) for h in top[:2]]
+    expected = set(expected_urls)
+    positives = [h for h in top if h.page_url in expected][:2]
+    negatives = [h for h in top if h.page_url not in expected][:1]
+    return [Pair(question, hit_passage(h), 1.0) for h in positives] + [
+        Pair(question, hit_passage(h), 0.0) for h in negatives
+    ]
+
+
+def _device(device: str) -> str:
+    from rag.embeddings import resolve_device
+
+    return resolve_device(device)
+
+
+class TrainedGate:
+    """A trained decline model and its `gate.json`, ready to score sections."""
+
+    def __init__(self, model: Any, tokenizer: Any, config: GateConfig, device: str = "cpu"):
+        self.model = model
+        self.tokenizer = tokenizer
+        self.config = config
+        self.device = device
+        self._lock = threading.Lock()  # one forward pass at a time: torch is not re-entrant
+
+    def probabilities(self, question: str, passages: Sequence[str]) -> list[float]:
+        """P(the passage answers the question), for each passage."""
+        if not passages:
+            return []
+        import torch
+
+        with self._lock, torch.no_grad():
+            batch = self.tokenizer(
+                [question] * len(passages),
+                list(passages),
+                truncation="only_second",
+                max_length=self.config.max_length,
+                padding=True,
+                return_tensors="pt",
+            ).to(self.device)
+            logits = self.model(**batch).logits.reshape(-1)
+            return [float(p) for p in torch.sigmoid(logits).tolist()]
+
+    def judge(self, question: str, hits: Sequence[HitLike]) -> None:
+        """Set `answer_probability` on the first `passages` hits."""
+        top = list(hits[: self.config.passages])
+        for hit, p in zip(
+            top, self.probabilities(question, [hit_passage(h) for h in top]), strict=True
+        ):
+            hit.answer_probability = p
+
+    def bonus(self, hits: Sequence[HitLike]) -> float:
+        """What the relevance gains: `weight` x the best probability among the hits (0 if none)."""
+        judged = [h.answer_probability for h in hits if h.answer_probability is not None]
+        return self.config.weight * max(judged) if judged else 0.0
+
+
+def load_model(directory: Path, device: str = "cpu") -> tuple[Any, Any]:
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(directory), local_files_only=True)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        str(directory), local_files_only=True
+    )
+    return model.to(device).eval(), tokenizer
+
+
+def load_gate(directory: str | Path, embedding_model: str, device: str = "auto") -> TrainedGate:
+    """The gate model in `directory` (`DOCBOT_GATE_MODEL`); a ConfigError says what is wrong."""
+    path = Path(directory).expanduser()
+    where = f"DOCBOT_GATE_MODEL={path}"
+    try:
+        config = GateConfig.from_json((path / GATE_FILE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{where}: no {GATE_FILE} there (make one with `docbot train-gate`)"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{where}: {GATE_FILE}: {exc}") from None
+    if config.embedding_model != embedding_model:
+        raise ConfigError(
+            f"{where}: trained with embedding model {config.embedding_model!r}, but "
+            f"DOCBOT_EMBEDDING_MODEL is {embedding_model!r}; its thresholds do not apply "
+            "(train it again with `docbot train-gate`)"
+        )
+    resolved = _device(device)
+    try:
+        model, tokenizer = load_model(path, resolved)
+    except Exception as exc:  # missing weights, a tokenizer that does not load, ...
+        raise ConfigError(f"{where}: the model does not load ({type(exc).__name__})") from None
+    log.info(
+        "decline model from %s: weight %.2f, thresholds %.3f / %.3f",
+        path,
+        config.weight,
+        config.min_relevance,
+        config.llm_min_relevance,
+    )
+    return TrainedGate(model, tokenizer, config, resolved)
+
+
+def train(
+    pairs: Sequence[Pair],
+    base_model: str,
+    out: Path,
+    *,
+    epochs: int = EPOCHS,
+    batch_size: int = BATCH_SIZE,
+    learning_rate: float = LEARNING_RATE,
+    max_length: int = MAX_LENGTH,
+    seed: int = 0,
+    device: str = "auto",
+    progress: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
+) -> tuple[Any, Any]:
+    """Fine-tune `base_model` (a BERT-like encoder; its pooling is not used) with a
+    one-logit head on `pairs`, save it to `out`, and return (model, tokenizer).
+
+    Linear warm-up over the first tenth of the steps, then linear decay; the order
+    of the pairs is shuffled each epoch with `seed`, so a run repeats."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    torch.manual_seed(seed)
+    order = random.Random(seed)
+    resolved = _device(device)
+    from transformers.utils import logging as hf_logging
+
+    tokenizer = AutoTokenizer.from_pretrained(base_model)
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # the new head's "newly initialized" report is expected
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(base_model, num_labels=1)
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    model.to(resolved).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=0.01)
+    per_epoch = (len(pairs) + batch_size - 1) // batch_size
+    steps = max(1, epochs * per_epoch)
+    warmup = max(1, steps // 10)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, (steps - s) / steps)
+    )
+    data = list(pairs)
+    start, step = time.monotonic(), 0
+    for _ in range(epochs):
+        order.shuffle(data)
+        for i in range(0, len(data), batch_size):
+            batch = data[i : i + batch_size]
+            enc = tokenizer(
+                [p.question for p in batch],
+                [p.passage for p in batch],
+                truncation="only_second",
+                max_length=max_length,
+                padding=True,
+                return_tensors="pt",
+            ).to(resolved)
+            logits = model(**enc).logits.reshape(-1)
+            labels = torch.tensor([p.label for p in batch], device=resolved)
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, labels)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            schedule.step()
+            optimizer.zero_grad()
+            step += 1
+            if step % LOG_EVERY == 0 or step == steps:
+                progress(
+                    f"train-gate: step {step}/{steps}, loss {loss.item():.3f}, "
+                    f"{time.monotonic() - start:.0f} s"
+                )
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(str(out))
+    tokenizer.save_pretrained(str(out))
+    return model.eval(), tokenizer
+
+
+# ---------------------------------------------------------------- `docbot train-gate`
+
+
+def register(subparsers: Any) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "train-gate",
+        help="train a decline model on labelled question sets (DOCBOT_GATE_MODEL)",
+        description="Fine-tune a cross-encoder that judges whether a retrieved section "
+        "answers a question, on question sets in the `docbot eval` format, and fit its "
+        "decline thresholds on other sets. Needs the live index.",
+    )
+    p.add_argument("questions", type=Path, nargs="+", help="question sets to train on (JSONL)")
+    p.add_argument(
+        "--fit-on",
+        type=Path,
+        nargs="+",
+        required=True,
+        help="other question sets, to fit the thresholds on (never trained on)",
+    )
+    p.add_argument("--out", type=Path, help="where to write the model (default: DATA_DIR/gate)")
+    p.add_argument(
+        "--base-model",
+        default="",
+        help="encoder to start from (default: the embedding model's own weights)",
+    )
+    p.add_argument("--epochs", type=int, default=EPOCHS)
+    p.add_argument("--weight", type=float, default=DEFAULT_WEIGHT)
+    p.add_argument("--max-declined", type=float, default=0.05)
+    p.add_argument("--reader-max-declined", type=float, default=0.02)
+    return p
+
+
+def run(args: argparse.Namespace, settings: Any) -> int:
+    from rag.calibrate import ACCELERATE_FROM, decline_table, fit_threshold
+    from rag.embeddings import resolve_model_path
+    from rag.evaluate import NO_INDEX, load_questions, thread_turns
+    from rag.retrieve import Retriever
+
+    same = {p.resolve() for p in args.questions} & {p.resolve() for p in args.fit_on}
+    if same:
+        print(
+            f"error: {sorted(same)[0]} is in both the training and the fitting sets",
+            file=sys.stderr,
+        )
+        return 2
+    if args.epochs < 1 or args.weight < 0:
+        print("error: --epochs must be >= 1 and --weight >= 0", file=sys.stderr)
+        return 2
+    try:
+        training = [q for path in args.questions for q in load_questions(path)]
+        fitting = [q for path in args.fit_on for q in load_questions(path)]
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not any(q.answerable for q in training) or all(q.answerable for q in training):
+        print(
+            "error: the training sets need answerable and unanswerable questions", file=sys.stderr
+        )
+        return 2
+    # the questions are retrieved as the bot would, without any gate already configured
+    retriever = Retriever(replace(settings, gate_model=""))
+    if not retriever.refresh():
+        print(NO_INDEX, file=sys.stderr)
+        return 2
+    if len(training) + len(fitting) >= ACCELERATE_FROM:
+        retriever.embedder.accelerate()
+    pairs: list[Pair] = []
+    for i, q in enumerate(training, 1):
+        history = thread_turns(q.history)
+        hits = retriever.search(q.question, k=settings.top_k, history=history)
+        pairs += training_pairs(retriever.condense(q.question, history), q.expected_urls, hits)
+        if i % 200 == 0 or i == len(training):
+            print(f"train-gate: {i}/{len(training)} questions retrieved", file=sys.stderr)
+    positives = sum(p.label > 0 for p in pairs)
+    base = args.base_model or resolve_model_path(settings.embedding_model)
+    out = args.out or settings.data_dir / "gate"
+    print(f"train-gate: {len(pairs)} pairs ({positives} positive) from {base}", file=sys.stderr)
+    model, tokenizer = train(pairs, base, out, epochs=args.epochs, device=settings.embedding_device)
+    provisional = GateConfig(0.0, 0.0, settings.embedding_model, weight=args.weight)
+    retriever.trained_gate = TrainedGate(model, tokenizer, provisional, str(model.device))
+    answerable: list[float] = []
+    unanswerable: list[float] = []
+    for i, q in enumerate(fitting, 1):
+        hits = retriever.search(q.question, k=settings.top_k, history=thread_turns(q.history))
+        (answerable if q.answerable else unanswerable).append(retriever.relevance(hits))
+        if i % 200 == 0 or i == len(fitting):
+            print(f"train-gate: {i}/{len(fitting)} questions scored to fit on", file=sys.stderr)
+    try:
+        fitted = fit_threshold(answerable, unanswerable, args.max_declined)
+        reader = fit_threshold(answerable, unanswerable, args.reader_max_declined)
+    except ValueError as exc:
+        print(f"error: the fitting sets: {exc}", file=sys.stderr)
+        return 2
+    config = replace(
+        provisional,
+        min_relevance=fitted.value,
+        llm_min_relevance=min(reader.value, fitted.value),
+        base_model=str(base),
+        trained_on=[str(p) for p in args.questions],
+        fitted_on=[str(p) for p in args.fit_on],
+        pairs=len(pairs),
+        positives=positives,
+        epochs=args.epochs,
+    )
+    (out / GATE_FILE).write_text(config.to_json(), encoding="utf-8")
+    table = decline_table(answerable, unanswerable, [fitted.value, reader.value])
+    print(
+        f"{len(fitting)} questions to fit on ({len(answerable)} answerable, "
+        f"{len(unanswerable)} unanswerable); relevance + {args.weight} x model"
+    )
+    print(f"offline answerer: {fitted.rates()}")
+    print(f"in front of a language model: {reader.rates()}")
+    for row in table:
+        print(f"  {row.value:.3f}: {row.rates()}")
+    print(f"DOCBOT_GATE_MODEL={out}")
+    return 0
+
+
+__all__ = [
+    "GATE_FILE",
+    "GateConfig",
+    "Pair",
+    "TrainedGate",
+    "hit_passage",
+    "load_gate",
+    "passage",
+    "register",
+    "run",
+    "train",
+    "training_pairs",
+]

@@ -1,0 +1,277 @@
+"""A decline model trained on labelled questions (`docbot train-gate`, DOCBOT_GATE_MODEL)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.config import ConfigError, Settings
+from rag.retrieve import Retriever
+from rag.trained_gate import (
+    GATE_FILE,
+    GateConfig,
+    Pair,
+    load_gate,
+    passage,
+    train,
+    training_pairs,
+)
+from tests.tiny_models import cross_encoder
+
+BASE = "https://docs.example.com/"
+PACKAGED = Settings().embedding_model
+
+
+@dataclass
+class FakeHit:
+    page_url: str
+    title: str = "Install"
+    section: str = "Requirements"
+    text: str = "Python 3.10 or newer."
+    answer_probability: float | None = None
+
+
+# ---------------------------------------------------------------- pairs (pure)
+
+
+def test_the_model_reads_title_section_and_text() -> None:
+    assert (
+        passage("Install", "Requirements", "Python 3.10.") == "Install. Requirements. Python 3.10."
+    )
+    assert passage("", "", "Just text.") == "Just text."
+
+
+def test_an_answerable_question_pairs_its_expected_pages_with_one_other() -> None:
+    hits = [FakeHit(BASE + "a/"), FakeHit(BASE + "b/"), FakeHit(BASE + "a/"), FakeHit(BASE + "c/")]
+    pairs = training_pairs("how do i install it", [BASE + "a/"], hits)
+    assert [p.label for p in pairs] == [1.0, 1.0, 0.0]  # two positives, the first other page
+    assert all(p.question == "how do i install it" for p in pairs)
+
+
+def test_an_unanswerable_question_teaches_that_its_best_matches_do_not_answer() -> None:
+    hits = [FakeHit(BASE + "a/"), FakeHit(BASE + "b/"), FakeHit(BASE + "c/")]
+    assert [p.label for p in training_pairs("is there a mobile app", [], hits)] == [0.0, 0.0]
+
+
+def test_only_the_top_sections_are_read() -> None:
+    hits = [FakeHit(BASE + "x/")] * 3 + [FakeHit(BASE + "a/")]
+    assert [p.label for p in training_pairs("q", [BASE + "a/"], hits)] == [0.0]
+
+
+# ---------------------------------------------------------------- gate.json
+
+
+def test_gate_json_round_trips() -> None:
+    config = GateConfig(0.6, 0.55, PACKAGED, trained_on=["a.jsonl"], pairs=10, positives=4)
+    assert GateConfig.from_json(config.to_json()) == config
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{", "not JSON"),
+        ("[]", "not a JSON object"),
+        ('{"format": 9}', "format 9"),
+        ('{"format": 1, "min_relevance": 0.5}', "missing"),
+        (
+            '{"format": 1, "min_relevance": "x", "llm_min_relevance": 0.5, "embedding_model": "m"}',
+            "min_relevance must be a number",
+        ),
+        (
+            '{"format": 1, "min_relevance": 0.5, "llm_min_relevance": 0.5, "embedding_model": "m",'
+            ' "weight": -1}',
+            "weight must be >= 0",
+        ),
+    ],
+)
+def test_a_broken_gate_json_says_what_is_wrong(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        GateConfig.from_json(text)
+
+
+def test_a_missing_or_mismatched_gate_names_the_setting(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"DOCBOT_GATE_MODEL=.*no gate.json.*train-gate"):
+        load_gate(tmp_path, PACKAGED)
+    (tmp_path / GATE_FILE).write_text(GateConfig(0.6, 0.5, "other-model").to_json())
+    with pytest.raises(ConfigError, match="trained with embedding model 'other-model'"):
+        load_gate(tmp_path, PACKAGED)
+    (tmp_path / GATE_FILE).write_text(GateConfig(0.6, 0.5, PACKAGED).to_json())
+    with pytest.raises(ConfigError, match="the model does not load"):
+        load_gate(tmp_path, PACKAGED)  # gate.json without weights
+
+
+# ---------------------------------------------------------------- training and scoring
+
+PAIRS = [
+    Pair("how do i install widgetron", "Install. Requirements. Run pip install widgetron.", 1.0),
+    Pair("how do i restore a backup", "Backup. Restore. Run widgetron restore FILE.", 1.0),
+    Pair("is there a mobile app", "Install. Requirements. Run pip install widgetron.", 0.0),
+    Pair("who won the world cup", "Backup. Restore. Run widgetron restore FILE.", 0.0),
+]
+
+
+@pytest.fixture(scope="module")
+def tiny_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return cross_encoder(tmp_path_factory.mktemp("tiny-cross-encoder"))
+
+
+def trained(base: Path, out: Path, weight: float = 0.5) -> Path:
+    train(PAIRS, str(base), out, epochs=1, batch_size=2, device="cpu", progress=lambda _: None)
+    (out / GATE_FILE).write_text(GateConfig(0.6, 0.5, PACKAGED, weight=weight).to_json())
+    return out
+
+
+def test_a_trained_model_scores_each_passage_and_repeats(tiny_base: Path, tmp_path: Path) -> None:
+    lines: list[str] = []
+    train(PAIRS, str(tiny_base), tmp_path / "a", epochs=2, batch_size=2, progress=lines.append)
+    assert lines[-1].startswith("train-gate: step 4/4, loss ")
+    gates = [load_gate(trained(tiny_base, tmp_path / name), PACKAGED) for name in ("b", "c")]
+    texts = [PAIRS[0].passage, PAIRS[1].passage]
+    first, second = (g.probabilities("how do i install widgetron", texts) for g in gates)
+    assert len(first) == 2 and all(0.0 < p < 1.0 for p in first)
+    assert first == pytest.approx(second)  # same seed, same model
+    assert gates[0].probabilities("q", []) == []
+
+
+def test_the_gate_adds_its_weight_times_the_best_probability(
+    tiny_base: Path, tmp_path: Path
+) -> None:
+    gate = load_gate(trained(tiny_base, tmp_path / "g", weight=0.4), PACKAGED)
+    hits = [FakeHit(BASE + "a/"), FakeHit(BASE + "b/"), FakeHit(BASE + "c/"), FakeHit(BASE + "d/")]
+    gate.judge("how do i install widgetron", hits)
+    assert [h.answer_probability is not None for h in hits] == [True, True, True, False]
+    best = max(h.answer_probability for h in hits[:3] if h.answer_probability is not None)
+    assert gate.bonus(hits) == pytest.approx(0.4 * best)
+    assert gate.bonus([FakeHit(BASE)]) == 0.0
+
+
+# ---------------------------------------------------------------- in the retriever
+
+
+def test_a_configured_gate_lifts_the_relevance_and_brings_its_thresholds(
+    tiny_base: Path, tmp_path: Path, built_settings: Settings
+) -> None:
+    gate_dir = trained(tiny_base, tmp_path / "gate")
+    plain = Retriever(built_settings)
+    gated = Retriever(replace(built_settings, gate_model=str(gate_dir)))
+    assert (gated.min_relevance, gated.llm_min_relevance) == (0.6, 0.5)
+    question = "how do I restore a backup?"
+    hits, gated_hits = plain.search(question), gated.search(question)
+    assert [h.url for h in hits] == [h.url for h in gated_hits]  # ranking is untouched
+    probabilities = [h.answer_probability for h in gated_hits[:3]]
+    assert all(p is not None for p in probabilities)
+    assert gated.relevance(gated_hits) == pytest.approx(
+        plain.relevance(hits) + 0.5 * max(p for p in probabilities if p is not None)
+    )
+
+
+def test_an_operators_own_threshold_still_wins(
+    tiny_base: Path, tmp_path: Path, built_settings: Settings
+) -> None:
+    gate_dir = trained(tiny_base, tmp_path / "gate")
+    retriever = Retriever(replace(built_settings, gate_model=str(gate_dir), min_relevance=0.7))
+    assert (retriever.min_relevance, retriever.llm_min_relevance) == (0.7, 0.7)
+
+
+# ---------------------------------------------------------------- `docbot train-gate`
+
+
+def write_set(path: Path, rows: list[tuple[str, str, list[str]]]) -> Path:
+    path.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "id": qid,
+                    "question": text,
+                    "expected_urls": urls,
+                    "expected_anchor": "",
+                    "answer_facts": [],
+                    "kind": "single" if urls else "unanswerable",
+                }
+            )
+            + "\n"
+            for qid, text, urls in rows
+        )
+    )
+    return path
+
+
+TRAIN_ROWS = [
+    ("a1", "how do I restore a backup?", [BASE + "backup/"]),
+    ("a2", "how do i install widgetron with pip", [BASE + "install/"]),
+    ("u1", "what is on the cafeteria lunch menu today", []),
+]
+FIT_ROWS = [
+    ("a3", "which discounts apply to widget orders", [BASE + "guide/pricing/"]),
+    ("a4", "what python version does widgetron need", [BASE + "install/"]),
+    ("u2", "who won the football world cup", []),
+]
+
+
+@pytest.fixture
+def train_gate(
+    tmp_path: Path,
+    built_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> Callable[..., tuple[int, str, str]]:
+    """`docbot train-gate ARGS` against the shared test index: (exit code, stdout, stderr)."""
+    monkeypatch.setenv("DOCBOT_DATA_DIR", str(built_settings.data_dir))
+    monkeypatch.setenv("DOCBOT_STATE_URL", str(tmp_path / "state.sqlite3"))
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = main(["--env-file", "absent.env", "train-gate", *args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def test_train_gate_writes_a_model_the_bot_loads(
+    tmp_path: Path, tiny_base: Path, train_gate: Callable[..., tuple[int, str, str]]
+) -> None:
+    out_dir = tmp_path / "gate"
+    code, out, err = train_gate(
+        str(write_set(tmp_path / "train.jsonl", TRAIN_ROWS)),
+        "--fit-on",
+        str(write_set(tmp_path / "fit.jsonl", FIT_ROWS)),
+        "--out",
+        str(out_dir),
+        "--base-model",
+        str(tiny_base),
+        "--epochs",
+        "1",
+    )
+    assert code == 0, err
+    assert "train-gate: 3/3 questions retrieved" in err and "pairs (" in err
+    assert out.splitlines()[-1] == f"DOCBOT_GATE_MODEL={out_dir}"
+    config = GateConfig.from_json((out_dir / GATE_FILE).read_text())
+    assert config.trained_on == [str(tmp_path / "train.jsonl")]
+    assert config.fitted_on == [str(tmp_path / "fit.jsonl")]
+    assert config.pairs >= 3 and config.llm_min_relevance <= config.min_relevance
+    assert load_gate(out_dir, PACKAGED).config == config
+
+
+@pytest.mark.parametrize(
+    ("train_rows", "same", "message"),
+    [
+        (TRAIN_ROWS, True, "in both the training and the fitting sets"),
+        (TRAIN_ROWS[:2], False, "need answerable and unanswerable questions"),
+    ],
+)
+def test_train_gate_refuses_sets_it_cannot_learn_or_fit_from(
+    tmp_path: Path,
+    train_gate: Callable[..., tuple[int, str, str]],
+    train_rows: list[tuple[str, str, list[str]]],
+    same: bool,
+    message: str,
+) -> None:
+    training = write_set(tmp_path / "train.jsonl", train_rows)
+    fitting = training if same else write_set(tmp_path / "fit.jsonl", FIT_ROWS)
+    code, _, err = train_gate(str(training), "--fit-on", str(fitting))
+    assert code == 2 and message in err and "Traceback" not in err
