@@ -337,7 +337,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace, settings: Any) -> int:
-    from rag.calibrate import ACCELERATE_FROM, decline_table, fit_threshold
+    from rag.calibrate import ACCELERATE_FROM, decline_table, fit_threshold, relevance_scores
     from rag.embeddings import resolve_model_path
     from rag.evaluate import NO_INDEX, load_questions, thread_turns
     from rag.retrieve import Retriever
@@ -384,13 +384,7 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     model, tokenizer = train(pairs, base, out, epochs=args.epochs, device=settings.embedding_device)
     provisional = GateConfig(0.0, 0.0, settings.embedding_model, weight=args.weight)
     retriever.trained_gate = TrainedGate(model, tokenizer, provisional, str(model.device))
-    answerable: list[float] = []
-    unanswerable: list[float] = []
-    for i, q in enumerate(fitting, 1):
-        hits = retriever.search(q.question, k=settings.top_k, history=thread_turns(q.history))
-        (answerable if q.answerable else unanswerable).append(retriever.relevance(hits))
-        if i % 200 == 0 or i == len(fitting):
-            print(f"train-gate: {i}/{len(fitting)} questions scored to fit on", file=sys.stderr)
+    answerable, unanswerable = relevance_scores(retriever, fitting, settings.top_k)
     try:
         fitted = fit_threshold(answerable, unanswerable, args.max_declined)
         reader = fit_threshold(answerable, unanswerable, args.reader_max_declined)
