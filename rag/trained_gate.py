@@ -27,7 +27,8 @@ import random
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -186,13 +187,32 @@ class TrainedGate:
         return self.config.weight * max(judged) if judged else 0.0
 
 
+@contextmanager
+def _quiet_loading() -> Iterator[None]:
+    """transformers' loading report and progress bar off: a new head "newly initialized"
+    is what training expects, and a bar per start-up only clutters the logs."""
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
 def load_model(directory: Path, device: str = "cpu") -> tuple[Any, Any]:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(str(directory), local_files_only=True)
-    model = AutoModelForSequenceClassification.from_pretrained(
-        str(directory), local_files_only=True
-    )
+    with _quiet_loading():
+        tokenizer = AutoTokenizer.from_pretrained(str(directory), local_files_only=True)
+        model = AutoModelForSequenceClassification.from_pretrained(
+            str(directory), local_files_only=True
+        )
     return model.to(device).eval(), tokenizer
 
 
@@ -253,15 +273,9 @@ def train(
     torch.manual_seed(seed)
     order = random.Random(seed)
     resolved = _device(device)
-    from transformers.utils import logging as hf_logging
-
-    tokenizer = AutoTokenizer.from_pretrained(base_model)
-    verbosity = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()  # the new head's "newly initialized" report is expected
-    try:
+    with _quiet_loading():
+        tokenizer = AutoTokenizer.from_pretrained(base_model)
         model = AutoModelForSequenceClassification.from_pretrained(base_model, num_labels=1)
-    finally:
-        hf_logging.set_verbosity(verbosity)
     model.to(resolved).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=0.01)
     per_epoch = (len(pairs) + batch_size - 1) // batch_size
