@@ -94,6 +94,45 @@ def fit_threshold(
     return declines_at(value, answerable, unanswerable)
 
 
+def fit_both(
+    answerable: Sequence[float],
+    unanswerable: Sequence[float],
+    max_declined: float = MAX_DECLINED,
+    reader_max_declined: float = READER_MAX_DECLINED,
+) -> tuple[Threshold, Threshold]:
+    """The offline answerer's threshold and the (never higher) one in front of a language
+    model, fitted to decline at most those shares of the answerable scores."""
+    fitted = fit_threshold(answerable, unanswerable, max_declined)
+    reader = fit_threshold(answerable, unanswerable, reader_max_declined)
+    if reader.value > fitted.value:
+        reader = declines_at(fitted.value, answerable, unanswerable)
+    return fitted, reader
+
+
+@dataclass(frozen=True)
+class Fit:
+    """Relevance scores of labelled questions and the two thresholds fitted to them."""
+
+    answerable: list[float]
+    unanswerable: list[float]
+    fitted: Threshold  # the offline answerer's
+    reader: Threshold  # in front of a language model
+
+
+def fit_questions(
+    retriever: Any,
+    questions: Sequence[EvalQuestion],
+    top_k: int,
+    max_declined: float = MAX_DECLINED,
+    reader_max_declined: float = READER_MAX_DECLINED,
+) -> Fit:
+    """Retrieve each question as the bot would and fit both thresholds to the scores
+    (a ValueError when the questions cannot be fitted, e.g. none answerable)."""
+    answerable, unanswerable = relevance_scores(retriever, questions, top_k)
+    fitted, reader = fit_both(answerable, unanswerable, max_declined, reader_max_declined)
+    return Fit(answerable, unanswerable, fitted, reader)
+
+
 def decline_table(
     answerable: Sequence[float],
     unanswerable: Sequence[float],
@@ -189,20 +228,23 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         return 2
     if len(questions) >= ACCELERATE_FROM:
         retriever.embedder.accelerate()
-    answerable, unanswerable = relevance_scores(retriever, questions, settings.top_k)
     try:
-        fitted = fit_threshold(answerable, unanswerable, args.max_declined)
-        reader = fit_threshold(answerable, unanswerable, args.reader_max_declined)
+        fit = fit_questions(
+            retriever, questions, settings.top_k, args.max_declined, args.reader_max_declined
+        )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     current = (retriever.min_relevance, retriever.llm_min_relevance)
-    table = decline_table(answerable, unanswerable, [fitted.value, reader.value, *current])
-    print(
-        f"{len(questions)} questions ({len(answerable)} answerable, {len(unanswerable)} "
-        f"unanswerable), embedding model {retriever.embedder.name}, top {settings.top_k}"
+    table = decline_table(
+        fit.answerable, fit.unanswerable, [fit.fitted.value, fit.reader.value, *current]
     )
-    print(format_report(fitted, reader, table, current))
+    print(
+        f"{len(questions)} questions ({len(fit.answerable)} answerable, "
+        f"{len(fit.unanswerable)} unanswerable), embedding model {retriever.embedder.name}, "
+        f"top {settings.top_k}"
+    )
+    print(format_report(fit.fitted, fit.reader, table, current))
     return 0
 
 
@@ -210,6 +252,9 @@ __all__ = [
     "Threshold",
     "declines_at",
     "decline_table",
+    "Fit",
+    "fit_both",
+    "fit_questions",
     "fit_threshold",
     "format_report",
     "register",

@@ -351,7 +351,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace, settings: Any) -> int:
-    from rag.calibrate import ACCELERATE_FROM, decline_table, fit_threshold, relevance_scores
+    from rag.calibrate import ACCELERATE_FROM, decline_table, fit_questions
     from rag.embeddings import resolve_model_path
     from rag.evaluate import NO_INDEX, load_questions, thread_turns
     from rag.retrieve import Retriever
@@ -398,17 +398,18 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     model, tokenizer = train(pairs, base, out, epochs=args.epochs, device=settings.embedding_device)
     provisional = GateConfig(0.0, 0.0, settings.embedding_model, weight=args.weight)
     retriever.trained_gate = TrainedGate(model, tokenizer, provisional, str(model.device))
-    answerable, unanswerable = relevance_scores(retriever, fitting, settings.top_k)
     try:
-        fitted = fit_threshold(answerable, unanswerable, args.max_declined)
-        reader = fit_threshold(answerable, unanswerable, args.reader_max_declined)
+        fit = fit_questions(
+            retriever, fitting, settings.top_k, args.max_declined, args.reader_max_declined
+        )
     except ValueError as exc:
         print(f"error: the fitting sets: {exc}", file=sys.stderr)
         return 2
+    fitted, reader = fit.fitted, fit.reader
     config = replace(
         provisional,
         min_relevance=fitted.value,
-        llm_min_relevance=min(reader.value, fitted.value),
+        llm_min_relevance=reader.value,
         base_model=str(base),
         trained_on=[str(p) for p in args.questions],
         fitted_on=[str(p) for p in args.fit_on],
@@ -417,10 +418,10 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         epochs=args.epochs,
     )
     (out / GATE_FILE).write_text(config.to_json(), encoding="utf-8")
-    table = decline_table(answerable, unanswerable, [fitted.value, reader.value])
+    table = decline_table(fit.answerable, fit.unanswerable, [fitted.value, reader.value])
     print(
-        f"{len(fitting)} questions to fit on ({len(answerable)} answerable, "
-        f"{len(unanswerable)} unanswerable); relevance + {args.weight} x model"
+        f"{len(fitting)} questions to fit on ({len(fit.answerable)} answerable, "
+        f"{len(fit.unanswerable)} unanswerable); relevance + {args.weight} x model"
     )
     print(f"offline answerer: {fitted.rates()}")
     print(f"in front of a language model: {reader.rates()}")

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from bot.cli import main
-from bot.config import Settings
 from rag.calibrate import decline_table, declines_at, fit_threshold, format_report
+from tests.rag.question_sets import write_question_set
 
 ANSWERABLE = [0.10, 0.30, 0.40, 0.50, 0.60, 0.70, 0.80, 0.90, 0.95, 0.99]
 UNANSWERABLE = [0.05, 0.12, 0.25, 0.45]
@@ -69,50 +67,25 @@ def test_the_report_ends_with_the_environment_lines() -> None:
 # ---------------------------------------------------------------- `docbot calibrate`
 
 
+CALIBRATION_ROWS = [
+    ("a1", "how do I restore a backup?", [BASE + "backup/"]),
+    ("a2", "how do i install widgetron with pip", [BASE + "install/"]),
+    ("a3", "which discounts apply to widget orders", [BASE + "guide/pricing/"]),
+    ("u1", "what is on the cafeteria lunch menu today", []),
+    ("u2", "who won the football world cup", []),
+]
+
+
 def write_set(path: Path) -> Path:
-    rows = [
-        ("a1", "how do I restore a backup?", [BASE + "backup/"]),
-        ("a2", "how do i install widgetron with pip", [BASE + "install/"]),
-        ("a3", "which discounts apply to widget orders", [BASE + "guide/pricing/"]),
-        ("u1", "what is on the cafeteria lunch menu today", []),
-        ("u2", "who won the football world cup", []),
-    ]
-    path.write_text(
-        "\n".join(
-            json.dumps(
-                {
-                    "id": qid,
-                    "question": text,
-                    "expected_urls": urls,
-                    "expected_anchor": "",
-                    "answer_facts": [],
-                    "kind": "single" if urls else "unanswerable",
-                }
-            )
-            for qid, text, urls in rows
-        )
-        + "\n"
-    )
-    return path
+    return write_question_set(path, CALIBRATION_ROWS)
 
 
 @pytest.fixture
 def calibrate(
-    tmp_path: Path,
-    built_settings: Settings,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    docbot_on_test_index: Callable[..., tuple[int, str, str]],
 ) -> Callable[..., tuple[int, str, str]]:
     """`docbot calibrate ARGS` against the shared test index: (exit code, stdout, stderr)."""
-    monkeypatch.setenv("DOCBOT_DATA_DIR", str(built_settings.data_dir))
-    monkeypatch.setenv("DOCBOT_STATE_URL", str(tmp_path / "state.sqlite3"))
-
-    def run(*args: str) -> tuple[int, str, str]:
-        code = main(["--env-file", "absent.env", "calibrate", *args])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
+    return lambda *args: docbot_on_test_index("calibrate", *args)
 
 
 def test_calibrate_prints_thresholds_for_the_live_index(

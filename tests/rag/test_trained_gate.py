@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 
-from bot.cli import main
 from bot.config import ConfigError, Settings
 from rag.retrieve import Retriever
 from rag.trained_gate import (
@@ -21,6 +19,7 @@ from rag.trained_gate import (
     train,
     training_pairs,
 )
+from tests.rag.question_sets import write_question_set
 from tests.tiny_models import cross_encoder
 
 BASE = "https://docs.example.com/"
@@ -181,26 +180,6 @@ def test_an_operators_own_threshold_still_wins(
 # ---------------------------------------------------------------- `docbot train-gate`
 
 
-def write_set(path: Path, rows: list[tuple[str, str, list[str]]]) -> Path:
-    path.write_text(
-        "".join(
-            json.dumps(
-                {
-                    "id": qid,
-                    "question": text,
-                    "expected_urls": urls,
-                    "expected_anchor": "",
-                    "answer_facts": [],
-                    "kind": "single" if urls else "unanswerable",
-                }
-            )
-            + "\n"
-            for qid, text, urls in rows
-        )
-    )
-    return path
-
-
 TRAIN_ROWS = [
     ("a1", "how do I restore a backup?", [BASE + "backup/"]),
     ("a2", "how do i install widgetron with pip", [BASE + "install/"]),
@@ -215,21 +194,10 @@ FIT_ROWS = [
 
 @pytest.fixture
 def train_gate(
-    tmp_path: Path,
-    built_settings: Settings,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    docbot_on_test_index: Callable[..., tuple[int, str, str]],
 ) -> Callable[..., tuple[int, str, str]]:
     """`docbot train-gate ARGS` against the shared test index: (exit code, stdout, stderr)."""
-    monkeypatch.setenv("DOCBOT_DATA_DIR", str(built_settings.data_dir))
-    monkeypatch.setenv("DOCBOT_STATE_URL", str(tmp_path / "state.sqlite3"))
-
-    def run(*args: str) -> tuple[int, str, str]:
-        code = main(["--env-file", "absent.env", "train-gate", *args])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
+    return lambda *args: docbot_on_test_index("train-gate", *args)
 
 
 def test_train_gate_writes_a_model_the_bot_loads(
@@ -237,9 +205,9 @@ def test_train_gate_writes_a_model_the_bot_loads(
 ) -> None:
     out_dir = tmp_path / "gate"
     code, out, err = train_gate(
-        str(write_set(tmp_path / "train.jsonl", TRAIN_ROWS)),
+        str(write_question_set(tmp_path / "train.jsonl", TRAIN_ROWS)),
         "--fit-on",
-        str(write_set(tmp_path / "fit.jsonl", FIT_ROWS)),
+        str(write_question_set(tmp_path / "fit.jsonl", FIT_ROWS)),
         "--out",
         str(out_dir),
         "--base-model",
@@ -271,7 +239,7 @@ def test_train_gate_refuses_sets_it_cannot_learn_or_fit_from(
     same: bool,
     message: str,
 ) -> None:
-    training = write_set(tmp_path / "train.jsonl", train_rows)
-    fitting = training if same else write_set(tmp_path / "fit.jsonl", FIT_ROWS)
+    training = write_question_set(tmp_path / "train.jsonl", train_rows)
+    fitting = training if same else write_question_set(tmp_path / "fit.jsonl", FIT_ROWS)
     code, _, err = train_gate(str(training), "--fit-on", str(fitting))
     assert code == 2 and message in err and "Traceback" not in err
