@@ -395,7 +395,13 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     base = args.base_model or resolve_model_path(settings.embedding_model)
     out = args.out or settings.data_dir / "gate"
     print(f"train-gate: {len(pairs)} pairs ({positives} positive) from {base}", file=sys.stderr)
-    model, tokenizer = train(pairs, base, out, epochs=args.epochs, device=settings.embedding_device)
+    try:
+        model, tokenizer = train(
+            pairs, base, out, epochs=args.epochs, device=settings.embedding_device
+        )
+    except (OSError, ValueError) as exc:  # a base model that is not there or not an encoder
+        print(f"error: --base-model {base}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
     provisional = GateConfig(0.0, 0.0, settings.embedding_model, weight=args.weight)
     retriever.trained_gate = TrainedGate(model, tokenizer, provisional, str(model.device))
     try:

@@ -243,3 +243,16 @@ def test_train_gate_refuses_sets_it_cannot_learn_or_fit_from(
     fitting = training if same else write_question_set(tmp_path / "fit.jsonl", FIT_ROWS)
     code, _, err = train_gate(str(training), "--fit-on", str(fitting))
     assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_train_gate_names_a_base_model_it_cannot_load(
+    tmp_path: Path, train_gate: Callable[..., tuple[int, str, str]]
+) -> None:
+    code, _, err = train_gate(
+        str(write_question_set(tmp_path / "train.jsonl", TRAIN_ROWS)),
+        "--fit-on",
+        str(write_question_set(tmp_path / "fit.jsonl", FIT_ROWS)),
+        "--base-model",
+        str(tmp_path / "no-such-model"),
+    )
+    assert code == 2 and "error: --base-model " in err and "Traceback" not in err
