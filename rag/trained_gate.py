@@ -13,9 +13,9 @@ With a gate model configured, the decline score becomes the relevance plus
 `weight` x the highest answer probability among the top `passages` sections,
 and the two thresholds are the ones `docbot train-gate` fitted on question sets
 it did not train on (written to `gate.json` beside the weights). Off by default:
-training takes about 20 minutes on 2 CPU cores for 1,600 questions, and each
-question then costs one model call over 3 sections (~100 ms on 2 cores).
-Measured in docs/benchmarks.md ("Third round of 2026-12-06").
+training took 9 minutes on 2 CPU cores for 1,441 questions, and each question
+then costs one model call over 3 sections (about 80 ms on 2 cores). Measured in
+docs/benchmarks.md ("Third landing of 2026-12-06").
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from bot.config import ConfigError
+from rag.embeddings import resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -139,10 +140,19 @@ def training_pairs(
     ]
 
 
-def _device(device: str) -> str:
-    from rag.embeddings import resolve_device
-
-    return resolve_device(device)
+def encode_pairs(
+    tokenizer: Any, questions: list[str], passages: list[str], max_length: int, device: str
+) -> Any:
+    """How the model reads (question, passage) pairs, in training and in use alike: the
+    question whole, the passage cut to fit `max_length` tokens."""
+    return tokenizer(
+        questions,
+        passages,
+        truncation="only_second",
+        max_length=max_length,
+        padding=True,
+        return_tensors="pt",
+    ).to(device)
 
 
 class TrainedGate:
@@ -162,14 +172,13 @@ class TrainedGate:
         import torch
 
         with self._lock, torch.no_grad():
-            batch = self.tokenizer(
+            batch = encode_pairs(
+                self.tokenizer,
                 [question] * len(passages),
                 list(passages),
-                truncation="only_second",
-                max_length=self.config.max_length,
-                padding=True,
-                return_tensors="pt",
-            ).to(self.device)
+                self.config.max_length,
+                self.device,
+            )
             logits = self.model(**batch).logits.reshape(-1)
             return [float(p) for p in torch.sigmoid(logits).tolist()]
 
@@ -234,7 +243,7 @@ def load_gate(directory: str | Path, embedding_model: str, device: str = "auto")
             f"DOCBOT_EMBEDDING_MODEL is {embedding_model!r}; its thresholds do not apply "
             "(train it again with `docbot train-gate`)"
         )
-    resolved = _device(device)
+    resolved = resolve_device(device)
     try:
         model, tokenizer = load_model(path, resolved)
     except Exception as exc:  # missing weights, a tokenizer that does not load, ...
@@ -272,7 +281,7 @@ def train(
 
     torch.manual_seed(seed)
     order = random.Random(seed)
-    resolved = _device(device)
+    resolved = resolve_device(device)
     with _quiet_loading():
         tokenizer = AutoTokenizer.from_pretrained(base_model)
         model = AutoModelForSequenceClassification.from_pretrained(base_model, num_labels=1)
@@ -290,14 +299,13 @@ def train(
         order.shuffle(data)
         for i in range(0, len(data), batch_size):
             batch = data[i : i + batch_size]
-            enc = tokenizer(
+            enc = encode_pairs(
+                tokenizer,
                 [p.question for p in batch],
                 [p.passage for p in batch],
-                truncation="only_second",
-                max_length=max_length,
-                padding=True,
-                return_tensors="pt",
-            ).to(resolved)
+                max_length,
+                resolved,
+            )
             logits = model(**enc).logits.reshape(-1)
             labels = torch.tensor([p.label for p in batch], device=resolved)
             loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, labels)
