@@ -12,7 +12,11 @@ operator's labelled question sets (the `docbot eval` format) as pairs of
 With a gate model configured, the decline score becomes the relevance plus
 `weight` x the highest answer probability among the top `passages` sections,
 and the two thresholds are the ones `docbot train-gate` fitted on question sets
-it did not train on (written to `gate.json` beside the weights). Off by default:
+the model did not train on (written to `gate.json` beside the weights): other
+sets (`--fit-on`), or every training set scored out of fold (`--folds K`: K
+models, each trained without a K-th of the sets, score the sets left out; the
+model kept is then trained on all of them), so no labelled question is spent
+on fitting alone. Off by default:
 training took 9 minutes on 2 CPU cores for 1,441 questions, and each question
 then costs one model call over 3 sections (about 80 ms on 2 cores). Measured in
 docs/benchmarks.md ("Third landing of 2026-12-06").
@@ -78,6 +82,7 @@ class GateConfig:
     base_model: str = ""
     trained_on: list[str] = field(default_factory=list)
     fitted_on: list[str] = field(default_factory=list)
+    folds: int = 0  # > 0: thresholds fitted out of fold on the training sets (`--folds`)
     pairs: int = 0
     positives: int = 0
     epochs: int = EPOCHS
@@ -261,7 +266,7 @@ def load_gate(directory: str | Path, embedding_model: str, device: str = "auto")
 def train(
     pairs: Sequence[Pair],
     base_model: str,
-    out: Path,
+    out: Path | None,
     *,
     epochs: int = EPOCHS,
     batch_size: int = BATCH_SIZE,
@@ -272,7 +277,8 @@ def train(
     progress: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
 ) -> tuple[Any, Any]:
     """Fine-tune `base_model` (a BERT-like encoder; its pooling is not used) with a
-    one-logit head on `pairs`, save it to `out`, and return (model, tokenizer).
+    one-logit head on `pairs`, save it to `out` (unless None: a fold's model is only
+    scored), and return (model, tokenizer).
 
     Linear warm-up over the first tenth of the steps, then linear decay; the order
     of the pairs is shuffled each epoch with `seed`, so a run repeats."""
@@ -320,10 +326,24 @@ def train(
                     f"train-gate: step {step}/{steps}, loss {loss.item():.3f}, "
                     f"{time.monotonic() - start:.0f} s"
                 )
-    out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(str(out))
-    tokenizer.save_pretrained(str(out))
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        model.save_pretrained(str(out))
+        tokenizer.save_pretrained(str(out))
     return model.eval(), tokenizer
+
+
+def folds_of(sets: Sequence[Path], k: int) -> list[list[Path]]:
+    """`k` groups of question sets, dealt round-robin in the order given.
+
+    Whole sets, never questions: the questions of one set were written together and
+    resemble each other, so a model scored on a set it partly trained on would look
+    better than it will on new questions."""
+    if k < 2:
+        raise ValueError("--folds must be at least 2")
+    if len(sets) < k:
+        raise ValueError(f"--folds {k} needs at least {k} training sets, got {len(sets)}")
+    return [list(sets[i::k]) for i in range(k)]
 
 
 # ---------------------------------------------------------------- `docbot train-gate`
@@ -335,15 +355,22 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         help="train a decline model on labelled question sets (DOCBOT_GATE_MODEL)",
         description="Fine-tune a cross-encoder that judges whether a retrieved section "
         "answers a question, on question sets in the `docbot eval` format, and fit its "
-        "decline thresholds on other sets. Needs the live index.",
+        "decline thresholds on other sets (--fit-on) or out of fold (--folds). "
+        "Needs the live index.",
     )
     p.add_argument("questions", type=Path, nargs="+", help="question sets to train on (JSONL)")
-    p.add_argument(
+    fit = p.add_mutually_exclusive_group(required=True)
+    fit.add_argument(
         "--fit-on",
         type=Path,
         nargs="+",
-        required=True,
         help="other question sets, to fit the thresholds on (never trained on)",
+    )
+    fit.add_argument(
+        "--folds",
+        type=int,
+        help="fit the thresholds on every training set instead: K models, each trained "
+        "without a K-th of the sets, score the sets left out (K+1 trainings in all)",
     )
     p.add_argument("--out", type=Path, help="where to write the model (default: DATA_DIR/gate)")
     p.add_argument(
@@ -358,33 +385,44 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
+def _error(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+def _has_both_kinds(questions: Sequence[Any]) -> bool:
+    return any(q.answerable for q in questions) and not all(q.answerable for q in questions)
+
+
 def run(args: argparse.Namespace, settings: Any) -> int:
-    from rag.calibrate import ACCELERATE_FROM, decline_table, fit_questions
+    from rag.calibrate import ACCELERATE_FROM, Fit, decline_table, fit_both, fit_questions
+    from rag.calibrate import relevance_scores as scores_of
     from rag.embeddings import resolve_model_path
     from rag.evaluate import NO_INDEX, load_questions, thread_turns
     from rag.retrieve import Retriever
 
-    same = {p.resolve() for p in args.questions} & {p.resolve() for p in args.fit_on}
+    fit_on: list[Path] = args.fit_on or []
+    paths = list(dict.fromkeys(args.questions))  # a set named twice is one set
+    same = {p.resolve() for p in paths} & {p.resolve() for p in fit_on}
     if same:
-        print(
-            f"error: {sorted(same)[0]} is in both the training and the fitting sets",
-            file=sys.stderr,
-        )
-        return 2
+        return _error(f"{sorted(same)[0]} is in both the training and the fitting sets")
     if args.epochs < 1 or args.weight < 0:
-        print("error: --epochs must be >= 1 and --weight >= 0", file=sys.stderr)
-        return 2
+        return _error("--epochs must be >= 1 and --weight >= 0")
     try:
-        training = [q for path in args.questions for q in load_questions(path)]
-        fitting = [q for path in args.fit_on for q in load_questions(path)]
+        folds = folds_of(paths, args.folds) if args.folds is not None else []
+        sets = {path: load_questions(path) for path in paths}
+        fitting = [q for path in fit_on for q in load_questions(path)]
     except (OSError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    if not any(q.answerable for q in training) or all(q.answerable for q in training):
-        print(
-            "error: the training sets need answerable and unanswerable questions", file=sys.stderr
-        )
-        return 2
+        return _error(str(exc))
+    training = [q for questions in sets.values() for q in questions]
+    if not _has_both_kinds(training):
+        return _error("the training sets need answerable and unanswerable questions")
+    for i, fold in enumerate(folds, 1):
+        if not _has_both_kinds([q for path in paths if path not in fold for q in sets[path]]):
+            return _error(
+                f"fold {i} of {len(folds)}: the sets outside it need answerable and "
+                "unanswerable questions (use fewer folds or mix the sets)"
+            )
     # the questions are retrieved as the bot would, without any gate already configured
     retriever = Retriever(replace(settings, gate_model=""))
     if not retriever.refresh():
@@ -392,50 +430,83 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         return 2
     if len(training) + len(fitting) >= ACCELERATE_FROM:
         retriever.embedder.accelerate()
-    pairs: list[Pair] = []
-    for i, q in enumerate(training, 1):
-        history = thread_turns(q.history)
-        hits = retriever.search(q.question, k=settings.top_k, history=history)
-        pairs += training_pairs(retriever.condense(q.question, history), q.expected_urls, hits)
-        if i % 200 == 0 or i == len(training):
-            print(f"train-gate: {i}/{len(training)} questions retrieved", file=sys.stderr)
+    pairs_of: dict[Path, list[Pair]] = {}
+    done = 0
+    for path, questions in sets.items():
+        pairs_of[path] = []
+        for q in questions:
+            history = thread_turns(q.history)
+            hits = retriever.search(q.question, k=settings.top_k, history=history)
+            condensed = retriever.condense(q.question, history)
+            pairs_of[path] += training_pairs(condensed, q.expected_urls, hits)
+            done += 1
+            if done % 200 == 0 or done == len(training):
+                print(f"train-gate: {done}/{len(training)} questions retrieved", file=sys.stderr)
+    pairs = [pair for path in paths for pair in pairs_of[path]]
     positives = sum(p.label > 0 for p in pairs)
     base = args.base_model or resolve_model_path(settings.embedding_model)
     out = args.out or settings.data_dir / "gate"
-    print(f"train-gate: {len(pairs)} pairs ({positives} positive) from {base}", file=sys.stderr)
-    try:
-        model, tokenizer = train(
-            pairs, base, out, epochs=args.epochs, device=settings.embedding_device
-        )
-    except (OSError, ValueError) as exc:  # a base model that is not there or not an encoder
-        print(f"error: --base-model {base}: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 2
     provisional = GateConfig(0.0, 0.0, settings.embedding_model, weight=args.weight)
-    retriever.trained_gate = TrainedGate(model, tokenizer, provisional, str(model.device))
-    try:
-        fit = fit_questions(
-            retriever, fitting, settings.top_k, args.max_declined, args.reader_max_declined
+
+    def gate_trained_on(chosen: list[Pair], where: Path | None) -> TrainedGate:
+        model, tokenizer = train(
+            chosen, base, where, epochs=args.epochs, device=settings.embedding_device
         )
+        return TrainedGate(model, tokenizer, provisional, str(model.device))
+
+    try:
+        answerable: list[float] = []
+        unanswerable: list[float] = []
+        for i, fold in enumerate(folds, 1):
+            kept = [pair for path in paths if path not in fold for pair in pairs_of[path]]
+            print(
+                f"train-gate: fold {i}/{len(folds)}: training on {len(kept)} pairs, "
+                f"scoring {len(fold)} sets left out",
+                file=sys.stderr,
+            )
+            retriever.trained_gate = gate_trained_on(kept, None)
+            ans, unans = scores_of(
+                retriever, [q for path in fold for q in sets[path]], settings.top_k
+            )
+            answerable += ans
+            unanswerable += unans
+        print(f"train-gate: {len(pairs)} pairs ({positives} positive) from {base}", file=sys.stderr)
+        retriever.trained_gate = gate_trained_on(pairs, out)
+    except (OSError, ValueError) as exc:  # a base model that is not there or not an encoder
+        return _error(f"--base-model {base}: {type(exc).__name__}: {exc}")
+    try:
+        if folds:
+            fit = Fit(
+                answerable,
+                unanswerable,
+                *fit_both(answerable, unanswerable, args.max_declined, args.reader_max_declined),
+            )
+        else:
+            fit = fit_questions(
+                retriever, fitting, settings.top_k, args.max_declined, args.reader_max_declined
+            )
     except ValueError as exc:
-        print(f"error: the fitting sets: {exc}", file=sys.stderr)
-        return 2
+        return _error(f"the fitting sets: {exc}")
     fitted, reader = fit.fitted, fit.reader
     config = replace(
         provisional,
         min_relevance=fitted.value,
         llm_min_relevance=reader.value,
         base_model=str(base),
-        trained_on=[str(p) for p in args.questions],
-        fitted_on=[str(p) for p in args.fit_on],
+        trained_on=[str(p) for p in paths],
+        fitted_on=[str(p) for p in fit_on],
+        folds=len(folds),
         pairs=len(pairs),
         positives=positives,
         epochs=args.epochs,
     )
     (out / GATE_FILE).write_text(config.to_json(), encoding="utf-8")
     table = decline_table(fit.answerable, fit.unanswerable, [fitted.value, reader.value])
+    where = f"out of {len(folds)} folds" if folds else "to fit on"
     print(
-        f"{len(fitting)} questions to fit on ({len(fit.answerable)} answerable, "
-        f"{len(fit.unanswerable)} unanswerable); relevance + {args.weight} x model"
+        f"{len(fit.answerable) + len(fit.unanswerable)} questions {where} "
+        f"({len(fit.answerable)} answerable, {len(fit.unanswerable)} unanswerable); "
+        f"relevance + {args.weight} x model"
     )
     print(f"offline answerer: {fitted.rates()}")
     print(f"in front of a language model: {reader.rates()}")
@@ -450,6 +521,7 @@ __all__ = [
     "GateConfig",
     "Pair",
     "TrainedGate",
+    "folds_of",
     "hit_passage",
     "load_gate",
     "passage",

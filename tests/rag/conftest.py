@@ -23,7 +23,10 @@ def docbot_on_test_index(
     monkeypatch.setenv("DOCBOT_STATE_URL", str(tmp_path / "state.sqlite3"))
 
     def run(*args: str) -> tuple[int, str, str]:
-        code = main(["--env-file", "absent.env", *args])
+        try:
+            code = main(["--env-file", "absent.env", *args])
+        except SystemExit as exc:  # argparse's own refusals: usage and exit code 2
+            code = exc.code if isinstance(exc.code, int) else 1
         out, err = capsys.readouterr()
         return code, out, err
 

@@ -14,6 +14,7 @@ from rag.trained_gate import (
     GATE_FILE,
     GateConfig,
     Pair,
+    folds_of,
     load_gate,
     passage,
     train,
@@ -60,6 +61,20 @@ def test_an_unanswerable_question_teaches_that_its_best_matches_do_not_answer() 
 def test_only_the_top_sections_are_read() -> None:
     hits = [FakeHit(BASE + "x/")] * 3 + [FakeHit(BASE + "a/")]
     assert [p.label for p in training_pairs("q", [BASE + "a/"], hits)] == [0.0]
+
+
+def test_folds_deal_whole_sets_round_robin() -> None:
+    sets = [Path(f"s{i}.jsonl") for i in range(5)]
+    assert folds_of(sets, 2) == [sets[0::2], sets[1::2]]
+    assert folds_of(sets, 5) == [[s] for s in sets]
+
+
+@pytest.mark.parametrize(
+    ("k", "message"), [(1, "at least 2"), (6, "needs at least 6 training sets")]
+)
+def test_folds_need_two_and_a_set_each(k: int, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        folds_of([Path(f"s{i}.jsonl") for i in range(5)], k)
 
 
 # ---------------------------------------------------------------- gate.json
@@ -256,3 +271,80 @@ def test_train_gate_names_a_base_model_it_cannot_load(
         str(tmp_path / "no-such-model"),
     )
     assert code == 2 and "error: --base-model " in err and "Traceback" not in err
+
+
+MORE_ROWS = [
+    ("a5", "how do I restore widgetron from a backup file", [BASE + "backup/"]),
+    ("u3", "can I order pizza through widgetron", []),
+]
+
+
+def test_train_gate_fits_out_of_fold_without_spending_a_set_on_fitting(
+    tmp_path: Path, tiny_base: Path, train_gate: Callable[..., tuple[int, str, str]]
+) -> None:
+    out_dir = tmp_path / "gate"
+    sets = [
+        write_question_set(tmp_path / f"{name}.jsonl", rows)
+        for name, rows in (("one", TRAIN_ROWS), ("two", FIT_ROWS), ("three", MORE_ROWS))
+    ]
+    code, out, err = train_gate(
+        *map(str, sets),
+        "--folds",
+        "3",
+        "--out",
+        str(out_dir),
+        "--base-model",
+        str(tiny_base),
+        "--epochs",
+        "1",
+    )
+    assert code == 0, err
+    assert [line for line in err.splitlines() if "fold" in line] == [
+        f"train-gate: fold {i}/3: training on {n} pairs, scoring 1 sets left out"
+        for i, n in enumerate(fold_pairs(err), 1)
+    ]
+    assert "8 questions out of 3 folds (5 answerable, 3 unanswerable)" in out
+    config = GateConfig.from_json((out_dir / GATE_FILE).read_text())
+    assert (config.folds, config.fitted_on) == (3, [])
+    assert config.trained_on == [str(s) for s in sets]
+    assert load_gate(out_dir, PACKAGED).config == config
+
+
+def fold_pairs(err: str) -> list[int]:
+    """The pair counts the fold lines name (each fold trains on the other sets' pairs)."""
+    return [
+        int(line.split("training on ")[1].split()[0])
+        for line in err.splitlines()
+        if line.startswith("train-gate: fold ")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--folds", "1"], "--folds must be at least 2"),
+        (["--folds", "3"], "--folds 3 needs at least 3 training sets"),
+        ([], "one of the arguments --fit-on --folds is required"),
+    ],
+)
+def test_train_gate_refuses_folds_it_cannot_make(
+    tmp_path: Path,
+    train_gate: Callable[..., tuple[int, str, str]],
+    extra: list[str],
+    message: str,
+) -> None:
+    sets = [
+        write_question_set(tmp_path / f"{name}.jsonl", rows)
+        for name, rows in (("one", TRAIN_ROWS), ("two", FIT_ROWS))
+    ]
+    code, _, err = train_gate(*map(str, sets), *extra)
+    assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_train_gate_refuses_a_fold_whose_other_sets_teach_one_kind(
+    tmp_path: Path, train_gate: Callable[..., tuple[int, str, str]]
+) -> None:
+    answerable = write_question_set(tmp_path / "a.jsonl", TRAIN_ROWS[:2])
+    mixed = write_question_set(tmp_path / "m.jsonl", FIT_ROWS)
+    code, _, err = train_gate(str(answerable), str(mixed), "--folds", "2")
+    assert code == 2 and "fold 2 of 2: the sets outside it need answerable" in err
