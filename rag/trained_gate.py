@@ -346,6 +346,89 @@ def folds_of(sets: Sequence[Path], k: int) -> list[list[Path]]:
     return [list(sets[i::k]) for i in range(k)]
 
 
+@dataclass(frozen=True)
+class Scored:
+    """A fitting question's two decline signals, kept apart so the weight can be chosen."""
+
+    answerable: bool
+    relevance: float  # the decline score without the model
+    probability: float  # the model's best answer probability among the judged sections
+
+
+# Weights `--weight auto` tries: the share of the model's probability added to the relevance.
+WEIGHTS = (0.25, 0.5, 1.0, 2.0)
+
+
+def combined(scored: Sequence[Scored], weight: float) -> tuple[list[float], list[float]]:
+    """(answerable, unanswerable) decline scores at `weight`."""
+    answerable = [s.relevance + weight * s.probability for s in scored if s.answerable]
+    unanswerable = [s.relevance + weight * s.probability for s in scored if not s.answerable]
+    return answerable, unanswerable
+
+
+def choose_weight(
+    scored: Sequence[Scored],
+    weights: Sequence[float],
+    max_declined: float,
+    reader_max_declined: float,
+) -> tuple[float, Any]:
+    """The weight whose fitted thresholds decline the most unanswerable questions (both
+    gates summed; ties go to the fewest answerable declines, then to the weight listed
+    first), and its `rag.calibrate.Fit`. A ValueError when the scores cannot be fitted."""
+    from rag.calibrate import Fit, fit_both
+
+    best: tuple[tuple[int, int], float, Any] | None = None
+    for weight in weights:
+        answerable, unanswerable = combined(scored, weight)
+        fit = Fit(
+            answerable,
+            unanswerable,
+            *fit_both(answerable, unanswerable, max_declined, reader_max_declined),
+        )
+        rank = (
+            fit.fitted.unanswerable_declined + fit.reader.unanswerable_declined,
+            -(fit.fitted.answerable_declined + fit.reader.answerable_declined),
+        )
+        if best is None or rank > best[0]:
+            best = (rank, weight, fit)
+    if best is None:
+        raise ValueError("no weight to try")
+    return best[1], best[2]
+
+
+def gate_signals(
+    retriever: Any, gate: TrainedGate, questions: Sequence[Any], top_k: int
+) -> list[Scored]:
+    """Each question retrieved as the bot would, with `gate` judging its sections."""
+    from rag.evaluate import thread_turns
+
+    retriever.trained_gate = gate
+    scored: list[Scored] = []
+    for i, q in enumerate(questions, 1):
+        if i % 200 == 0:
+            print(f"train-gate: {i}/{len(questions)} questions scored", file=sys.stderr)
+        hits = retriever.search(q.question, k=top_k, history=thread_turns(q.history))
+        judged = [h.answer_probability for h in hits if h.answer_probability is not None]
+        bonus = gate.bonus(hits)
+        scored.append(
+            Scored(q.answerable, retriever.relevance(hits) - bonus, max(judged, default=0.0))
+        )
+    return scored
+
+
+def weight_arg(text: str) -> float | None:
+    """`--weight`: a share >= 0, or "auto" (None): chosen among `WEIGHTS` on the fitting scores."""
+    if text == "auto":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is neither a number nor auto") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be >= 0")
+    return value
+
+
 # ---------------------------------------------------------------- `docbot train-gate`
 
 
@@ -379,7 +462,14 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         help="encoder to start from (default: the embedding model's own weights)",
     )
     p.add_argument("--epochs", type=int, default=EPOCHS)
-    p.add_argument("--weight", type=float, default=DEFAULT_WEIGHT)
+    p.add_argument(
+        "--weight",
+        type=weight_arg,
+        default=DEFAULT_WEIGHT,
+        help="share of the model's probability added to the relevance (default 0.5), or "
+        f"auto: the one of {', '.join(map(str, WEIGHTS))} whose fitted thresholds decline "
+        "the most unanswerable fitting questions",
+    )
     p.add_argument("--max-declined", type=float, default=0.05)
     p.add_argument("--reader-max-declined", type=float, default=0.02)
     return p
@@ -395,8 +485,7 @@ def _has_both_kinds(questions: Sequence[Any]) -> bool:
 
 
 def run(args: argparse.Namespace, settings: Any) -> int:
-    from rag.calibrate import ACCELERATE_FROM, Fit, decline_table, fit_both, fit_questions
-    from rag.calibrate import relevance_scores as scores_of
+    from rag.calibrate import ACCELERATE_FROM, decline_table
     from rag.embeddings import resolve_model_path
     from rag.evaluate import NO_INDEX, load_questions, thread_turns
     from rag.retrieve import Retriever
@@ -406,8 +495,8 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     same = {p.resolve() for p in paths} & {p.resolve() for p in fit_on}
     if same:
         return _error(f"{sorted(same)[0]} is in both the training and the fitting sets")
-    if args.epochs < 1 or args.weight < 0:
-        return _error("--epochs must be >= 1 and --weight >= 0")
+    if args.epochs < 1:
+        return _error("--epochs must be >= 1")
     try:
         folds = folds_of(paths, args.folds) if args.folds is not None else []
         sets = {path: load_questions(path) for path in paths}
@@ -446,7 +535,9 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     positives = sum(p.label > 0 for p in pairs)
     base = args.base_model or resolve_model_path(settings.embedding_model)
     out = args.out or settings.data_dir / "gate"
-    provisional = GateConfig(0.0, 0.0, settings.embedding_model, weight=args.weight)
+    weights = WEIGHTS if args.weight is None else (args.weight,)
+    # the signals are kept apart (`Scored`), so the provisional weight never matters
+    provisional = GateConfig(0.0, 0.0, settings.embedding_model, weight=weights[0])
 
     def gate_trained_on(chosen: list[Pair], where: Path | None) -> TrainedGate:
         model, tokenizer = train(
@@ -455,8 +546,7 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         return TrainedGate(model, tokenizer, provisional, str(model.device))
 
     try:
-        answerable: list[float] = []
-        unanswerable: list[float] = []
+        scored: list[Scored] = []
         for i, fold in enumerate(folds, 1):
             kept = [pair for path in paths if path not in fold for pair in pairs_of[path]]
             print(
@@ -464,27 +554,16 @@ def run(args: argparse.Namespace, settings: Any) -> int:
                 f"scoring {len(fold)} sets left out",
                 file=sys.stderr,
             )
-            retriever.trained_gate = gate_trained_on(kept, None)
-            ans, unans = scores_of(
-                retriever, [q for path in fold for q in sets[path]], settings.top_k
-            )
-            answerable += ans
-            unanswerable += unans
+            left_out = [q for path in fold for q in sets[path]]
+            scored += gate_signals(retriever, gate_trained_on(kept, None), left_out, settings.top_k)
         print(f"train-gate: {len(pairs)} pairs ({positives} positive) from {base}", file=sys.stderr)
-        retriever.trained_gate = gate_trained_on(pairs, out)
+        gate = gate_trained_on(pairs, out)
     except (OSError, ValueError) as exc:  # a base model that is not there or not an encoder
         return _error(f"--base-model {base}: {type(exc).__name__}: {exc}")
+    if not folds:
+        scored = gate_signals(retriever, gate, fitting, settings.top_k)
     try:
-        if folds:
-            fit = Fit(
-                answerable,
-                unanswerable,
-                *fit_both(answerable, unanswerable, args.max_declined, args.reader_max_declined),
-            )
-        else:
-            fit = fit_questions(
-                retriever, fitting, settings.top_k, args.max_declined, args.reader_max_declined
-            )
+        weight, fit = choose_weight(scored, weights, args.max_declined, args.reader_max_declined)
     except ValueError as exc:
         return _error(f"the fitting sets: {exc}")
     fitted, reader = fit.fitted, fit.reader
@@ -492,6 +571,7 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         provisional,
         min_relevance=fitted.value,
         llm_min_relevance=reader.value,
+        weight=weight,
         base_model=str(base),
         trained_on=[str(p) for p in paths],
         fitted_on=[str(p) for p in fit_on],
@@ -506,8 +586,15 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     print(
         f"{len(fit.answerable) + len(fit.unanswerable)} questions {where} "
         f"({len(fit.answerable)} answerable, {len(fit.unanswerable)} unanswerable); "
-        f"relevance + {args.weight} x model"
+        f"relevance + {weight} x model"
     )
+    if len(weights) > 1:
+        for w in weights:
+            tried = choose_weight(scored, [w], args.max_declined, args.reader_max_declined)[1]
+            print(
+                f"  weight {w}: offline {tried.fitted.value:.3f} declines {tried.fitted.rates()}; "
+                f"reader {tried.reader.value:.3f} declines {tried.reader.rates()}"
+            )
     print(f"offline answerer: {fitted.rates()}")
     print(f"in front of a language model: {reader.rates()}")
     for row in table:
@@ -520,7 +607,11 @@ __all__ = [
     "GATE_FILE",
     "GateConfig",
     "Pair",
+    "Scored",
     "TrainedGate",
+    "WEIGHTS",
+    "choose_weight",
+    "combined",
     "folds_of",
     "hit_passage",
     "load_gate",
@@ -529,4 +620,5 @@ __all__ = [
     "run",
     "train",
     "training_pairs",
+    "weight_arg",
 ]

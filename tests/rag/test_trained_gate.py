@@ -12,8 +12,12 @@ from bot.config import ConfigError, Settings
 from rag.retrieve import Retriever
 from rag.trained_gate import (
     GATE_FILE,
+    WEIGHTS,
     GateConfig,
     Pair,
+    Scored,
+    choose_weight,
+    combined,
     folds_of,
     load_gate,
     passage,
@@ -75,6 +79,32 @@ def test_folds_deal_whole_sets_round_robin() -> None:
 def test_folds_need_two_and_a_set_each(k: int, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         folds_of([Path(f"s{i}.jsonl") for i in range(5)], k)
+
+
+# ---------------------------------------------------------------- the weight (pure)
+
+# The model tells these apart where the relevance cannot: the unanswerable questions score
+# as high as the answerable ones without it.
+SCORED = [Scored(True, 0.5 + i / 100, 0.9) for i in range(20)] + [
+    Scored(False, 0.55, 0.1),
+    Scored(False, 0.7, 0.2),
+]
+
+
+def test_the_signals_combine_at_a_weight() -> None:
+    answerable, unanswerable = combined(SCORED, 0.5)
+    assert answerable[0] == pytest.approx(0.95) and unanswerable == pytest.approx([0.6, 0.8])
+
+
+def test_auto_weight_takes_the_one_that_declines_the_most_unanswerable() -> None:
+    weight, fit = choose_weight(SCORED, WEIGHTS, 0.05, 0.0)
+    assert weight == 0.5  # 0.25 declines one, 0.5 already both: ties go to the first listed
+    assert (fit.fitted.unanswerable_declined, fit.reader.unanswerable_declined) == (2, 2)
+    assert fit.fitted.answerable_declined <= 1
+    only, _ = choose_weight(SCORED, [2.0], 0.05, 0.0)
+    assert only == 2.0
+    with pytest.raises(ValueError, match="answerable"):
+        choose_weight([s for s in SCORED if not s.answerable], WEIGHTS, 0.05, 0.0)
 
 
 # ---------------------------------------------------------------- gate.json
@@ -291,6 +321,8 @@ def test_train_gate_fits_out_of_fold_without_spending_a_set_on_fitting(
         *map(str, sets),
         "--folds",
         "3",
+        "--weight",
+        "auto",
         "--out",
         str(out_dir),
         "--base-model",
@@ -304,7 +336,11 @@ def test_train_gate_fits_out_of_fold_without_spending_a_set_on_fitting(
         for i, n in enumerate(fold_pairs(err), 1)
     ]
     assert "8 questions out of 3 folds (5 answerable, 3 unanswerable)" in out
+    assert [line.split(":")[0] for line in out.splitlines() if "  weight " in line] == [
+        f"  weight {w}" for w in WEIGHTS
+    ]
     config = GateConfig.from_json((out_dir / GATE_FILE).read_text())
+    assert config.weight in WEIGHTS
     assert (config.folds, config.fitted_on) == (3, [])
     assert config.trained_on == [str(s) for s in sets]
     assert load_gate(out_dir, PACKAGED).config == config
@@ -323,6 +359,8 @@ def fold_pairs(err: str) -> list[int]:
     ("extra", "message"),
     [
         (["--folds", "1"], "--folds must be at least 2"),
+        (["--folds", "2", "--weight", "heavy"], "'heavy' is neither a number nor auto"),
+        (["--folds", "2", "--weight", "-1"], "--weight: must be >= 0"),
         (["--folds", "3"], "--folds 3 needs at least 3 training sets"),
         ([], "one of the arguments --fit-on --folds is required"),
     ],
