@@ -551,7 +551,7 @@ def run(args: argparse.Namespace, settings: Any) -> int:
             kept = [pair for path in paths if path not in fold for pair in pairs_of[path]]
             print(
                 f"train-gate: fold {i}/{len(folds)}: training on {len(kept)} pairs, "
-                f"scoring {len(fold)} sets left out",
+                f"scoring the {len(fold)} left out",
                 file=sys.stderr,
             )
             left_out = [q for path in fold for q in sets[path]]
