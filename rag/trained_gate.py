@@ -11,15 +11,17 @@ operator's labelled question sets (the `docbot eval` format) as pairs of
 
 With a gate model configured, the decline score becomes the relevance plus
 `weight` x the highest answer probability among the top `passages` sections,
-and the two thresholds are the ones `docbot train-gate` fitted on question sets
-the model did not train on (written to `gate.json` beside the weights): other
-sets (`--fit-on`), or every training set scored out of fold (`--folds K`: K
-models, each trained without a K-th of the sets, score the sets left out; the
-model kept is then trained on all of them), so no labelled question is spent
-on fitting alone. Off by default:
-training took 9 minutes on 2 CPU cores for 1,441 questions, and each question
-then costs one model call over 3 sections (about 80 ms on 2 cores). Measured in
-docs/benchmarks.md ("Third landing of 2026-12-06").
+and the two thresholds are the ones `docbot train-gate` fitted on scores the
+model did not train on (written to `gate.json` beside the weights): every
+training set scored out of fold (`--folds K`, the default with K = 2: K models,
+each trained without a K-th of the sets, score the sets left out; the model
+kept is then trained on all of them), so no labelled question is spent on
+fitting alone, or other sets (`--fit-on`).
+
+Off by default: each question costs one model call over 3 sections (about
+100 ms on 2 CPU cores), and training is long on CPU (2 folds over 2,957
+questions: 48 minutes on 2 cores). Measured in docs/benchmarks.md ("Third" and
+"Fourth landing of 2026-12-06").
 """
 
 from __future__ import annotations
@@ -52,6 +54,9 @@ EPOCHS = 2
 BATCH_SIZE = 16
 LEARNING_RATE = 3e-5
 LOG_EVERY = 25  # training steps between progress lines
+# Folds when no --fit-on sets are named: on the Kubeflow sets 2 folds fitted thresholds that
+# held on three sets written later (docs/benchmarks.md, "Fourth landing of 2026-12-06").
+FOLDS = 2
 
 
 class HitLike(Protocol):
@@ -342,7 +347,10 @@ def folds_of(sets: Sequence[Path], k: int) -> list[list[Path]]:
     if k < 2:
         raise ValueError("--folds must be at least 2")
     if len(sets) < k:
-        raise ValueError(f"--folds {k} needs at least {k} training sets, got {len(sets)}")
+        raise ValueError(
+            f"--folds {k} needs at least {k} training sets, got {len(sets)} "
+            "(or name other sets to fit on with --fit-on)"
+        )
     return [list(sets[i::k]) for i in range(k)]
 
 
@@ -442,7 +450,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         "Needs the live index.",
     )
     p.add_argument("questions", type=Path, nargs="+", help="question sets to train on (JSONL)")
-    fit = p.add_mutually_exclusive_group(required=True)
+    fit = p.add_mutually_exclusive_group()
     fit.add_argument(
         "--fit-on",
         type=Path,
@@ -453,7 +461,8 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         "--folds",
         type=int,
         help="fit the thresholds on every training set instead: K models, each trained "
-        "without a K-th of the sets, score the sets left out (K+1 trainings in all)",
+        f"without a K-th of the sets, score the sets left out (K+1 trainings in all; the "
+        f"default, with K={FOLDS}, when --fit-on is not given)",
     )
     p.add_argument("--out", type=Path, help="where to write the model (default: DATA_DIR/gate)")
     p.add_argument(
@@ -498,7 +507,7 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     if args.epochs < 1:
         return _error("--epochs must be >= 1")
     try:
-        folds = folds_of(paths, args.folds) if args.folds is not None else []
+        folds = [] if fit_on else folds_of(paths, args.folds or FOLDS)
         sets = {path: load_questions(path) for path in paths}
         fitting = [q for path in fit_on for q in load_questions(path)]
     except (OSError, ValueError) as exc:

@@ -352,7 +352,6 @@ def fold_pairs(err: str) -> list[int]:
         (["--folds", "2", "--weight", "heavy"], "'heavy' is neither a number nor auto"),
         (["--folds", "2", "--weight", "-1"], "--weight: must be >= 0"),
         (["--folds", "3"], "--folds 3 needs at least 3 training sets"),
-        ([], "one of the arguments --fit-on --folds is required"),
     ],
 )
 def test_train_gate_refuses_folds_it_cannot_make(
@@ -376,3 +375,17 @@ def test_train_gate_refuses_a_fold_whose_other_sets_teach_one_kind(
     mixed = write_question_set(tmp_path / "m.jsonl", FIT_ROWS)
     code, _, err = train_gate(str(answerable), str(mixed), "--folds", "2")
     assert code == 2 and "fold 2 of 2: the sets outside it need answerable" in err
+
+
+def test_train_gate_fits_out_of_two_folds_unless_told_otherwise(
+    tmp_path: Path,
+    train_gate: Callable[..., tuple[int, str, str]],
+    train_tiny: Callable[..., tuple[int, str, str]],
+) -> None:
+    one = write_question_set(tmp_path / "one.jsonl", TRAIN_ROWS)
+    code, _, err = train_gate(str(one))
+    assert code == 2 and "--folds 2 needs at least 2 training sets, got 1 (or name" in err
+    two = write_question_set(tmp_path / "two.jsonl", [*FIT_ROWS, *MORE_ROWS])
+    code, _, err = train_tiny(str(one), str(two))
+    assert code == 0, err
+    assert GateConfig.from_json((tmp_path / "gate" / GATE_FILE).read_text()).folds == 2
