@@ -472,6 +472,18 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--epochs", type=int, default=EPOCHS)
     p.add_argument(
+        "--max-length",
+        type=int,
+        default=MAX_LENGTH,
+        help=f"tokens of question + section the model reads (default {MAX_LENGTH})",
+    )
+    p.add_argument(
+        "--estimate",
+        action="store_true",
+        help="only report how the fold models decline the sets left out: no final training, "
+        "nothing written (about a training's time less)",
+    )
+    p.add_argument(
         "--weight",
         type=weight_arg,
         default=DEFAULT_WEIGHT,
@@ -493,6 +505,33 @@ def _has_both_kinds(questions: Sequence[Any]) -> bool:
     return any(q.answerable for q in questions) and not all(q.answerable for q in questions)
 
 
+def _print_weights(
+    scored: Sequence[Scored], weights: Sequence[float], max_declined: float, reader: float
+) -> None:
+    for w in weights:
+        tried = choose_weight(scored, [w], max_declined, reader)[1]
+        print(
+            f"  weight {w}: offline {tried.fitted.value:.3f} declines {tried.fitted.rates()}; "
+            f"reader {tried.reader.value:.3f} declines {tried.reader.rates()}"
+        )
+
+
+def _report_estimate(
+    scored: Sequence[Scored], weights: Sequence[float], max_declined: float, reader: float
+) -> int:
+    """`--estimate`: the out-of-fold declines at each weight; nothing trained further."""
+    answerable = sum(s.answerable for s in scored)
+    print(
+        f"{len(scored)} questions out of fold ({answerable} answerable, "
+        f"{len(scored) - answerable} unanswerable); no model written (--estimate)"
+    )
+    try:
+        _print_weights(scored, weights, max_declined, reader)
+    except ValueError as exc:
+        return _error(f"the fitting sets: {exc}")
+    return 0
+
+
 def run(args: argparse.Namespace, settings: Any) -> int:
     from rag.calibrate import ACCELERATE_FROM, decline_table
     from rag.embeddings import resolve_model_path
@@ -504,8 +543,10 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     same = {p.resolve() for p in paths} & {p.resolve() for p in fit_on}
     if same:
         return _error(f"{sorted(same)[0]} is in both the training and the fitting sets")
-    if args.epochs < 1:
-        return _error("--epochs must be >= 1")
+    if args.epochs < 1 or args.max_length < 32:
+        return _error("--epochs must be >= 1 and --max-length >= 32")
+    if args.estimate and fit_on:
+        return _error("--estimate reports out-of-fold declines: use it without --fit-on")
     try:
         folds = [] if fit_on else folds_of(paths, args.folds or FOLDS)
         sets = {path: load_questions(path) for path in paths}
@@ -546,11 +587,18 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     out = args.out or settings.data_dir / "gate"
     weights = WEIGHTS if args.weight is None else (args.weight,)
     # the signals are kept apart (`Scored`), so the provisional weight never matters
-    provisional = GateConfig(0.0, 0.0, settings.embedding_model, weight=weights[0])
+    provisional = GateConfig(
+        0.0, 0.0, settings.embedding_model, weight=weights[0], max_length=args.max_length
+    )
 
     def gate_trained_on(chosen: list[Pair], where: Path | None) -> TrainedGate:
         model, tokenizer = train(
-            chosen, base, where, epochs=args.epochs, device=settings.embedding_device
+            chosen,
+            base,
+            where,
+            epochs=args.epochs,
+            max_length=args.max_length,
+            device=settings.embedding_device,
         )
         return TrainedGate(model, tokenizer, provisional, str(model.device))
 
@@ -565,6 +613,8 @@ def run(args: argparse.Namespace, settings: Any) -> int:
             )
             left_out = [q for path in fold for q in sets[path]]
             scored += gate_signals(retriever, gate_trained_on(kept, None), left_out, settings.top_k)
+        if args.estimate:
+            return _report_estimate(scored, weights, args.max_declined, args.reader_max_declined)
         print(f"train-gate: {len(pairs)} pairs ({positives} positive) from {base}", file=sys.stderr)
         gate = gate_trained_on(pairs, out)
     except (OSError, ValueError) as exc:  # a base model that is not there or not an encoder
@@ -598,12 +648,7 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         f"relevance + {weight} x model"
     )
     if len(weights) > 1:
-        for w in weights:
-            tried = choose_weight(scored, [w], args.max_declined, args.reader_max_declined)[1]
-            print(
-                f"  weight {w}: offline {tried.fitted.value:.3f} declines {tried.fitted.rates()}; "
-                f"reader {tried.reader.value:.3f} declines {tried.reader.rates()}"
-            )
+        _print_weights(scored, weights, args.max_declined, args.reader_max_declined)
     print(f"offline answerer: {fitted.rates()}")
     print(f"in front of a language model: {reader.rates()}")
     for row in table:

@@ -389,3 +389,34 @@ def test_train_gate_fits_out_of_two_folds_unless_told_otherwise(
     code, _, err = train_tiny(str(one), str(two))
     assert code == 0, err
     assert GateConfig.from_json((tmp_path / "gate" / GATE_FILE).read_text()).folds == 2
+
+
+def test_train_gate_estimates_out_of_fold_declines_without_writing_a_model(
+    tmp_path: Path, train_tiny: Callable[..., tuple[int, str, str]]
+) -> None:
+    sets = [
+        write_question_set(tmp_path / f"{name}.jsonl", rows)
+        for name, rows in (("one", TRAIN_ROWS), ("two", [*FIT_ROWS, *MORE_ROWS]))
+    ]
+    code, out, err = train_tiny(*map(str, sets), "--estimate", "--weight", "auto")
+    assert code == 0, err
+    assert "8 questions out of fold (5 answerable, 3 unanswerable); no model written" in out
+    assert sum("  weight " in line for line in out.splitlines()) == len(WEIGHTS)
+    assert not (tmp_path / "gate").exists()
+    code, _, err = train_tiny(str(sets[0]), "--fit-on", str(sets[1]), "--estimate")
+    assert code == 2 and "use it without --fit-on" in err
+
+
+def test_train_gate_records_how_much_the_model_reads(
+    tmp_path: Path, train_tiny: Callable[..., tuple[int, str, str]]
+) -> None:
+    sets = [
+        write_question_set(tmp_path / f"{name}.jsonl", rows)
+        for name, rows in (("one", TRAIN_ROWS), ("two", [*FIT_ROWS, *MORE_ROWS]))
+    ]
+    code, _, err = train_tiny(*map(str, sets), "--max-length", "64")
+    assert code == 0, err
+    config = GateConfig.from_json((tmp_path / "gate" / GATE_FILE).read_text())
+    assert config.max_length == 64 and load_gate(tmp_path / "gate", PACKAGED).config == config
+    code, _, err = train_tiny(*map(str, sets), "--max-length", "8")
+    assert code == 2 and "--max-length >= 32" in err
