@@ -496,6 +496,10 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
+class _BaseModelError(Exception):
+    """A base model that does not train (missing, or not an encoder): one error line."""
+
+
 def _error(message: str) -> int:
     print(f"error: {message}", file=sys.stderr)
     return 2
@@ -592,14 +596,17 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     )
 
     def gate_trained_on(chosen: list[Pair], where: Path | None) -> TrainedGate:
-        model, tokenizer = train(
-            chosen,
-            base,
-            where,
-            epochs=args.epochs,
-            max_length=args.max_length,
-            device=settings.embedding_device,
-        )
+        try:
+            model, tokenizer = train(
+                chosen,
+                base,
+                where,
+                epochs=args.epochs,
+                max_length=args.max_length,
+                device=settings.embedding_device,
+            )
+        except (OSError, ValueError) as exc:  # a base model that is not there or not an encoder
+            raise _BaseModelError(f"--base-model {base}: {type(exc).__name__}: {exc}") from None
         return TrainedGate(model, tokenizer, provisional, str(model.device))
 
     try:
@@ -617,8 +624,8 @@ def run(args: argparse.Namespace, settings: Any) -> int:
             return _report_estimate(scored, weights, args.max_declined, args.reader_max_declined)
         print(f"train-gate: {len(pairs)} pairs ({positives} positive) from {base}", file=sys.stderr)
         gate = gate_trained_on(pairs, out)
-    except (OSError, ValueError) as exc:  # a base model that is not there or not an encoder
-        return _error(f"--base-model {base}: {type(exc).__name__}: {exc}")
+    except _BaseModelError as exc:
+        return _error(str(exc))
     if not folds:
         scored = gate_signals(retriever, gate, fitting, settings.top_k)
     try:
