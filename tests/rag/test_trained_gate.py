@@ -382,22 +382,26 @@ def test_train_gate_fits_out_of_two_folds_unless_told_otherwise(
     train_gate: Callable[..., tuple[int, str, str]],
     train_tiny: Callable[..., tuple[int, str, str]],
 ) -> None:
-    one = write_question_set(tmp_path / "one.jsonl", TRAIN_ROWS)
+    one, two = two_sets(tmp_path)
     code, _, err = train_gate(str(one))
     assert code == 2 and "--folds 2 needs at least 2 training sets, got 1 (or name" in err
-    two = write_question_set(tmp_path / "two.jsonl", [*FIT_ROWS, *MORE_ROWS])
     code, _, err = train_tiny(str(one), str(two))
     assert code == 0, err
     assert GateConfig.from_json((tmp_path / "gate" / GATE_FILE).read_text()).folds == 2
 
 
+def two_sets(tmp_path: Path) -> list[Path]:
+    """Two question sets, each holding answerable and unanswerable questions."""
+    return [
+        write_question_set(tmp_path / "one.jsonl", TRAIN_ROWS),
+        write_question_set(tmp_path / "two.jsonl", [*FIT_ROWS, *MORE_ROWS]),
+    ]
+
+
 def test_train_gate_estimates_out_of_fold_declines_without_writing_a_model(
     tmp_path: Path, train_tiny: Callable[..., tuple[int, str, str]]
 ) -> None:
-    sets = [
-        write_question_set(tmp_path / f"{name}.jsonl", rows)
-        for name, rows in (("one", TRAIN_ROWS), ("two", [*FIT_ROWS, *MORE_ROWS]))
-    ]
+    sets = two_sets(tmp_path)
     code, out, err = train_tiny(*map(str, sets), "--estimate", "--weight", "auto")
     assert code == 0, err
     assert "8 questions out of fold (5 answerable, 3 unanswerable); no model written" in out
@@ -410,10 +414,7 @@ def test_train_gate_estimates_out_of_fold_declines_without_writing_a_model(
 def test_train_gate_records_how_much_the_model_reads(
     tmp_path: Path, train_tiny: Callable[..., tuple[int, str, str]]
 ) -> None:
-    sets = [
-        write_question_set(tmp_path / f"{name}.jsonl", rows)
-        for name, rows in (("one", TRAIN_ROWS), ("two", [*FIT_ROWS, *MORE_ROWS]))
-    ]
+    sets = two_sets(tmp_path)
     code, _, err = train_tiny(*map(str, sets), "--max-length", "64")
     assert code == 0, err
     config = GateConfig.from_json((tmp_path / "gate" / GATE_FILE).read_text())
