@@ -27,7 +27,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -200,17 +200,32 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
+def each_retrieved(
+    retriever: Any,
+    questions: Sequence[EvalQuestion],
+    top_k: int,
+    command: str,
+    done: str = "retrieved",
+    every: int = 100,
+    last: bool = False,
+) -> Iterator[tuple[EvalQuestion, list[Any]]]:
+    """Each question with the hits the bot would retrieve for it (follow-ups with their
+    thread), and a "COMMAND: i/N questions DONE" line on stderr every `every` questions
+    (and after the last one too, with `last`)."""
+    for i, q in enumerate(questions, 1):
+        yield q, retriever.search(q.question, k=top_k, history=thread_turns(q.history))
+        if i % every == 0 or (last and i == len(questions)):
+            print(f"{command}: {i}/{len(questions)} questions {done}", file=sys.stderr)
+
+
 def relevance_scores(
     retriever: Any, questions: Sequence[EvalQuestion], top_k: int
 ) -> tuple[list[float], list[float]]:
     """(answerable, unanswerable) relevance scores, each question retrieved as the bot would."""
     answerable: list[float] = []
     unanswerable: list[float] = []
-    for i, q in enumerate(questions, 1):
-        hits = retriever.search(q.question, k=top_k, history=thread_turns(q.history))
+    for q, hits in each_retrieved(retriever, questions, top_k, "calibrate"):
         (answerable if q.answerable else unanswerable).append(retriever.relevance(hits))
-        if i % 100 == 0:
-            print(f"calibrate: {i}/{len(questions)} questions retrieved", file=sys.stderr)
     return answerable, unanswerable
 
 
@@ -252,6 +267,7 @@ __all__ = [
     "Threshold",
     "declines_at",
     "decline_table",
+    "each_retrieved",
     "Fit",
     "fit_both",
     "fit_questions",

@@ -408,14 +408,11 @@ def gate_signals(
     retriever: Any, gate: TrainedGate, questions: Sequence[Any], top_k: int
 ) -> list[Scored]:
     """Each question retrieved as the bot would, with `gate` judging its sections."""
-    from rag.evaluate import thread_turns
+    from rag.calibrate import each_retrieved
 
     retriever.trained_gate = gate
     scored: list[Scored] = []
-    for i, q in enumerate(questions, 1):
-        if i % 200 == 0:
-            print(f"train-gate: {i}/{len(questions)} questions scored", file=sys.stderr)
-        hits = retriever.search(q.question, k=top_k, history=thread_turns(q.history))
+    for q, hits in each_retrieved(retriever, questions, top_k, "train-gate", "scored", 200):
         judged = [h.answer_probability for h in hits if h.answer_probability is not None]
         bonus = gate.bonus(hits)
         scored.append(
@@ -537,7 +534,7 @@ def _report_estimate(
 
 
 def run(args: argparse.Namespace, settings: Any) -> int:
-    from rag.calibrate import ACCELERATE_FROM, decline_table
+    from rag.calibrate import ACCELERATE_FROM, decline_table, each_retrieved
     from rag.embeddings import resolve_model_path
     from rag.evaluate import NO_INDEX, load_questions, thread_turns
     from rag.retrieve import Retriever
@@ -573,18 +570,14 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         return 2
     if len(training) + len(fitting) >= ACCELERATE_FROM:
         retriever.embedder.accelerate()
-    pairs_of: dict[Path, list[Pair]] = {}
-    done = 0
-    for path, questions in sets.items():
-        pairs_of[path] = []
-        for q in questions:
-            history = thread_turns(q.history)
-            hits = retriever.search(q.question, k=settings.top_k, history=history)
-            condensed = retriever.condense(q.question, history)
-            pairs_of[path] += training_pairs(condensed, q.expected_urls, hits)
-            done += 1
-            if done % 200 == 0 or done == len(training):
-                print(f"train-gate: {done}/{len(training)} questions retrieved", file=sys.stderr)
+    pairs_of: dict[Path, list[Pair]] = {path: [] for path in paths}
+    set_of = [path for path, questions in sets.items() for _ in questions]  # as in `training`
+    retrieved = each_retrieved(
+        retriever, training, settings.top_k, "train-gate", every=200, last=True
+    )
+    for path, (q, hits) in zip(set_of, retrieved, strict=True):
+        condensed = retriever.condense(q.question, thread_turns(q.history))
+        pairs_of[path] += training_pairs(condensed, q.expected_urls, hits)
     pairs = [pair for path in paths for pair in pairs_of[path]]
     positives = sum(p.label > 0 for p in pairs)
     base = args.base_model or resolve_model_path(settings.embedding_model)
