@@ -45,17 +45,48 @@ def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float)
 
 
 def batch_tokenizer(
-    tokenizer_json: str | Path, max_length: int, pad_id: int = 0, pad_token: str = "[PAD]"
+    tokenizer_json: str | Path,
+    max_length: int,
+    pad_id: int = 0,
+    pad_token: str = "[PAD]",
+    truncation: str = "longest_first",
 ) -> Any:
     """A `tokenizers.Tokenizer` that truncates to the model's window and pads a batch
     to its longest text. Set here, not taken from tokenizer.json, which often carries
-    other settings (MiniLM's: truncate and pad to 128)."""
+    other settings (MiniLM's: truncate and pad to 128). `truncation` "only_second" cuts
+    only the second text of a pair (transformers' name and behaviour: its fast
+    tokenizers are this library)."""
     from tokenizers import Tokenizer
 
     tokenizer = Tokenizer.from_file(str(tokenizer_json))
-    tokenizer.enable_truncation(max_length)
+    tokenizer.enable_truncation(max_length, strategy=truncation)
     tokenizer.enable_padding(pad_id=pad_id, pad_token=pad_token)
     return tokenizer
+
+
+def load_weights(safetensors: str | Path) -> dict[str, np.ndarray]:
+    """A BERT checkpoint's weights as float32 under their encoder names ("bert." dropped,
+    as a sentence-transformers checkpoint names them), dense weights stored (in, out):
+    pre-transposed once, where x @ W.T on every call would be wasted work."""
+    from safetensors.numpy import load_file
+
+    weights = {
+        k.removeprefix("bert."): v.astype(np.float32)
+        for k, v in load_file(str(safetensors)).items()
+    }
+    for key in list(weights):
+        if key.endswith(".weight") and weights[key].ndim == 2 and "embeddings" not in key:
+            weights[key] = np.ascontiguousarray(weights[key].T)
+    return weights
+
+
+def model_inputs(encodings: list[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A padded batch of `tokenizers` encodings as (input ids, attention mask as float32,
+    token type ids)."""
+    ids = np.array([e.ids for e in encodings], dtype=np.int64)
+    mask = np.array([e.attention_mask for e in encodings], dtype=np.float32)
+    types = np.array([e.type_ids for e in encodings], dtype=np.int64)
+    return ids, mask, types
 
 
 def _single_threaded_blas() -> None:
@@ -72,8 +103,6 @@ def _single_threaded_blas() -> None:
 
 class NumpyEncoder:
     def __init__(self, model_dir: str | Path) -> None:
-        from safetensors.numpy import load_file
-
         path = Path(model_dir)
         config = json.loads((path / "config.json").read_text())
         st_config = json.loads((path / "sentence_bert_config.json").read_text())
@@ -82,12 +111,7 @@ class NumpyEncoder:
         self.layers = int(config["num_hidden_layers"])
         self.eps = float(config.get("layer_norm_eps", 1e-12))
         self.dimension = int(config["hidden_size"])
-        weights = load_file(str(path / "model.safetensors"))
-        self.w = {k.removeprefix("bert."): v.astype(np.float32) for k, v in weights.items()}
-        # pre-transpose the dense weights once: x @ W.T every call is wasted work
-        for key in list(self.w):
-            if key.endswith(".weight") and self.w[key].ndim == 2 and "embeddings" not in key:
-                self.w[key] = np.ascontiguousarray(self.w[key].T)
+        self.w = load_weights(path / "model.safetensors")
         _single_threaded_blas()
         # A faster forward pass over the same weights, once attached (rag.onnx_encoder):
         # (input ids, attention mask, token type ids) -> embeddings.
@@ -143,12 +167,7 @@ class NumpyEncoder:
         return self._forward(*self._tokenize(texts), weights=weights)
 
     def _tokenize(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(input ids, attention mask as float32, token type ids), padded to the longest."""
-        encodings = self.tokenizer.encode_batch(texts)
-        ids = np.array([e.ids for e in encodings], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in encodings], dtype=np.float32)
-        types = np.array([e.type_ids for e in encodings], dtype=np.int64)
-        return ids, mask, types
+        return model_inputs(self.tokenizer.encode_batch(texts))
 
     def _forward(
         self,

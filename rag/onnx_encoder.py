@@ -37,13 +37,27 @@ OPSET = 17  # LayerNormalization is an ONNX op from 17 on
 # Largest difference to the NumPy pass, on a probe sentence, that the graph may show.
 MAX_PROBE_DIFF = 1e-4
 PROBE = "How do I configure the pipeline root for Kubeflow Pipelines?"
+HEADS = ("mean", "classifier")  # what `bert_graph` can put on top of the encoder
 
 
 def bert_graph(
-    w: dict[str, np.ndarray], *, layers: int, heads: int, hidden: int, eps: float
+    w: dict[str, np.ndarray],
+    *,
+    layers: int,
+    heads: int,
+    hidden: int,
+    eps: float,
+    head: str = "mean",
 ) -> Any:
-    """An ONNX model: (input_ids, attention_mask, token_type_ids, position_ids) -> L2-normalised
-    mean-pooled embeddings, with NumpyEncoder's weight names (dense weights stored (in, out))."""
+    """An ONNX model: (input_ids, attention_mask, token_type_ids, position_ids) -> `head`'s
+    output, with NumpyEncoder's weight names (dense weights stored (in, out)).
+
+    `head` "mean": "embedding", L2-normalised mean-pooled (batch, hidden) - a sentence
+    embedding; "classifier": "logit", (batch,) - the first token through the pooler
+    (dense + tanh) and a one-logit classifier, as transformers'
+    BertForSequenceClassification (a trained decline model, `rag.trained_gate`)."""
+    if head not in HEADS:
+        raise ValueError(f"head {head!r}: one of {', '.join(HEADS)}")
     from onnx import TensorProto, helper, numpy_helper
 
     nodes: list[Any] = []
@@ -132,30 +146,60 @@ def bert_graph(
         )
         x = layer_norm(op("Add", x, dense(h, p + "output.dense")), p + "output.LayerNorm")
 
-    mask = op("Unsqueeze", "attention_mask", const([2]))
-    summed = op("ReduceSum", op("Mul", x, mask), const([1]), keepdims=0)
-    count = op("Max", op("ReduceSum", mask, const([1]), keepdims=0), const(1e-9))
-    pooled = op("Div", summed, count)
-    # (ReduceSum takes its axes as an input from opset 13, ReduceL2 only from 18)
-    norm = op("Max", op("ReduceL2", pooled, axes=[1], keepdims=1), const(1e-12))
-    nodes.append(helper.make_node("Div", [pooled, norm], ["embedding"]))
+    if head == "mean":
+        mask = op("Unsqueeze", "attention_mask", const([2]))
+        summed = op("ReduceSum", op("Mul", x, mask), const([1]), keepdims=0)
+        count = op("Max", op("ReduceSum", mask, const([1]), keepdims=0), const(1e-9))
+        pooled = op("Div", summed, count)
+        # (ReduceSum takes its axes as an input from opset 13, ReduceL2 only from 18)
+        norm = op("Max", op("ReduceL2", pooled, axes=[1], keepdims=1), const(1e-12))
+        nodes.append(helper.make_node("Div", [pooled, norm], ["embedding"]))
+        output = helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", hidden])
+    else:
+        first = op("Gather", x, const([0]), axis=1)  # (batch, 1, hidden)
+        pooled = op("Tanh", dense(first, "pooler.dense"))
+        logit = dense(pooled, "classifier")  # (batch, 1, 1)
+        nodes.append(helper.make_node("Reshape", [logit, const([-1])], ["logit"]))
+        output = helper.make_tensor_value_info("logit", TensorProto.FLOAT, ["batch"])
 
     def int_input(name: str, *shape: str) -> Any:
         return helper.make_tensor_value_info(name, TensorProto.INT64, list(shape))
 
     graph = helper.make_graph(
         nodes,
-        "bert_mean_pooled",
+        f"bert_{head}",
         [
             int_input("input_ids", "batch", "seq"),
             helper.make_tensor_value_info("attention_mask", TensorProto.FLOAT, ["batch", "seq"]),
             int_input("token_type_ids", "batch", "seq"),
             int_input("position_ids", "seq"),
         ],
-        [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", hidden])],
+        [output],
         inits,
     )
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+
+
+def graph_feed(ids: np.ndarray, mask: np.ndarray, types: np.ndarray) -> dict[str, np.ndarray]:
+    """A `bert_graph`'s inputs for a tokenized batch (`rag.numpy_encoder.model_inputs`)."""
+    return {
+        "input_ids": ids,
+        "attention_mask": mask,
+        "token_type_ids": types,
+        "position_ids": np.arange(ids.shape[1], dtype=np.int64),
+    }
+
+
+def cpu_session(model: bytes, threads: int) -> Any:
+    """An ONNX Runtime CPU session over a serialized `bert_graph`, fully optimised
+    (the runtime fuses attention, GELU and layer norms), with `threads` threads."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
 
 class OnnxRunner:
@@ -163,25 +207,13 @@ class OnnxRunner:
     `NumpyEncoder._forward`: (input ids, attention mask, token type ids) -> embeddings."""
 
     def __init__(self, encoder: NumpyEncoder) -> None:
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
         # one thread, like the NumPy pass: concurrent questions give the parallelism
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = ort.InferenceSession(
-            _serialized(encoder), options, providers=["CPUExecutionProvider"]
-        )
+        self.session = cpu_session(_serialized(encoder), threads=1)
 
     def __call__(self, ids: np.ndarray, mask: np.ndarray, types: np.ndarray) -> np.ndarray:
-        feed = {
-            "input_ids": ids,
-            "attention_mask": mask,
-            "token_type_ids": types,
-            "position_ids": np.arange(ids.shape[1], dtype=np.int64),
-        }
-        return np.asarray(self.session.run(["embedding"], feed)[0], dtype=np.float32)
+        return np.asarray(
+            self.session.run(["embedding"], graph_feed(ids, mask, types))[0], dtype=np.float32
+        )
 
 
 def _serialized(encoder: NumpyEncoder) -> bytes:

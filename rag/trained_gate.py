@@ -18,10 +18,15 @@ each trained without a K-th of the sets, score the sets left out; the model
 kept is then trained on all of them), so no labelled question is spent on
 fitting alone, or other sets (`--fit-on`).
 
+On CPU the bot serves the model as one ONNX Runtime graph built from its weights
+(`OnnxScorer`), once it gives the logit the trained model gave on a probe pair
+(`probe_logit` in gate.json): no torch import at start-up; torch serves it
+otherwise (on a GPU, or a model trained before the probe was recorded).
+
 Off by default: each question costs one model call over 3 sections (about
-100 ms on 2 CPU cores), and training is long on CPU (2 folds over 2,957
-questions: 48 minutes on 2 cores). Measured in docs/benchmarks.md ("Third" and
-"Fourth landing of 2026-12-06").
+70 ms on 2 CPU cores), and training is long on CPU (2 folds over 2,957
+questions: 48 minutes on 2 cores). Measured in docs/benchmarks.md ("Third" to
+"Fifth landing of 2026-12-06").
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import random
 import sys
 import threading
@@ -37,12 +43,13 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from bot.config import ConfigError
 from rag.embeddings import resolve_device
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 GATE_FILE = "gate.json"
 FORMAT = 1
@@ -91,6 +98,9 @@ class GateConfig:
     pairs: int = 0
     positives: int = 0
     epochs: int = EPOCHS
+    # The trained model's logit for (PROBE_QUESTION, PROBE_PASSAGE): another runtime
+    # must give it too before it serves the model (`load_gate`). None: not recorded.
+    probe_logit: float | None = None
     format: int = FORMAT
 
     def to_json(self) -> str:
@@ -115,6 +125,8 @@ class GateConfig:
         for name in ("min_relevance", "llm_min_relevance", "weight"):
             if not isinstance(getattr(config, name), int | float):
                 raise ValueError(f"{name} must be a number")
+        if not isinstance(config.probe_logit, int | float | None):
+            raise ValueError("probe_logit must be a number")
         if config.weight < 0 or config.passages < 1 or config.max_length < 16:
             raise ValueError("weight must be >= 0, passages >= 1 and max_length >= 16")
         return config
@@ -150,35 +162,71 @@ def training_pairs(
     ]
 
 
+# How pairs are cut to the model's window, in order: the first that can fit them. Only the
+# passage, or (a question longer than the window alone) the longer text token by token.
+TRUNCATIONS = ("only_second", "longest_first")
+
+
+def cut_to_fit(encode: Callable[[str], T]) -> T:
+    """`encode(truncation)` with the first of `TRUNCATIONS` that fits the pairs."""
+    for truncation in TRUNCATIONS[:-1]:
+        try:
+            return encode(truncation)
+        except Exception:  # `tokenizers` raises a bare Exception for a question too long
+            pass
+    return encode(TRUNCATIONS[-1])
+
+
 def encode_pairs(
     tokenizer: Any, questions: list[str], passages: list[str], max_length: int, device: str
 ) -> Any:
     """How the model reads (question, passage) pairs, in training and in use alike: the
-    question whole, the passage cut to fit `max_length` tokens."""
-    return tokenizer(
-        questions,
-        passages,
-        truncation="only_second",
-        max_length=max_length,
-        padding=True,
-        return_tensors="pt",
-    ).to(device)
+    question whole, the passage cut to fit `max_length` tokens - or, for a question too
+    long for that (a pasted log), both cut (`TRUNCATIONS`)."""
+    batch = cut_to_fit(
+        lambda truncation: tokenizer(
+            questions,
+            passages,
+            truncation=truncation,
+            max_length=max_length,
+            padding=True,
+            return_tensors="pt",
+        )
+    )
+    return batch.to(device)
 
 
-class TrainedGate:
-    """A trained decline model and its `gate.json`, ready to score sections."""
+# (question, passages) -> the model's logit for each passage
+Scorer = Callable[[str, Sequence[str]], list[float]]
 
-    def __init__(self, model: Any, tokenizer: Any, config: GateConfig, device: str = "cpu"):
+# One pair every trained model scores: its logit goes into gate.json (`probe_logit`), and
+# a runtime other than the one it trained in serves the model only if it gives the same.
+PROBE_QUESTION = "how do i get my pipeline runs back after the cluster was rebuilt?"
+PROBE_PASSAGE = passage(
+    "Backup and restore",
+    "Restoring pipeline runs",
+    "Restore the metadata database from its last backup before you start the pipeline "
+    "service again; runs that finished after the backup are not restored.",
+)
+MAX_PROBE_DIFF = 1e-3  # logits; float32 graphs agree to ~1e-5
+# ONNX Runtime threads for one question's sections; 0: the runtime's choice (the physical
+# cores), as torch does. One thread took 1.8 times as long (docs/benchmarks.md).
+ONNX_THREADS = 0
+
+
+class TorchScorer:
+    """The model in torch: while training, on a GPU, and where the ONNX graph cannot serve."""
+
+    name = "torch"
+
+    def __init__(self, model: Any, tokenizer: Any, max_length: int, device: str = "cpu"):
         self.model = model
         self.tokenizer = tokenizer
-        self.config = config
+        self.max_length = max_length
         self.device = device
         self._lock = threading.Lock()  # one forward pass at a time: torch is not re-entrant
 
-    def probabilities(self, question: str, passages: Sequence[str]) -> list[float]:
-        """P(the passage answers the question), for each passage."""
-        if not passages:
-            return []
+    def __call__(self, question: str, passages: Sequence[str]) -> list[float]:
         import torch
 
         with self._lock, torch.no_grad():
@@ -186,11 +234,100 @@ class TrainedGate:
                 self.tokenizer,
                 [question] * len(passages),
                 list(passages),
-                self.config.max_length,
+                self.max_length,
                 self.device,
             )
-            logits = self.model(**batch).logits.reshape(-1)
-            return [float(p) for p in torch.sigmoid(logits).tolist()]
+            return [float(x) for x in self.model(**batch).logits.reshape(-1).tolist()]
+
+
+class OnnxScorer:
+    """The same model as one ONNX Runtime graph (`rag.onnx_encoder.bert_graph` with its
+    classifier head), built from the saved weights: no torch import when the bot starts
+    (1.6 s to load instead of 3.7 s on 2 cores), and a question's sections scored a little
+    faster (71 ms against 84; docs/benchmarks.md). Plain BERT classifiers only
+    (`supports`); the pairs are tokenized as transformers does (`encode_pairs`), by the
+    same `tokenizers` library."""
+
+    name = "ONNX Runtime"
+
+    def __init__(self, directory: Path, max_length: int, threads: int = ONNX_THREADS):
+        from rag.numpy_encoder import batch_tokenizer
+        from rag.onnx_encoder import cpu_session
+
+        graph, config = self.graph(directory)
+        self.session = cpu_session(graph, threads)
+        # one tokenizer per truncation: setting it per call would race between questions
+        self.tokenizers = {
+            truncation: batch_tokenizer(
+                directory / "tokenizer.json",
+                max_length,
+                int(config.get("pad_token_id") or 0),
+                truncation=truncation,
+            )
+            for truncation in TRUNCATIONS
+        }
+
+    @classmethod
+    def graph(cls, directory: Path) -> tuple[bytes, dict[str, Any]]:
+        """The serialized graph of the model in `directory`, and its config.json."""
+        from rag.numpy_encoder import load_weights
+        from rag.onnx_encoder import bert_graph
+
+        config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
+        if not cls.supports(config):
+            raise ValueError("not a plain BERT classifier with one logit")
+        graph = bert_graph(
+            load_weights(directory / "model.safetensors"),
+            layers=int(config["num_hidden_layers"]),
+            heads=int(config["num_attention_heads"]),
+            hidden=int(config["hidden_size"]),
+            eps=float(config.get("layer_norm_eps", 1e-12)),
+            head="classifier",
+        )
+        return graph.SerializeToString(), config
+
+    @staticmethod
+    def supports(config: dict[str, Any]) -> bool:
+        return (
+            config.get("model_type") == "bert"
+            and config.get("architectures") == ["BertForSequenceClassification"]
+            and len(config.get("id2label") or {"0": ""}) == 1
+            and config.get("hidden_act") == "gelu"
+            and config.get("position_embedding_type", "absolute") == "absolute"
+        )
+
+    def __call__(self, question: str, passages: Sequence[str]) -> list[float]:
+        from rag.numpy_encoder import model_inputs
+        from rag.onnx_encoder import graph_feed
+
+        pairs = [(question, p) for p in passages]
+        inputs = cut_to_fit(lambda t: model_inputs(self.tokenizers[t].encode_batch(pairs)))
+        return [float(x) for x in self.session.run(["logit"], graph_feed(*inputs))[0]]
+
+
+def _sigmoid(x: float) -> float:
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)  # exp(-x) would overflow for a very negative logit
+    return e / (1.0 + e)
+
+
+def probe_logit(scorer: Scorer) -> float:
+    return scorer(PROBE_QUESTION, [PROBE_PASSAGE])[0]
+
+
+class TrainedGate:
+    """A trained decline model and its `gate.json`, ready to score sections."""
+
+    def __init__(self, scorer: Scorer, config: GateConfig):
+        self.scorer = scorer
+        self.config = config
+
+    def probabilities(self, question: str, passages: Sequence[str]) -> list[float]:
+        """P(the passage answers the question), for each passage."""
+        if not passages:
+            return []
+        return [_sigmoid(x) for x in self.scorer(question, passages)]
 
     def judge(self, question: str, hits: Sequence[HitLike]) -> None:
         """Set `answer_probability` on the first `passages` hits."""
@@ -208,8 +345,8 @@ class TrainedGate:
 
 @contextmanager
 def _quiet_loading() -> Iterator[None]:
-    """transformers' loading report and progress bar off: a new head "newly initialized"
-    is what training expects, and a bar per start-up only clutters the logs."""
+    """transformers' loading report and progress bars off: a new head "newly initialized"
+    is what training expects, and a bar per start-up or save only clutters the logs."""
     from transformers.utils import logging as hf_logging
 
     verbosity = hf_logging.get_verbosity()
@@ -254,18 +391,44 @@ def load_gate(directory: str | Path, embedding_model: str, device: str = "auto")
             "(train it again with `docbot train-gate`)"
         )
     resolved = resolve_device(device)
-    try:
-        model, tokenizer = load_model(path, resolved)
-    except Exception as exc:  # missing weights, a tokenizer that does not load, ...
-        raise ConfigError(f"{where}: the model does not load ({type(exc).__name__})") from None
+    # on CPU the ONNX graph, where it gives the trained model's probe logit; else torch
+    scorer: Scorer | None = _onnx_scorer(path, config) if resolved == "cpu" else None
+    if scorer is None:
+        try:
+            model, tokenizer = load_model(path, resolved)
+        except Exception as exc:  # missing weights, a tokenizer that does not load, ...
+            raise ConfigError(f"{where}: the model does not load ({type(exc).__name__})") from None
+        scorer = TorchScorer(model, tokenizer, config.max_length, resolved)
     log.info(
-        "decline model from %s: weight %.2f, thresholds %.3f / %.3f",
+        "decline model from %s on %s: weight %.2f, thresholds %.3f / %.3f",
         path,
+        getattr(scorer, "name", "torch"),
         config.weight,
         config.min_relevance,
         config.llm_min_relevance,
     )
-    return TrainedGate(model, tokenizer, config, resolved)
+    return TrainedGate(scorer, config)
+
+
+def _onnx_scorer(path: Path, config: GateConfig) -> OnnxScorer | None:
+    """The model on ONNX Runtime if it gives the logit recorded at training; None (and
+    why, in the log) if the model has none recorded, or the graph cannot serve it."""
+    if config.probe_logit is None:
+        log.info("decline model: torch (no probe_logit in %s: train it again for ONNX)", GATE_FILE)
+        return None
+    try:
+        scorer = OnnxScorer(path, config.max_length)
+        difference = abs(probe_logit(scorer) - config.probe_logit)
+    # onnx or onnxruntime missing or broken, a model the graph does not cover: torch serves
+    except Exception as exc:
+        log.info("decline model: torch (ONNX Runtime not used: %s: %s)", type(exc).__name__, exc)
+        return None
+    if not difference <= MAX_PROBE_DIFF:
+        log.warning(
+            "decline model: torch (the ONNX graph's probe logit differs by %.1e)", difference
+        )
+        return None
+    return scorer
 
 
 def train(
@@ -333,8 +496,9 @@ def train(
                 )
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        model.save_pretrained(str(out))
-        tokenizer.save_pretrained(str(out))
+        with _quiet_loading():  # no "Writing model shards" bar
+            model.save_pretrained(str(out))
+            tokenizer.save_pretrained(str(out))
     return model.eval(), tokenizer
 
 
@@ -600,7 +764,9 @@ def run(args: argparse.Namespace, settings: Any) -> int:
             )
         except (OSError, ValueError) as exc:  # a base model that is not there or not an encoder
             raise _BaseModelError(f"--base-model {base}: {type(exc).__name__}: {exc}") from None
-        return TrainedGate(model, tokenizer, provisional, str(model.device))
+        return TrainedGate(
+            TorchScorer(model, tokenizer, args.max_length, str(model.device)), provisional
+        )
 
     try:
         scored: list[Scored] = []
@@ -638,6 +804,7 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         pairs=len(pairs),
         positives=positives,
         epochs=args.epochs,
+        probe_logit=probe_logit(gate.scorer),
     )
     (out / GATE_FILE).write_text(config.to_json(), encoding="utf-8")
     table = decline_table(fit.answerable, fit.unanswerable, [fitted.value, reader.value])
@@ -660,8 +827,10 @@ def run(args: argparse.Namespace, settings: Any) -> int:
 __all__ = [
     "GATE_FILE",
     "GateConfig",
+    "OnnxScorer",
     "Pair",
     "Scored",
+    "TorchScorer",
     "TrainedGate",
     "WEIGHTS",
     "choose_weight",
@@ -670,6 +839,7 @@ __all__ = [
     "hit_passage",
     "load_gate",
     "passage",
+    "probe_logit",
     "register",
     "run",
     "train",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -12,15 +13,25 @@ from bot.config import ConfigError, Settings
 from rag.retrieve import Retriever
 from rag.trained_gate import (
     GATE_FILE,
+    MAX_LENGTH,
+    MAX_PROBE_DIFF,
+    PROBE_PASSAGE,
+    PROBE_QUESTION,
     WEIGHTS,
     GateConfig,
+    OnnxScorer,
     Pair,
     Scored,
+    TorchScorer,
+    TrainedGate,
     choose_weight,
     combined,
+    encode_pairs,
     folds_of,
     load_gate,
+    load_model,
     passage,
+    probe_logit,
     train,
     training_pairs,
 )
@@ -113,6 +124,8 @@ def test_auto_weight_takes_the_one_that_declines_the_most_unanswerable() -> None
 def test_gate_json_round_trips() -> None:
     config = GateConfig(0.6, 0.55, PACKAGED, trained_on=["a.jsonl"], pairs=10, positives=4)
     assert GateConfig.from_json(config.to_json()) == config
+    probed = replace(config, probe_logit=-1.25)
+    assert GateConfig.from_json(probed.to_json()) == probed
 
 
 @pytest.mark.parametrize(
@@ -130,6 +143,11 @@ def test_gate_json_round_trips() -> None:
             '{"format": 1, "min_relevance": 0.5, "llm_min_relevance": 0.5, "embedding_model": "m",'
             ' "weight": -1}',
             "weight must be >= 0",
+        ),
+        (
+            '{"format": 1, "min_relevance": 0.5, "llm_min_relevance": 0.5, "embedding_model": "m",'
+            ' "probe_logit": "high"}',
+            "probe_logit must be a number",
         ),
     ],
 )
@@ -192,6 +210,76 @@ def test_the_gate_adds_its_weight_times_the_best_probability(
     best = max(h.answer_probability for h in hits[:3] if h.answer_probability is not None)
     assert gate.bonus(hits) == pytest.approx(0.4 * best)
     assert gate.bonus([FakeHit(BASE)]) == 0.0
+
+
+# ---------------------------------------------------------------- on ONNX Runtime
+
+MIXED = ["short", PROBE_PASSAGE, "word " * 300]  # padded, and one cut to the window
+
+
+def test_the_onnx_graph_gives_the_torch_logits(tiny_base: Path, tmp_path: Path) -> None:
+    out = trained(tiny_base, tmp_path / "g")
+    for max_length in (32, MAX_LENGTH):
+        torch_scorer = TorchScorer(*load_model(out), max_length)
+        onnx_scorer = OnnxScorer(out, max_length)
+        for question in (PROBE_QUESTION, "why " * 50):  # the second longer than 32 tokens
+            assert onnx_scorer(question, MIXED) == pytest.approx(
+                torch_scorer(question, MIXED), abs=1e-5
+            )
+
+
+def test_a_question_too_long_for_the_window_cuts_both_texts(tiny_base: Path) -> None:
+    """A pasted log longer than the window alone: no crash, the question is cut too."""
+    model, tokenizer = load_model(tiny_base)
+    batch = encode_pairs(tokenizer, ["why " * 50], ["the passage"], 32, "cpu")
+    assert batch["input_ids"].shape == (1, 32)
+    assert int(batch["token_type_ids"].sum()) > 0  # the passage is still read
+
+
+def with_probe(gate_dir: Path, logit: float) -> Path:
+    config = GateConfig.from_json((gate_dir / GATE_FILE).read_text())
+    (gate_dir / GATE_FILE).write_text(replace(config, probe_logit=logit).to_json())
+    return gate_dir
+
+
+def test_a_gate_that_gives_its_probe_logit_runs_on_onnx_runtime(
+    tiny_base: Path, tmp_path: Path
+) -> None:
+    gate_dir = trained(tiny_base, tmp_path / "g")
+    torch_gate = load_gate(gate_dir, PACKAGED)
+    assert isinstance(torch_gate.scorer, TorchScorer)  # no probe recorded: torch serves it
+    with_probe(gate_dir, probe_logit(torch_gate.scorer))
+    onnx_gate = load_gate(gate_dir, PACKAGED)
+    assert isinstance(onnx_gate.scorer, OnnxScorer)
+    question = "how do i install widgetron"
+    assert onnx_gate.probabilities(question, MIXED) == pytest.approx(
+        torch_gate.probabilities(question, MIXED), abs=1e-6
+    )
+
+
+def test_a_graph_that_misses_the_probe_leaves_the_model_to_torch(
+    tiny_base: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    gate_dir = trained(tiny_base, tmp_path / "g")
+    torch_logit = probe_logit(load_gate(gate_dir, PACKAGED).scorer)
+    with_probe(gate_dir, torch_logit + 10 * MAX_PROBE_DIFF)
+    assert isinstance(load_gate(gate_dir, PACKAGED).scorer, TorchScorer)
+    assert "probe logit differs" in caplog.text
+
+
+def test_a_model_the_graph_does_not_cover_is_left_to_torch(tiny_base: Path, tmp_path: Path) -> None:
+    gate_dir = trained(tiny_base, tmp_path / "g")
+    torch_logit = probe_logit(load_gate(gate_dir, PACKAGED).scorer)
+    config = json.loads((gate_dir / "config.json").read_text())
+    (gate_dir / "config.json").write_text(json.dumps({**config, "hidden_act": "relu"}))
+    with pytest.raises(ValueError, match="plain BERT classifier"):
+        OnnxScorer(gate_dir, MAX_LENGTH)
+    assert isinstance(load_gate(with_probe(gate_dir, torch_logit), PACKAGED).scorer, TorchScorer)
+
+
+def test_the_probability_of_any_logit_is_a_probability() -> None:
+    gate = TrainedGate(lambda q, passages: [-1000.0, 0.0, 1000.0], GateConfig(0.6, 0.5, PACKAGED))
+    assert gate.probabilities("q", ["a", "b", "c"]) == [0.0, 0.5, 1.0]
 
 
 # ---------------------------------------------------------------- in the retriever
@@ -270,7 +358,9 @@ def test_train_gate_writes_a_model_the_bot_loads(
     assert config.trained_on == [str(tmp_path / "train.jsonl")]
     assert config.fitted_on == [str(tmp_path / "fit.jsonl")]
     assert config.pairs >= 3 and config.llm_min_relevance <= config.min_relevance
-    assert load_gate(out_dir, PACKAGED).config == config
+    assert config.probe_logit is not None  # so the bot serves it on ONNX Runtime
+    gate = load_gate(out_dir, PACKAGED)
+    assert gate.config == config and isinstance(gate.scorer, OnnxScorer)
 
 
 @pytest.mark.parametrize(

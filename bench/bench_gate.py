@@ -1,0 +1,197 @@
+"""The trained decline model's cost per question: torch vs its ONNX Runtime graph.
+
+    python bench/bench_gate.py --gate /tmp/gate --questions tests/data/heldout3*_questions.jsonl \
+        --out bench/results/gate.json
+
+Each question is retrieved for real from the live index (DOCBOT_DATA_DIR) and its top
+sections (the `passages` in gate.json) are what the model reads, so the lengths are
+the bot's. Timed per question, the way the bot calls it: one batch of its sections.
+Also measured: how far the graph's probabilities are from torch's, and the start-up
+of a process that loads the gate (fresh interpreter, `load_gate`), on either runtime.
+`--int8` adds ONNX Runtime's dynamic int8 quantization of the same graph, to see
+what it would buy and cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.bench_retrieval import machine  # noqa: E402
+from bot.config import Settings  # noqa: E402
+from rag.evaluate import load_questions  # noqa: E402
+from rag.retrieve import Retriever  # noqa: E402
+from rag.trained_gate import (  # noqa: E402
+    GATE_FILE,
+    GateConfig,
+    OnnxScorer,
+    TorchScorer,
+    hit_passage,
+    load_model,
+)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def timed(scorer: Any, work: list[tuple[str, list[str]]]) -> tuple[list[float], list[list[float]]]:
+    """Milliseconds per question, and the logits."""
+    scorer(*work[0])  # warm-up
+    times, logits = [], []
+    for question, passages in work:
+        start = time.perf_counter()
+        logits.append(scorer(question, passages))
+        times.append((time.perf_counter() - start) * 1000)
+    return times, logits
+
+
+def sigmoid_gap(a: list[list[float]], b: list[list[float]]) -> float:
+    import math
+
+    def p(x: float) -> float:
+        return 1 / (1 + math.exp(-x))
+
+    return max(
+        abs(p(x) - p(y)) for xs, ys in zip(a, b, strict=True) for x, y in zip(xs, ys, strict=True)
+    )
+
+
+def int8_scorer(gate: Path, max_length: int, threads: int) -> OnnxScorer:
+    """The gate's graph with its matrix products quantized to int8 (weights per tensor)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    from rag.onnx_encoder import cpu_session
+
+    scorer = OnnxScorer(gate, max_length, threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        fp32, int8 = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
+        fp32.write_bytes(OnnxScorer.graph(gate)[0])
+        # weights only (attention's activation products stay float), per output channel:
+        # the least lossy of ONNX Runtime's dynamic settings on the Kubeflow gate
+        quantize_dynamic(
+            str(fp32),
+            str(int8),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            extra_options={"MatMulConstBOnly": True},
+        )
+        scorer.session = cpu_session(int8.read_bytes(), threads)
+    return scorer
+
+
+def start_up(gate: Path, runs: int) -> tuple[str, float, float]:
+    """A fresh interpreter imports docbot's gate and loads `gate`: the runtime that serves
+    it, median seconds, and the process's peak memory (MiB: VmHWM, Linux; ru_maxrss would
+    carry this process's own peak over fork and exec)."""
+    code = (
+        "import time; t = time.perf_counter(); "
+        "from rag.trained_gate import load_gate; "
+        f"g = load_gate({str(gate)!r}, {Settings().embedding_model!r}, 'cpu'); "
+        "s = time.perf_counter() - t; "
+        "hwm = open('/proc/self/status').read().split('VmHWM:')[1].split()[0]; "
+        "print(g.scorer.name.replace(' ', '_'), s, int(hwm) / 1024)"
+    )
+    seconds, memory, name = [], [], ""
+    for _ in range(runs):
+        out = subprocess.run(
+            [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.split()
+        name = out[-3].replace("_", " ")
+        seconds.append(float(out[-2]))
+        memory.append(float(out[-1]))
+    return name, statistics.median(seconds), statistics.median(memory)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--gate", type=Path, required=True, help="a `docbot train-gate` folder")
+    ap.add_argument("--questions", type=Path, nargs="+", required=True)
+    ap.add_argument("--limit", type=int, default=300, help="questions timed (default 300)")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        nargs="+",
+        default=[1, 2, 0],
+        help="ONNX Runtime threads (0: its choice)",
+    )
+    ap.add_argument("--int8", action="store_true", help="also time a dynamic int8 graph")
+    ap.add_argument("--start-runs", type=int, default=3)
+    ap.add_argument("--out", type=Path)
+    args = ap.parse_args()
+
+    config = GateConfig.from_json((args.gate / GATE_FILE).read_text())
+    settings = Settings.from_env()
+    retriever = Retriever(replace(settings, gate_model=""))
+    if not retriever.refresh():
+        sys.exit("no index: run `docbot ingest` first (DOCBOT_DATA_DIR)")
+    questions = [q for path in args.questions for q in load_questions(path)][: args.limit]
+    work = []
+    for q in questions:
+        hits = retriever.search(q.question)[: config.passages]
+        if hits:
+            work.append((q.question, [hit_passage(h) for h in hits]))
+    print(f"{len(work)} questions, {config.passages} sections each, window {config.max_length}")
+
+    import torch
+
+    rows: dict[str, Any] = {}
+    model, tokenizer = load_model(args.gate)
+    reference_times, reference = timed(TorchScorer(model, tokenizer, config.max_length), work)
+    rows[f"torch ({torch.get_num_threads()} threads)"] = (reference_times, 0.0)
+    for threads in args.threads:
+        times, logits = timed(OnnxScorer(args.gate, config.max_length, threads), work)
+        rows[f"ONNX Runtime ({threads} thread{'s' if threads > 1 else ''})"] = (
+            times,
+            sigmoid_gap(logits, reference),
+        )
+    if args.int8:
+        for threads in args.threads:
+            times, logits = timed(int8_scorer(args.gate, config.max_length, threads), work)
+            rows[f"ONNX Runtime int8 ({threads} thread{'s' if threads > 1 else ''})"] = (
+                times,
+                sigmoid_gap(logits, reference),
+            )
+    base = statistics.median(reference_times)
+    result: dict[str, Any] = {"machine": machine(), "questions": len(work), "runtimes": {}}
+    print(f"{'runtime':32} {'p50 ms':>8} {'p99 ms':>8} {'vs torch':>9} {'max |dp|':>9}")
+    for name, (times, gap) in rows.items():
+        p50, p99 = statistics.median(times), percentile(times, 0.99)
+        result["runtimes"][name] = {"p50_ms": p50, "p99_ms": p99, "max_probability_gap": gap}
+        print(f"{name:32} {p50:8.1f} {p99:8.1f} {base / p50:8.2f}x {gap:9.1e}")
+
+    # start-up: the same folder with and without its probe logit (without: torch serves it)
+    with tempfile.TemporaryDirectory() as tmp:
+        unprobed = Path(tmp) / "gate"
+        shutil.copytree(args.gate, unprobed)
+        (unprobed / GATE_FILE).write_text(replace(config, probe_logit=None).to_json())
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        starts = [start_up(folder, args.start_runs) for folder in (args.gate, unprobed)]
+    result["start_up"] = {name: {"s": s, "peak_mib": mib} for name, s, mib in starts}
+    for name, seconds, mib in starts:
+        print(
+            f"start-up, import + load_gate on {name}: {seconds:.2f} s, peak {mib:.0f} MiB "
+            f"(median of {args.start_runs})"
+        )
+    print(result["machine"])
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
