@@ -17,6 +17,9 @@ encoder when ready: a process answers its first question at once, with the
 NumPy pass. Both `onnx` and `onnxruntime` are docbot dependencies (Chroma needs
 the runtime too); when either is missing or the graph fails its check, the NumPy
 pass simply stays.
+
+The same builder, with a classifier head, serves a trained decline model
+(`rag.trained_gate.OnnxScorer`).
 """
 
 from __future__ import annotations
