@@ -525,6 +525,7 @@ class Scored:
     answerable: bool
     relevance: float  # the decline score without the model
     probability: float  # the model's best answer probability among the judged sections
+    id: str = ""  # the question's, from its set
 
 
 # Weights `--weight auto` tries: the share of the model's probability added to the relevance.
@@ -580,7 +581,7 @@ def gate_signals(
         judged = [h.answer_probability for h in hits if h.answer_probability is not None]
         bonus = gate.bonus(hits)
         scored.append(
-            Scored(q.answerable, retriever.relevance(hits) - bonus, max(judged, default=0.0))
+            Scored(q.answerable, retriever.relevance(hits) - bonus, max(judged, default=0.0), q.id)
         )
     return scored
 
@@ -652,6 +653,12 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         f"auto: the one of {', '.join(map(str, WEIGHTS))} whose fitted thresholds decline "
         "the most unanswerable fitting questions",
     )
+    p.add_argument(
+        "--scores",
+        type=Path,
+        help="also write each fitting question's two signals here (JSONL: id, answerable, "
+        "relevance, probability), to see which questions the gate gets wrong",
+    )
     p.add_argument("--max-declined", type=float, default=0.05)
     p.add_argument("--reader-max-declined", type=float, default=0.02)
     return p
@@ -679,6 +686,13 @@ def _print_weights(
             f"  weight {w}: offline {tried.fitted.value:.3f} declines {tried.fitted.rates()}; "
             f"reader {tried.reader.value:.3f} declines {tried.reader.rates()}"
         )
+
+
+def _write_scores(path: Path | None, scored: Sequence[Scored]) -> None:
+    """`--scores`: one JSON line per fitting question (nothing when no path is given)."""
+    if path is not None:
+        path.write_text("".join(json.dumps(asdict(s)) + "\n" for s in scored), encoding="utf-8")
+        print(f"train-gate: {len(scored)} questions' signals written to {path}", file=sys.stderr)
 
 
 def _report_estimate(
@@ -780,6 +794,7 @@ def run(args: argparse.Namespace, settings: Any) -> int:
             left_out = [q for path in fold for q in sets[path]]
             scored += gate_signals(retriever, gate_trained_on(kept, None), left_out, settings.top_k)
         if args.estimate:
+            _write_scores(args.scores, scored)
             return _report_estimate(scored, weights, args.max_declined, args.reader_max_declined)
         print(f"train-gate: {len(pairs)} pairs ({positives} positive) from {base}", file=sys.stderr)
         gate = gate_trained_on(pairs, out)
@@ -787,6 +802,7 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         return _error(str(exc))
     if not folds:
         scored = gate_signals(retriever, gate, fitting, settings.top_k)
+    _write_scores(args.scores, scored)
     try:
         weight, fit = choose_weight(scored, weights, args.max_declined, args.reader_max_declined)
     except ValueError as exc:

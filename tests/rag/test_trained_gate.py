@@ -350,8 +350,12 @@ def test_train_gate_writes_a_model_the_bot_loads(
         str(write_question_set(tmp_path / "train.jsonl", TRAIN_ROWS)),
         "--fit-on",
         str(write_question_set(tmp_path / "fit.jsonl", FIT_ROWS)),
+        "--scores",
+        str(tmp_path / "scores.jsonl"),
     )
     assert code == 0, err
+    fitted_ids = [json.loads(line)["id"] for line in (tmp_path / "scores.jsonl").open()]
+    assert fitted_ids == [row[0] for row in FIT_ROWS]  # the questions the thresholds fit on
     assert "train-gate: 3/3 questions retrieved" in err and "pairs (" in err
     assert out.splitlines()[-1] == f"DOCBOT_GATE_MODEL={out_dir}"
     config = GateConfig.from_json((out_dir / GATE_FILE).read_text())
@@ -492,11 +496,20 @@ def test_train_gate_estimates_out_of_fold_declines_without_writing_a_model(
     tmp_path: Path, train_tiny: Callable[..., tuple[int, str, str]]
 ) -> None:
     sets = two_sets(tmp_path)
-    code, out, err = train_tiny(*map(str, sets), "--estimate", "--weight", "auto")
+    scores = tmp_path / "scores.jsonl"
+    code, out, err = train_tiny(
+        *map(str, sets), "--estimate", "--weight", "auto", "--scores", str(scores)
+    )
     assert code == 0, err
     assert "8 questions out of fold (5 answerable, 3 unanswerable); no model written" in out
     assert sum("  weight " in line for line in out.splitlines()) == len(WEIGHTS)
     assert not (tmp_path / "gate").exists()
+    rows = [json.loads(line) for line in scores.read_text().splitlines()]
+    assert sorted(r["id"] for r in rows) == sorted(
+        r[0] for r in [*TRAIN_ROWS, *FIT_ROWS, *MORE_ROWS]
+    )
+    assert set(rows[0]) == {"id", "answerable", "relevance", "probability"}
+    assert sum(r["answerable"] for r in rows) == 5 and all(0 <= r["probability"] <= 1 for r in rows)
     code, _, err = train_tiny(str(sets[0]), "--fit-on", str(sets[1]), "--estimate")
     assert code == 2 and "use it without --fit-on" in err
 
