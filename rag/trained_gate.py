@@ -39,7 +39,7 @@ import random
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -526,6 +526,7 @@ class Scored:
     relevance: float  # the decline score without the model
     probability: float  # the model's best answer probability among the judged sections
     id: str = ""  # the question's, from its set
+    set: str = ""  # the set's path (ids are unique within a set only)
 
 
 # Weights `--weight auto` tries: the share of the model's probability added to the relevance.
@@ -570,19 +571,20 @@ def choose_weight(
 
 
 def gate_signals(
-    retriever: Any, gate: TrainedGate, questions: Sequence[Any], top_k: int
+    retriever: Any, gate: TrainedGate, sets: Mapping[Path, Sequence[Any]], top_k: int
 ) -> list[Scored]:
-    """Each question retrieved as the bot would, with `gate` judging its sections."""
+    """Each question of `sets` retrieved as the bot would, with `gate` judging its sections."""
     from rag.calibrate import each_retrieved
 
     retriever.trained_gate = gate
+    questions = [q for qs in sets.values() for q in qs]
+    names = [str(path) for path, qs in sets.items() for _ in qs]
     scored: list[Scored] = []
-    for q, hits in each_retrieved(retriever, questions, top_k, "train-gate", "scored", 200):
+    retrieved = each_retrieved(retriever, questions, top_k, "train-gate", "scored", 200)
+    for name, (q, hits) in zip(names, retrieved, strict=True):
         judged = [h.answer_probability for h in hits if h.answer_probability is not None]
-        bonus = gate.bonus(hits)
-        scored.append(
-            Scored(q.answerable, retriever.relevance(hits) - bonus, max(judged, default=0.0), q.id)
-        )
+        relevance = retriever.relevance(hits) - gate.bonus(hits)
+        scored.append(Scored(q.answerable, relevance, max(judged, default=0.0), q.id, name))
     return scored
 
 
@@ -656,7 +658,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--scores",
         type=Path,
-        help="also write each fitting question's two signals here (JSONL: id, answerable, "
+        help="also write each fitting question's two signals here (JSONL: id, set, answerable, "
         "relevance, probability), to see which questions the gate gets wrong",
     )
     p.add_argument("--max-declined", type=float, default=0.05)
@@ -729,7 +731,8 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     try:
         folds = [] if fit_on else folds_of(paths, args.folds or FOLDS)
         sets = {path: load_questions(path) for path in paths}
-        fitting = [q for path in fit_on for q in load_questions(path)]
+        fitting_sets = {path: load_questions(path) for path in fit_on}
+        fitting = [q for questions in fitting_sets.values() for q in questions]
     except (OSError, ValueError) as exc:
         return _error(str(exc))
     training = [q for questions in sets.values() for q in questions]
@@ -791,7 +794,7 @@ def run(args: argparse.Namespace, settings: Any) -> int:
                 f"scoring the {len(fold)} left out",
                 file=sys.stderr,
             )
-            left_out = [q for path in fold for q in sets[path]]
+            left_out = {path: sets[path] for path in fold}
             scored += gate_signals(retriever, gate_trained_on(kept, None), left_out, settings.top_k)
         if args.estimate:
             _write_scores(args.scores, scored)
@@ -801,7 +804,7 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     except _BaseModelError as exc:
         return _error(str(exc))
     if not folds:
-        scored = gate_signals(retriever, gate, fitting, settings.top_k)
+        scored = gate_signals(retriever, gate, fitting_sets, settings.top_k)
     _write_scores(args.scores, scored)
     try:
         weight, fit = choose_weight(scored, weights, args.max_declined, args.reader_max_declined)

@@ -508,7 +508,8 @@ def test_train_gate_estimates_out_of_fold_declines_without_writing_a_model(
     assert sorted(r["id"] for r in rows) == sorted(
         r[0] for r in [*TRAIN_ROWS, *FIT_ROWS, *MORE_ROWS]
     )
-    assert set(rows[0]) == {"id", "answerable", "relevance", "probability"}
+    assert set(rows[0]) == {"id", "set", "answerable", "relevance", "probability"}
+    assert {r["set"] for r in rows} == {str(path) for path in sets}
     assert sum(r["answerable"] for r in rows) == 5 and all(0 <= r["probability"] <= 1 for r in rows)
     code, _, err = train_tiny(str(sets[0]), "--fit-on", str(sets[1]), "--estimate")
     assert code == 2 and "use it without --fit-on" in err
