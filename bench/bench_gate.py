@@ -43,13 +43,15 @@ from rag.trained_gate import (  # noqa: E402
     load_model,
 )
 
+Work = tuple[str, list[str]]  # a question and the sections the gate judges
+
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def timed(scorer: Any, work: list[tuple[str, list[str]]]) -> tuple[list[float], list[list[float]]]:
+def timed(scorer: Any, work: list[Work]) -> tuple[list[float], list[list[float]]]:
     """Milliseconds per question, and the logits."""
     scorer(*work[0])  # warm-up
     times, logits = [], []
@@ -117,6 +119,35 @@ def start_up(gate: Path, runs: int) -> tuple[str, float, float]:
     return name, statistics.median(seconds), statistics.median(memory)
 
 
+def retrieved(retriever: Retriever, questions: list[str], passages: int) -> list[Work]:
+    """Each question with the sections the gate would judge (questions without hits left out)."""
+    work = []
+    for question in questions:
+        hits = retriever.search(question)[:passages]
+        if hits:
+            work.append((question, [hit_passage(h) for h in hits]))
+    return work
+
+
+def runtimes(
+    gate: Path, max_length: int, work: list[Work], threads: list[int], int8: bool
+) -> dict[str, tuple[list[float], float]]:
+    """Per runtime, torch first: milliseconds per question, and the largest difference of
+    its probabilities from torch's."""
+    import torch
+
+    model, tokenizer = load_model(gate)
+    reference_times, reference = timed(TorchScorer(model, tokenizer, max_length), work)
+    rows = {f"torch ({torch.get_num_threads()} threads)": (reference_times, 0.0)}
+    kinds = [("", OnnxScorer)] + ([("int8 ", int8_scorer)] if int8 else [])
+    for label, make in kinds:
+        for n in threads:
+            times, logits = timed(make(gate, max_length, n), work)
+            name = f"ONNX Runtime {label}({n} thread{'s' if n > 1 else ''})"
+            rows[name] = (times, sigmoid_gap(logits, reference))
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--gate", type=Path, required=True, help="a `docbot train-gate` folder")
@@ -135,38 +166,14 @@ def main() -> None:
     args = ap.parse_args()
 
     config = GateConfig.from_json((args.gate / GATE_FILE).read_text())
-    settings = Settings.from_env()
-    retriever = Retriever(replace(settings, gate_model=""))
+    retriever = Retriever(replace(Settings.from_env(), gate_model=""))
     if not retriever.refresh():
         sys.exit("no index: run `docbot ingest` first (DOCBOT_DATA_DIR)")
-    questions = [q for path in args.questions for q in load_questions(path)][: args.limit]
-    work = []
-    for q in questions:
-        hits = retriever.search(q.question)[: config.passages]
-        if hits:
-            work.append((q.question, [hit_passage(h) for h in hits]))
+    questions = [q.question for path in args.questions for q in load_questions(path)]
+    work = retrieved(retriever, questions[: args.limit], config.passages)
     print(f"{len(work)} questions, {config.passages} sections each, window {config.max_length}")
-
-    import torch
-
-    rows: dict[str, Any] = {}
-    model, tokenizer = load_model(args.gate)
-    reference_times, reference = timed(TorchScorer(model, tokenizer, config.max_length), work)
-    rows[f"torch ({torch.get_num_threads()} threads)"] = (reference_times, 0.0)
-    for threads in args.threads:
-        times, logits = timed(OnnxScorer(args.gate, config.max_length, threads), work)
-        rows[f"ONNX Runtime ({threads} thread{'s' if threads > 1 else ''})"] = (
-            times,
-            sigmoid_gap(logits, reference),
-        )
-    if args.int8:
-        for threads in args.threads:
-            times, logits = timed(int8_scorer(args.gate, config.max_length, threads), work)
-            rows[f"ONNX Runtime int8 ({threads} thread{'s' if threads > 1 else ''})"] = (
-                times,
-                sigmoid_gap(logits, reference),
-            )
-    base = statistics.median(reference_times)
+    rows = runtimes(args.gate, config.max_length, work, args.threads, args.int8)
+    base = statistics.median(next(iter(rows.values()))[0])
     result: dict[str, Any] = {"machine": machine(), "questions": len(work), "runtimes": {}}
     print(f"{'runtime':32} {'p50 ms':>8} {'p99 ms':>8} {'vs torch':>9} {'max |dp|':>9}")
     for name, (times, gap) in rows.items():
