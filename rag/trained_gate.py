@@ -645,7 +645,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         "--estimate",
         action="store_true",
         help="only report how the fold models decline the sets left out: no final training, "
-        "nothing written (about a training's time less)",
+        "no model written (about a training's time less)",
     )
     p.add_argument(
         "--weight",
