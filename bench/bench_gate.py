@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.bench_retrieval import machine  # noqa: E402
 from bot.config import Settings  # noqa: E402
-from rag.evaluate import load_questions  # noqa: E402
+from rag.evaluate import load_questions, percentile  # noqa: E402
 from rag.retrieve import Retriever  # noqa: E402
 from rag.trained_gate import (  # noqa: E402
     GATE_FILE,
@@ -41,14 +41,10 @@ from rag.trained_gate import (  # noqa: E402
     TorchScorer,
     hit_passage,
     load_model,
+    sigmoid,
 )
 
 Work = tuple[str, list[str]]  # a question and the sections the gate judges
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def timed(scorer: Any, work: list[Work]) -> tuple[list[float], list[list[float]]]:
@@ -63,18 +59,18 @@ def timed(scorer: Any, work: list[Work]) -> tuple[list[float], list[list[float]]
 
 
 def sigmoid_gap(a: list[list[float]], b: list[list[float]]) -> float:
-    import math
-
-    def p(x: float) -> float:
-        return 1 / (1 + math.exp(-x))
-
+    """The largest difference between two runs' probabilities (their logits through the
+    gate's own sigmoid)."""
     return max(
-        abs(p(x) - p(y)) for xs, ys in zip(a, b, strict=True) for x, y in zip(xs, ys, strict=True)
+        abs(sigmoid(x) - sigmoid(y))
+        for xs, ys in zip(a, b, strict=True)
+        for x, y in zip(xs, ys, strict=True)
     )
 
 
 def int8_scorer(gate: Path, max_length: int, threads: int) -> OnnxScorer:
-    """The gate's graph with its matrix products quantized to int8 (weights per tensor)."""
+    """The gate's graph with its weight matrices quantized to int8 (per output channel).
+    The float graph is built twice (once for the scorer's session): a bench's set-up only."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     from rag.onnx_encoder import cpu_session
@@ -177,7 +173,7 @@ def main() -> None:
     result: dict[str, Any] = {"machine": machine(), "questions": len(work), "runtimes": {}}
     print(f"{'runtime':32} {'p50 ms':>8} {'p99 ms':>8} {'vs torch':>9} {'max |dp|':>9}")
     for name, (times, gap) in rows.items():
-        p50, p99 = statistics.median(times), percentile(times, 0.99)
+        p50, p99 = statistics.median(times), percentile(times, 99)
         result["runtimes"][name] = {"p50_ms": p50, "p99_ms": p99, "max_probability_gap": gap}
         print(f"{name:32} {p50:8.1f} {p99:8.1f} {base / p50:8.2f}x {gap:9.1e}")
 

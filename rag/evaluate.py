@@ -240,7 +240,7 @@ def _mean(values: Sequence[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def _percentile(values: Sequence[float], pct: float) -> float | None:
+def percentile(values: Sequence[float], pct: float) -> float | None:
     """Nearest-rank percentile; None for no values."""
     if not values:
         return None
@@ -487,10 +487,10 @@ def run_eval(
 
     metrics = compute_metrics(questions, retrievals, answers)
     metrics["latency_ms"] = {
-        "retrieve_p50": _percentile(t_retrieve, 50),
-        "retrieve_p95": _percentile(t_retrieve, 95),
-        "answer_p50": _percentile(t_answer, 50),
-        "answer_p95": _percentile(t_answer, 95),
+        "retrieve_p50": percentile(t_retrieve, 50),
+        "retrieve_p95": percentile(t_retrieve, 95),
+        "answer_p50": percentile(t_answer, 50),
+        "answer_p95": percentile(t_answer, 95),
     }
     metrics["errors"] = errors
     for row, results in zip(metrics["per_question"], retrievals, strict=True):

@@ -305,7 +305,7 @@ class OnnxScorer:
         return [float(x) for x in self.session.run(["logit"], graph_feed(*inputs))[0]]
 
 
-def _sigmoid(x: float) -> float:
+def sigmoid(x: float) -> float:
     if x >= 0:
         return 1.0 / (1.0 + math.exp(-x))
     e = math.exp(x)  # exp(-x) would overflow for a very negative logit
@@ -327,7 +327,7 @@ class TrainedGate:
         """P(the passage answers the question), for each passage."""
         if not passages:
             return []
-        return [_sigmoid(x) for x in self.scorer(question, passages)]
+        return [sigmoid(x) for x in self.scorer(question, passages)]
 
     def judge(self, question: str, hits: Sequence[HitLike]) -> None:
         """Set `answer_probability` on the first `passages` hits."""
@@ -732,7 +732,6 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         folds = [] if fit_on else folds_of(paths, args.folds or FOLDS)
         sets = {path: load_questions(path) for path in paths}
         fitting_sets = {path: load_questions(path) for path in fit_on}
-        fitting = [q for questions in fitting_sets.values() for q in questions]
     except (OSError, ValueError) as exc:
         return _error(str(exc))
     training = [q for questions in sets.values() for q in questions]
@@ -749,7 +748,7 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     if not retriever.refresh():
         print(NO_INDEX, file=sys.stderr)
         return 2
-    if len(training) + len(fitting) >= ACCELERATE_FROM:
+    if len(training) + sum(map(len, fitting_sets.values())) >= ACCELERATE_FROM:
         retriever.embedder.accelerate()
     pairs_of: dict[Path, list[Pair]] = {path: [] for path in paths}
     set_of = [path for path, questions in sets.items() for _ in questions]  # as in `training`
@@ -859,6 +858,7 @@ __all__ = [
     "load_gate",
     "passage",
     "probe_logit",
+    "sigmoid",
     "register",
     "run",
     "train",
