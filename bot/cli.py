@@ -261,11 +261,32 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
 
     store = StateStore(settings.state_url or settings.state_path)
     since = time.time() - args.days * 86400
+    if args.draft_questions is not None:
+        return _write_drafts(args.draft_questions, store.answers(since), args.days)
     stats = compute_stats(store.answers(since), store.feedback_counts(since))
     if args.json:
         _print_json(stats)
     else:
         print(format_stats(stats, days=args.days).replace("*", ""))
+    return 0
+
+
+def _write_drafts(path: Path, answers: list[dict[str, Any]], days: int) -> int:
+    from bot.drafts import draft_questions
+
+    drafts = draft_questions(answers)
+    try:
+        with path.open("w", encoding="utf-8") as out:
+            out.writelines(json.dumps(d, ensure_ascii=False) + "\n" for d in drafts)
+    except OSError as exc:
+        print(f"error: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    declined = sum(d["kind"] == "unanswerable" for d in drafts)
+    print(
+        f"{len(drafts)} questions of the last {days} days drafted to {path} "
+        f"({declined} declined, {len(drafts) - declined} answered): review each line, "
+        'then remove its "reviewed": false'
+    )
     return 0
 
 
@@ -355,6 +376,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("stats", help="usage, declines, feedback and doc gaps from the answer log")
     p.add_argument("--days", type=int, default=30)
     p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--draft-questions",
+        type=Path,
+        metavar="FILE",
+        help="write the logged questions as a question set to review and label "
+        "(for docbot eval, calibrate and train-gate)",
+    )
     p.set_defaults(func=cmd_stats)
 
     try:

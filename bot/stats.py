@@ -13,7 +13,8 @@ from typing import Any
 from rag.tokenize import tokenize
 
 
-def _normalise(question: str) -> str:
+def normalise_question(question: str) -> str:
+    """A question as counted: case, spacing and closing punctuation set aside."""
     return " ".join(question.lower().split()).rstrip("?!. ")
 
 
@@ -23,7 +24,7 @@ def compute_stats(
     total = len(answers)
     declined = [a for a in answers if a["declined"]]
     latencies = sorted(a["latency_ms"] for a in answers)
-    questions = Counter(_normalise(a["question"]) for a in answers if a["question"])
+    questions = Counter(normalise_question(a["question"]) for a in answers if a["question"])
     # keyword document frequency across declined questions; each question counts once per word
     gap_words: Counter[str] = Counter()
     examples: dict[str, list[str]] = {}

@@ -42,6 +42,9 @@ NO_INDEX = "error: no index is live; run the ingest (scrape + index) first"
 
 KINDS = ("single", "two_page", "unanswerable")
 ANSWERABLE_KINDS = ("single", "two_page")
+# `"reviewed": false` marks a line drafted from the answer log (`bot.drafts`) that no
+# person has checked yet: refused, so a draft is never taken for a label.
+REVIEW_KEY = "reviewed"
 
 # How deep each metric looks. Recall counts distinct pages; section hit counts raw results.
 RECALL_KS = (1, 5)
@@ -131,6 +134,11 @@ def _question_from_obj(obj: Any, where: str) -> EvalQuestion:
         raise ValueError(f"{where}: answer_facts must be a list of strings")
     if not isinstance(anchor, str):
         raise ValueError(f"{where}: expected_anchor must be a string")
+    if obj.get(REVIEW_KEY) is False:
+        raise ValueError(
+            f"{where}: a draft from the answer log, not reviewed yet: check it (its 'review' "
+            f'says what to look at), then remove "{REVIEW_KEY}": false'
+        )
     history = obj.get("history") or []
     if not isinstance(history, list) or not all(isinstance(h, str) and h for h in history):
         raise ValueError(f"{where}: history must be a list of earlier messages (strings)")

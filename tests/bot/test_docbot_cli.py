@@ -282,3 +282,35 @@ def test_the_installed_console_script(shared_env: Settings, tmp_path: Path) -> N
     )
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert bad.stderr.strip().splitlines() == [bad.stderr.strip()]
+
+
+def test_stats_drafts_the_logged_questions_to_review(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.state import StateStore
+
+    state = tmp_path / "state.sqlite3"
+    monkeypatch.setenv("DOCBOT_STATE_URL", str(state))
+    store = StateStore(str(state))
+    for question, declined in (("how do i install katib", False), ("mobile app?", True)):
+        store.log_answer(
+            platform="slack",
+            user_id="U1",
+            conversation_id="C1",
+            question=question,
+            sources=[] if declined else [BASE + "katib/#install"],
+            model="extractive",
+            latency_ms=10.0,
+            declined=declined,
+        )
+    store.close()
+    code, out, err = run(capsys, "stats", "--draft-questions", "drafts.jsonl")
+    assert code == 0, err
+    assert out.startswith("2 questions of the last 30 days drafted to drafts.jsonl")
+    drafts = json_lines((tmp_path / "drafts.jsonl").read_text())
+    assert [d["kind"] for d in drafts] == ["unanswerable", "single"]
+    # not a label yet: docbot eval refuses it, in one line
+    code, _, err = run(capsys, "eval", "drafts.jsonl")
+    assert code == 2 and "not reviewed yet" in err and "Traceback" not in err
+    code, _, err = run(capsys, "stats", "--draft-questions", "no/such/dir/d.jsonl")
+    assert code == 2 and err.startswith("error: cannot write no/such/dir/d.jsonl")

@@ -1,0 +1,92 @@
+"""Draft question sets from the answer log, for people to label (pure).
+
+The decline model (`docbot train-gate`) and the thresholds (`docbot calibrate`)
+are only as good as the labelled questions they learn from, and the best ones
+are the questions employees really asked. `docbot stats --draft-questions FILE`
+writes the logged questions in the `docbot eval` format, each with what the log
+knows of it filled in: the pages it cited (`expected_urls`, the first cited
+section's anchor), "unanswerable" when it declined. What the log cannot know
+is whether the bot was right, so every line says what to check (`review`) and
+carries `"reviewed": false`, which `docbot eval`, `calibrate` and `train-gate`
+refuse until a person has checked the line and removed it: a draft is never
+taken for a label.
+
+Questions that got a thumbs-down come first (the bot was probably wrong), then
+declined ones (a decline is right only if the docs really lack the answer),
+then answered ones without feedback, then those with a thumbs-up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from bot.stats import normalise_question
+from rag.evaluate import REVIEW_KEY
+
+# What to check, by what the log says; the order is the order of the draft.
+REVIEW_HINTS = {
+    "down": "thumbs-down: check the cited pages; if the docs lack the answer, make it "
+    "unanswerable (no expected_urls)",
+    "declined": "declined: if the docs do answer it, set kind, expected_urls and "
+    "expected_anchor; if not, it is right as it is",
+    "answered": "answered, no feedback: check the cited pages and the anchor",
+    "up": "thumbs-up: check the cited pages and the anchor",
+}
+FOLLOW_UP_HINT = "; if it was a reply in a thread, add the thread's earlier questions as history"
+FACTS_HINT = "; add answer_facts (short phrases of the page a right answer contains)"
+
+
+def _status(answer: Mapping[str, Any]) -> str:
+    if answer.get("feedback") == "down":
+        return "down"
+    if answer["declined"]:
+        return "declined"
+    return "up" if answer.get("feedback") == "up" else "answered"
+
+
+def _pages(sources: Iterable[str]) -> list[str]:
+    """Distinct cited pages (without the section anchor), in citation order."""
+    return list(dict.fromkeys(url.split("#", 1)[0] for url in sources if url))
+
+
+def draft_line(answer: Mapping[str, Any]) -> dict[str, Any]:
+    """One logged answer as a draft question (the `docbot eval` fields, plus `review`)."""
+    status = _status(answer)
+    pages = [] if answer["declined"] else _pages(answer.get("sources") or [])[:2]
+    first = next((url for url in answer.get("sources") or [] if "#" in url), "")
+    kind = "unanswerable" if not pages else "single" if len(pages) == 1 else "two_page"
+    hint = REVIEW_HINTS[status] + FOLLOW_UP_HINT + ("" if kind == "unanswerable" else FACTS_HINT)
+    return {
+        "id": f"log-{answer['id']}",
+        "question": answer["question"],
+        "expected_urls": pages,
+        "expected_anchor": first.split("#", 1)[1] if pages and first else "",
+        "answer_facts": [],
+        "kind": kind,
+        "review": hint,
+        REVIEW_KEY: False,
+    }
+
+
+def draft_questions(answers: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The logged questions as drafts, the ones most likely wrong first (`REVIEW_HINTS`).
+
+    A question asked more than once is drafted once, from its latest answer (the docs
+    as they are now), marked down if any of its answers got a thumbs-down."""
+    latest: dict[str, Mapping[str, Any]] = {}
+    down: set[str] = set()
+    for answer in sorted(answers, key=lambda a: a["ts"]):
+        key = normalise_question(answer.get("question") or "")
+        if key:
+            latest[key] = answer
+            if answer.get("feedback") == "down":
+                down.add(key)
+    for key in down:
+        latest[key] = {**latest[key], "feedback": "down"}
+    order = list(REVIEW_HINTS)
+    ranked = sorted(latest.values(), key=lambda a: (order.index(_status(a)), a["ts"]))
+    return [draft_line(a) for a in ranked]
+
+
+__all__ = ["REVIEW_HINTS", "REVIEW_KEY", "draft_line", "draft_questions"]

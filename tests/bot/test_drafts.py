@@ -1,0 +1,92 @@
+"""Draft question sets from the answer log (pure): what the log knows filled in,
+what a person must check said on every line, the likeliest mistakes first."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from bot.drafts import REVIEW_HINTS, draft_line, draft_questions
+from rag.evaluate import parse_questions
+
+BASE = "https://docs.example.com/"
+
+
+def logged(
+    answer_id: str,
+    question: str,
+    *,
+    sources: tuple[str, ...] = (),
+    declined: bool = False,
+    feedback: str | None = None,
+    ts: float = 0.0,
+) -> dict[str, Any]:
+    return {
+        "id": answer_id,
+        "ts": ts,
+        "question": question,
+        "sources": list(sources),
+        "declined": declined,
+        "feedback": feedback,
+    }
+
+
+def test_an_answer_becomes_a_question_on_the_pages_it_cited() -> None:
+    line = draft_line(
+        logged("a1", "how do i install katib", sources=(BASE + "katib/#install", BASE + "katib/"))
+    )
+    assert line["id"] == "log-a1" and line["question"] == "how do i install katib"
+    assert line["kind"] == "single" and line["expected_urls"] == [BASE + "katib/"]
+    assert line["expected_anchor"] == "install" and line["answer_facts"] == []
+    assert line["reviewed"] is False and "answer_facts" in line["review"]
+
+
+def test_two_cited_pages_make_a_two_page_question_and_a_third_is_dropped() -> None:
+    sources = (BASE + "a/#x", BASE + "b/#y", BASE + "c/#z")
+    line = draft_line(logged("a2", "q", sources=sources))
+    assert line["kind"] == "two_page" and line["expected_urls"] == [BASE + "a/", BASE + "b/"]
+    assert line["expected_anchor"] == "x"
+
+
+def test_a_decline_is_drafted_unanswerable_and_says_to_check_the_docs() -> None:
+    line = draft_line(logged("a3", "is there a mobile app", declined=True))
+    assert line["kind"] == "unanswerable" and line["expected_urls"] == []
+    assert line["expected_anchor"] == "" and line["review"].startswith("declined")
+
+
+def test_likeliest_mistakes_come_first() -> None:
+    answers = [
+        logged("up", "q up", sources=(BASE + "a/#x",), feedback="up", ts=1),
+        logged("plain", "q plain", sources=(BASE + "a/#x",), ts=2),
+        logged("declined", "q declined", declined=True, ts=3),
+        logged("down", "q down", sources=(BASE + "a/#x",), feedback="down", ts=4),
+    ]
+    assert [d["id"] for d in draft_questions(answers)] == [
+        "log-down",
+        "log-declined",
+        "log-plain",
+        "log-up",
+    ]
+    assert list(REVIEW_HINTS) == ["down", "declined", "answered", "up"]
+
+
+def test_a_question_asked_again_is_drafted_once_from_its_latest_answer() -> None:
+    answers = [
+        logged("old", "How do I install Katib?", declined=True, feedback="down", ts=1),
+        logged("new", "how do i  install katib", sources=(BASE + "katib/#install",), ts=2),
+        logged("blank", "   ", ts=3),
+    ]
+    [draft] = draft_questions(answers)
+    assert draft["id"] == "log-new" and draft["kind"] == "single"
+    assert draft["review"].startswith("thumbs-down")  # any thumbs-down flags it
+
+
+def test_a_draft_is_refused_as_a_label_until_reviewed() -> None:
+    line = draft_line(logged("a4", "q", sources=(BASE + "a/#x",)))
+    with pytest.raises(ValueError, match=r"drafts.jsonl:1: a draft .* not reviewed yet"):
+        parse_questions([json.dumps(line)], source="drafts.jsonl")
+    del line["reviewed"]
+    [question] = parse_questions([json.dumps(line)], source="drafts.jsonl")
+    assert question.expected_urls == [BASE + "a/"] and question.expected_anchor == "x"
