@@ -163,6 +163,7 @@ class Bot:
                 latency_ms=reply.timings_ms.get("total", 0.0),
                 declined=reply.declined,
                 language=lang,
+                thread_id=msg.thread_id,
             )
         except Exception as exc:
             log.warning("could not log an answer (%s); it was still delivered", type(exc).__name__)

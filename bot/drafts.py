@@ -13,12 +13,14 @@ taken for a label.
 
 Questions that got a thumbs-down come first (the bot was probably wrong), then
 declined ones (a decline is right only if the docs really lack the answer),
-then answered ones without feedback, then those with a thumbs-up.
+then answered ones without feedback, then those with a thumbs-up. A reply in a
+thread comes with the questions asked of docbot before it there (`history`); the
+log keeps the thread as a hash and never other people's messages.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from bot.stats import normalise_question
@@ -33,7 +35,10 @@ REVIEW_HINTS = {
     "answered": "answered, no feedback: check the cited pages and the anchor",
     "up": "thumbs-up: check the cited pages and the anchor",
 }
+# Answers logged before docbot kept the thread (no `thread_hash`) may be follow-ups too.
 FOLLOW_UP_HINT = "; if it was a reply in a thread, add the thread's earlier questions as history"
+HISTORY_HINT = "; a reply in a thread: history holds the questions asked before it there"
+MAX_HISTORY = 10  # earlier questions of a thread kept as a draft's history, the latest
 FACTS_HINT = "; add answer_facts (short phrases of the page a right answer contains)"
 
 
@@ -50,43 +55,58 @@ def _pages(sources: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(url.split("#", 1)[0] for url in sources if url))
 
 
-def draft_line(answer: Mapping[str, Any]) -> dict[str, Any]:
-    """One logged answer as a draft question (the `docbot eval` fields, plus `review`)."""
+def draft_line(answer: Mapping[str, Any], history: Sequence[str] = ()) -> dict[str, Any]:
+    """One logged answer as a draft question (the `docbot eval` fields, plus `review`);
+    `history`: the questions asked before it in its thread, oldest first."""
     status = _status(answer)
     pages = [] if answer["declined"] else _pages(answer.get("sources") or [])[:2]
     first = next((url for url in answer.get("sources") or [] if "#" in url), "")
     kind = "unanswerable" if not pages else "single" if len(pages) == 1 else "two_page"
-    hint = REVIEW_HINTS[status] + FOLLOW_UP_HINT + ("" if kind == "unanswerable" else FACTS_HINT)
-    return {
+    thread_hint = HISTORY_HINT if history else "" if answer.get("thread_hash") else FOLLOW_UP_HINT
+    line: dict[str, Any] = {
         "id": f"log-{answer['id']}",
         "question": answer["question"],
         "expected_urls": pages,
         "expected_anchor": first.split("#", 1)[1] if pages and first else "",
         "answer_facts": [],
         "kind": kind,
-        "review": hint,
-        REVIEW_KEY: False,
     }
+    if history:
+        line["history"] = list(history)
+    line["review"] = (
+        REVIEW_HINTS[status] + thread_hint + ("" if kind == "unanswerable" else FACTS_HINT)
+    )
+    line[REVIEW_KEY] = False
+    return line
 
 
 def draft_questions(answers: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The logged questions as drafts, the ones most likely wrong first (`REVIEW_HINTS`).
 
-    A question asked more than once is drafted once, from its latest answer (the docs
-    as they are now), marked down if any of its answers got a thumbs-down."""
-    latest: dict[str, Mapping[str, Any]] = {}
-    down: set[str] = set()
+    A reply in a thread gets the questions asked before it there as its history (up to
+    `MAX_HISTORY`). A question asked more than once (with the same history) is drafted
+    once, from its latest answer (the docs as they are now), marked down if any of its
+    answers got a thumbs-down."""
+    latest: dict[tuple[str, ...], tuple[Mapping[str, Any], list[str]]] = {}
+    down: set[tuple[str, ...]] = set()
+    asked_in: dict[str, list[str]] = {}  # thread -> its questions so far
     for answer in sorted(answers, key=lambda a: a["ts"]):
-        key = normalise_question(answer.get("question") or "")
-        if key:
-            latest[key] = answer
-            if answer.get("feedback") == "down":
-                down.add(key)
+        question = answer.get("question") or ""
+        if not normalise_question(question):
+            continue
+        thread = asked_in.setdefault(answer.get("thread_hash") or "", [])
+        history = thread[-MAX_HISTORY:] if answer.get("thread_hash") else []
+        key = tuple(normalise_question(q) for q in (*history, question))
+        latest[key] = (answer, history)
+        thread.append(question)
+        if answer.get("feedback") == "down":
+            down.add(key)
     for key in down:
-        latest[key] = {**latest[key], "feedback": "down"}
+        answer, history = latest[key]
+        latest[key] = ({**answer, "feedback": "down"}, history)
     order = list(REVIEW_HINTS)
-    ranked = sorted(latest.values(), key=lambda a: (order.index(_status(a)), a["ts"]))
-    return [draft_line(a) for a in ranked]
+    ranked = sorted(latest.values(), key=lambda ah: (order.index(_status(ah[0])), ah[0]["ts"]))
+    return [draft_line(answer, history) for answer, history in ranked]
 
 
-__all__ = ["REVIEW_HINTS", "REVIEW_KEY", "draft_line", "draft_questions"]
+__all__ = ["MAX_HISTORY", "REVIEW_HINTS", "draft_line", "draft_questions"]

@@ -30,7 +30,7 @@ SCHEMA = [
         id TEXT PRIMARY KEY, ts DOUBLE PRECISION NOT NULL, platform TEXT NOT NULL, user_hash TEXT NOT NULL,
         conversation_hash TEXT NOT NULL, question TEXT NOT NULL, sources TEXT NOT NULL, model TEXT NOT NULL,
         latency_ms DOUBLE PRECISION NOT NULL, declined INTEGER NOT NULL, language TEXT NOT NULL,
-        feedback TEXT)""",
+        feedback TEXT, thread_hash TEXT)""",
     """CREATE TABLE IF NOT EXISTS feedback (
         answer_id TEXT NOT NULL, user_hash TEXT NOT NULL, value TEXT NOT NULL, ts DOUBLE PRECISION NOT NULL,
         PRIMARY KEY (answer_id, user_hash))""",
@@ -39,6 +39,10 @@ SCHEMA = [
     "CREATE INDEX IF NOT EXISTS answers_ts ON answers (ts)",
     "CREATE INDEX IF NOT EXISTS events_updated ON events (updated)",
 ]
+
+# Columns added to a table after it was first released: (table, column, type). A database
+# made by an earlier docbot gets them at start-up; its old rows hold NULL.
+ADDED_COLUMNS = [("answers", "thread_hash", "TEXT")]
 
 EVENT_TTL_S = 24 * 3600
 SCHEMA_LOCK_ID = 0x646F63626F74  # "docbot": the advisory lock that serialises schema creation
@@ -90,9 +94,20 @@ class StateStore:
                 self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_ID,))
                 for statement in SCHEMA:
                     self._conn.execute(statement)
+                for table, column, kind in ADDED_COLUMNS:
+                    self._conn.execute(
+                        f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {kind}"
+                    )
             return
         for statement in SCHEMA:
             self._execute(statement)
+        for table, column, kind in ADDED_COLUMNS:
+            if column not in {row[1] for row in self._query(f"PRAGMA table_info({table})")}:
+                try:
+                    self._execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+                except sqlite3.OperationalError as exc:  # another process added it just now
+                    if "duplicate column" not in str(exc):
+                        raise
 
     # plumbing --------------------------------------------------------------
     def _sql(self, statement: str) -> str:
@@ -223,11 +238,16 @@ class StateStore:
         language: str = "en",
         answer_id: str | None = None,
         ts: float | None = None,
+        thread_id: str | None = None,
     ) -> str:
+        """Log one answer. `thread_id`: the thread it answered in (hashed, as the ids are), so
+        that a follow-up's earlier questions can be found again (`bot.drafts`)."""
         answer_id = answer_id or uuid.uuid4().hex[:12]
+        thread_hash = hash_id(f"{conversation_id}:{thread_id}") if thread_id else None
         self._execute(
             "INSERT INTO answers (id, ts, platform, user_hash, conversation_hash, question, sources, model, "
-            "latency_ms, declined, language, feedback) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+            "latency_ms, declined, language, feedback, thread_hash) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)",
             (
                 answer_id,
                 ts if ts is not None else time.time(),
@@ -240,6 +260,7 @@ class StateStore:
                 float(latency_ms),
                 int(declined),
                 language,
+                thread_hash,
             ),
         )
         return answer_id
@@ -265,8 +286,8 @@ class StateStore:
 
     def answers(self, since: float = 0.0) -> list[dict[str, Any]]:
         rows = self._query(
-            "SELECT id, ts, platform, user_hash, question, sources, model, latency_ms, declined, language, feedback "
-            "FROM answers WHERE ts >= ? ORDER BY ts",
+            "SELECT id, ts, platform, user_hash, question, sources, model, latency_ms, declined, language, "
+            "feedback, thread_hash FROM answers WHERE ts >= ? ORDER BY ts",
             (since,),
         )
         keys = (
@@ -281,6 +302,7 @@ class StateStore:
             "declined",
             "language",
             "feedback",
+            "thread_hash",
         )
         out = []
         for row in rows:

@@ -13,6 +13,7 @@ from adapters.console import chat_loop
 from bot.config import Settings
 from bot.core import Bot
 from bot.messages import t
+from bot.state import hash_id
 from bot.types import IncomingMessage, Reply
 from rag.index_store import IndexStore
 
@@ -159,6 +160,14 @@ async def test_a_question_is_answered_cited_and_logged(bot: Bot) -> None:
     [logged] = bot.store.answers()
     assert logged["id"] == reply.answer_id and logged["question"] == "How do I restore a backup?"
     assert logged["sources"] == [c.url for c in reply.citations]
+    assert logged["thread_hash"] is None  # a direct message outside any thread
+
+
+async def test_a_reply_in_a_thread_is_logged_with_its_thread(bot: Bot) -> None:
+    in_thread = dataclasses.replace(msg("How do I restore a backup?"), thread_id="1700.01")
+    await bot.handle(in_thread)
+    [logged] = bot.store.answers()
+    assert logged["thread_hash"] == hash_id("C1:1700.01")
 
 
 async def test_feedback_round_trip(bot: Bot) -> None:

@@ -22,8 +22,10 @@ def logged(
     declined: bool = False,
     feedback: str | None = None,
     ts: float = 0.0,
+    thread: str | None = None,
 ) -> dict[str, Any]:
     return {
+        "thread_hash": thread,
         "id": answer_id,
         "ts": ts,
         "question": question,
@@ -81,6 +83,34 @@ def test_a_question_asked_again_is_drafted_once_from_its_latest_answer() -> None
     [draft] = draft_questions(answers)
     assert draft["id"] == "log-new" and draft["kind"] == "single"
     assert draft["review"].startswith("thumbs-down")  # any thumbs-down flags it
+
+
+def test_a_reply_in_a_thread_carries_the_questions_asked_before_it_there() -> None:
+    answers = [
+        logged("n1", "how do i mount a volume in a notebook", sources=(BASE + "nb/#v",), ts=1),
+        logged("o1", "something else entirely", sources=(BASE + "x/#y",), ts=2, thread="t2"),
+        logged("n2", "and for katib?", sources=(BASE + "katib/#v",), ts=3, thread="t1"),
+        logged("p1", "is there a mobile app", declined=True, ts=4, thread="t3"),
+        logged("p2", "and for katib?", sources=(BASE + "katib/#x",), ts=5, thread="t3"),
+    ]
+    answers[0]["thread_hash"] = "t1"
+    drafts = {d["id"]: d for d in draft_questions(answers)}
+    assert drafts["log-n2"]["history"] == ["how do i mount a volume in a notebook"]
+    assert "history holds the questions" in drafts["log-n2"]["review"]
+    assert "history" not in drafts["log-n1"] and "history" not in drafts["log-o1"]
+    # the same words after another question are another question
+    assert drafts["log-p2"]["history"] == ["is there a mobile app"]
+    [question] = parse_questions(
+        [json.dumps({k: v for k, v in drafts["log-n2"].items() if k != "reviewed"})]
+    )
+    assert question.history == ["how do i mount a volume in a notebook"]
+
+
+def test_only_answers_logged_without_their_thread_are_flagged_as_possible_replies() -> None:
+    before = draft_line(logged("a", "q", sources=(BASE + "a/#x",)))
+    since = draft_line(logged("b", "q", sources=(BASE + "a/#x",), thread="t1"))
+    assert "if it was a reply in a thread" in before["review"]
+    assert "thread" not in since["review"]
 
 
 def test_a_draft_is_refused_as_a_label_until_reviewed() -> None:

@@ -211,6 +211,43 @@ def test_the_answer_log_survives_reopening(path: Path) -> None:
     again.close()
 
 
+def test_an_answer_keeps_its_thread_as_a_hash(state: StateStore) -> None:
+    log(state, "first?", thread_id="1700000000.000100")
+    log(state, "in the same thread?", thread_id="1700000000.000100")
+    log(state, "a direct message, no thread")
+    first, second, direct = state.answers()
+    assert first["thread_hash"] == second["thread_hash"] == hash_id("C1:1700000000.000100")
+    assert "1700000000" not in first["thread_hash"] and direct["thread_hash"] is None
+
+
+# The answers table as docbot made it before it kept the thread (no thread_hash column).
+OLD_ANSWERS = """CREATE TABLE answers (
+    id TEXT PRIMARY KEY, ts DOUBLE PRECISION NOT NULL, platform TEXT NOT NULL,
+    user_hash TEXT NOT NULL, conversation_hash TEXT NOT NULL, question TEXT NOT NULL,
+    sources TEXT NOT NULL, model TEXT NOT NULL, latency_ms DOUBLE PRECISION NOT NULL,
+    declined INTEGER NOT NULL, language TEXT NOT NULL, feedback TEXT)"""
+
+
+def test_a_database_of_an_earlier_docbot_gets_the_new_columns(path: Path) -> None:
+    import sqlite3
+
+    path.parent.mkdir(parents=True)
+    with sqlite3.connect(path) as old:
+        old.execute(OLD_ANSWERS)
+        old.execute(
+            "INSERT INTO answers VALUES ('a1', 1.0, 'slack', 'u', 'c', 'old?', '[]', 'm', 1.0, 0, "
+            "'en', NULL)"
+        )
+    old.close()
+    store = StateStore(path)
+    log(store, "new?", thread_id="T1")
+    old_row, new_row = store.answers()
+    assert old_row["question"] == "old?" and old_row["thread_hash"] is None
+    assert new_row["thread_hash"] == hash_id("C1:T1")
+    store.close()
+    StateStore(path).close()  # and opening it again changes nothing
+
+
 def test_shared_values_expire(tmp_path) -> None:
     import time as _time
 

@@ -110,3 +110,35 @@ def test_replicas_starting_at_once_create_the_schema_without_colliding(pg_url: s
     for t in threads:
         t.join()
     assert errors == []
+
+
+def test_a_database_of_an_earlier_docbot_gets_the_new_columns(pg_url: str) -> None:
+    import psycopg
+
+    from tests.bot.test_state import OLD_ANSWERS
+
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        admin.execute("CREATE DATABASE earlier_docbot")
+    url = pg_url.rsplit("/", 1)[0] + "/earlier_docbot"
+    with psycopg.connect(url, autocommit=True) as old:
+        old.execute(OLD_ANSWERS)
+        old.execute(
+            "INSERT INTO answers VALUES ('a1', 1.0, 'slack', 'u', 'c', 'old?', '[]', 'm', 1.0, 0, "
+            "'en', NULL)"
+        )
+    store = StateStore(url)
+    store.log_answer(
+        platform="slack",
+        user_id="U1",
+        conversation_id="C1",
+        question="new?",
+        sources=[],
+        model="m",
+        latency_ms=1.0,
+        declined=True,
+        thread_id="T1",
+    )
+    old_row, new_row = store.answers()
+    assert old_row["thread_hash"] is None and new_row["thread_hash"] is not None
+    store.close()
+    StateStore(url).close()
