@@ -11,7 +11,8 @@ carries `"reviewed": false`, which `docbot eval`, `calibrate` and `train-gate`
 refuse until a person has checked the line and removed it: a draft is never
 taken for a label.
 
-Questions that got a thumbs-down come first (the bot was probably wrong), then
+Questions that got a thumbs-down come first (the bot was probably wrong: a
+declined one first, since an employee says the docs do answer it), then
 declined ones (a decline is right only if the docs really lack the answer),
 then answered ones without feedback, then those with a thumbs-up. A reply in a
 thread comes with the questions asked of docbot before it there (`history`); the
@@ -28,6 +29,8 @@ from rag.evaluate import REVIEW_KEY
 
 # What to check, by what the log says; the order is the order of the draft.
 REVIEW_HINTS = {
+    "declined, down": "thumbs-down on a decline: the docs probably answer it: set kind, "
+    "expected_urls and expected_anchor",
     "down": "thumbs-down: check the cited pages; if the docs lack the answer, make it "
     "unanswerable (no expected_urls)",
     "declined": "declined: if the docs do answer it, set kind, expected_urls and "
@@ -44,7 +47,7 @@ FACTS_HINT = "; add answer_facts (short phrases of the page a right answer conta
 
 def _status(answer: Mapping[str, Any]) -> str:
     if answer.get("feedback") == "down":
-        return "down"
+        return "declined, down" if answer["declined"] else "down"
     if answer["declined"]:
         return "declined"
     return "up" if answer.get("feedback") == "up" else "answered"

@@ -64,14 +64,17 @@ def test_likeliest_mistakes_come_first() -> None:
         logged("plain", "q plain", sources=(BASE + "a/#x",), ts=2),
         logged("declined", "q declined", declined=True, ts=3),
         logged("down", "q down", sources=(BASE + "a/#x",), feedback="down", ts=4),
+        logged("wrong decline", "q wrong decline", declined=True, feedback="down", ts=5),
     ]
     assert [d["id"] for d in draft_questions(answers)] == [
+        "log-wrong decline",
         "log-down",
         "log-declined",
         "log-plain",
         "log-up",
     ]
-    assert list(REVIEW_HINTS) == ["down", "declined", "answered", "up"]
+    assert list(REVIEW_HINTS) == ["declined, down", "down", "declined", "answered", "up"]
+    assert draft_questions(answers)[0]["review"].startswith("thumbs-down on a decline")
 
 
 def test_a_question_asked_again_is_drafted_once_from_its_latest_answer() -> None:
