@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from bot.stats import normalise_question
-from rag.evaluate import REVIEW_KEY
+from rag.evaluate import REVIEW_KEY, anchor_of, page_of
 
 # What to check, by what the log says; the order is the order of the draft.
 REVIEW_HINTS = {
@@ -54,8 +54,8 @@ def _status(answer: Mapping[str, Any]) -> str:
 
 
 def _pages(sources: Iterable[str]) -> list[str]:
-    """Distinct cited pages (without the section anchor), in citation order."""
-    return list(dict.fromkeys(url.split("#", 1)[0] for url in sources if url))
+    """Distinct cited pages (as `docbot eval` matches them), in citation order."""
+    return list(dict.fromkeys(page_of(url) for url in sources if url))
 
 
 def draft_line(answer: Mapping[str, Any], history: Sequence[str] = ()) -> dict[str, Any]:
@@ -63,14 +63,14 @@ def draft_line(answer: Mapping[str, Any], history: Sequence[str] = ()) -> dict[s
     `history`: the questions asked before it in its thread, oldest first."""
     status = _status(answer)
     pages = [] if answer["declined"] else _pages(answer.get("sources") or [])[:2]
-    first = next((url for url in answer.get("sources") or [] if "#" in url), "")
+    anchor = next(filter(None, map(anchor_of, answer.get("sources") or [])), "")
     kind = "unanswerable" if not pages else "single" if len(pages) == 1 else "two_page"
     thread_hint = HISTORY_HINT if history else "" if answer.get("thread_hash") else FOLLOW_UP_HINT
     line: dict[str, Any] = {
         "id": f"log-{answer['id']}",
         "question": answer["question"],
         "expected_urls": pages,
-        "expected_anchor": first.split("#", 1)[1] if pages and first else "",
+        "expected_anchor": anchor if pages else "",
         "answer_facts": [],
         "kind": kind,
     }
