@@ -98,6 +98,7 @@ class GateConfig:
     pairs: int = 0
     positives: int = 0
     epochs: int = EPOCHS
+    seed: int = 0
     # The trained model's logit for (PROBE_QUESTION, PROBE_PASSAGE): another runtime
     # must give it too before it serves the model (`load_gate`). None: not recorded.
     probe_logit: float | None = None
@@ -636,6 +637,13 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--epochs", type=int, default=EPOCHS)
     p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the head's initial weights and the shuffling (default 0): a run repeats; "
+        "another seed shows how much a result owes to chance",
+    )
+    p.add_argument(
         "--max-length",
         type=int,
         default=MAX_LENGTH,
@@ -776,6 +784,7 @@ def run(args: argparse.Namespace, settings: Any) -> int:
                 where,
                 epochs=args.epochs,
                 max_length=args.max_length,
+                seed=args.seed,
                 device=settings.embedding_device,
             )
         except (OSError, ValueError) as exc:  # a base model that is not there or not an encoder
@@ -822,6 +831,7 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         pairs=len(pairs),
         positives=positives,
         epochs=args.epochs,
+        seed=args.seed,
         probe_logit=probe_logit(gate.scorer),
     )
     (out / GATE_FILE).write_text(config.to_json(), encoding="utf-8")

@@ -200,6 +200,17 @@ def test_a_trained_model_scores_each_passage_and_repeats(tiny_base: Path, tmp_pa
     assert gates[0].probabilities("q", []) == []
 
 
+def test_another_seed_trains_another_model(tiny_base: Path, tmp_path: Path) -> None:
+    texts = [PAIRS[0].passage, PAIRS[1].passage]
+    probabilities = []
+    for seed in (0, 1):
+        out = tmp_path / str(seed)
+        train(PAIRS, str(tiny_base), out, epochs=1, batch_size=2, seed=seed, progress=print)
+        (out / GATE_FILE).write_text(GateConfig(0.6, 0.5, PACKAGED).to_json())
+        probabilities.append(load_gate(out, PACKAGED).probabilities("install widgetron", texts))
+    assert probabilities[0] != pytest.approx(probabilities[1])
+
+
 def test_the_gate_adds_its_weight_times_the_best_probability(
     tiny_base: Path, tmp_path: Path
 ) -> None:
@@ -515,13 +526,14 @@ def test_train_gate_estimates_out_of_fold_declines_without_writing_a_model(
     assert code == 2 and "use it without --fit-on" in err
 
 
-def test_train_gate_records_how_much_the_model_reads(
+def test_train_gate_records_how_much_the_model_reads_and_its_seed(
     tmp_path: Path, train_tiny: Callable[..., tuple[int, str, str]]
 ) -> None:
     sets = two_sets(tmp_path)
-    code, _, err = train_tiny(*map(str, sets), "--max-length", "64")
+    code, _, err = train_tiny(*map(str, sets), "--max-length", "64", "--seed", "7")
     assert code == 0, err
     config = GateConfig.from_json((tmp_path / "gate" / GATE_FILE).read_text())
-    assert config.max_length == 64 and load_gate(tmp_path / "gate", PACKAGED).config == config
+    assert config.max_length == 64 and config.seed == 7
+    assert load_gate(tmp_path / "gate", PACKAGED).config == config
     code, _, err = train_tiny(*map(str, sets), "--max-length", "8")
     assert code == 2 and "--max-length >= 32" in err
