@@ -217,6 +217,10 @@ class Settings:
     cml_gpus: int = 1
     cml_scrape_schedule: str = ""
     cml_app_subdomain: str = "docbot"
+    # Labelled question sets (glob patterns, relative to the project root) for the
+    # "train decline model" job; empty: no such job (rag/gate_job.py)
+    cml_gate_sets: str = ""
+    cml_gate_base_model: str = ""  # the job's --base-model; empty: the embedding model
     # ingest
     ingest_source: str = ""  # default source for reingest: a path, links file/URL, sitemap URL
     ingest_base_url: str = ""  # a folder source's publish URL (citation links)
@@ -319,6 +323,8 @@ class Settings:
             cml_gpus=env.int("DOCBOT_CML_GPUS", 1, minimum=0, maximum=8),
             cml_scrape_schedule=env.str("DOCBOT_CML_SCRAPE_SCHEDULE"),
             cml_app_subdomain=env.str("DOCBOT_CML_APP_SUBDOMAIN", "docbot"),
+            cml_gate_sets=env.str("DOCBOT_CML_GATE_SETS"),
+            cml_gate_base_model=env.str("DOCBOT_CML_GATE_BASE_MODEL"),
             ingest_source=env.str("DOCBOT_INGEST_SOURCE"),
             ingest_base_url=env.str("DOCBOT_INGEST_BASE_URL"),
             ingest_allow_private=env.bool("DOCBOT_INGEST_ALLOW_PRIVATE", False),

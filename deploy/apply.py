@@ -3,7 +3,7 @@
 Blocking (the CML clients are); the CLI calls it directly, async callers via
 `asyncio.to_thread`. Reads happen first (runtimes, jobs, applications), then
 the writes in dependency order: scrape job, index job (its parent is the scrape
-job), application.
+job), the decline model's training job when configured, application.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from bot.config import Settings
 from deploy.client import CmlClient, CmlError, base_url
 from deploy.plan import (
     APP_NAME,
+    GATE_JOB_NAME,
     INDEX_JOB_NAME,
     PARENT_PENDING,
     RUNTIME_UNKNOWN,
@@ -32,7 +33,7 @@ from deploy.runtimes import RuntimeChoiceError, RuntimeIds, choose_runtimes
 class DeployResult:
     plan: Plan
     applied: bool
-    ids: dict[str, str] = field(default_factory=dict)  # "scrape" | "index" | "app" -> id
+    ids: dict[str, str] = field(default_factory=dict)  # Action.key -> id
     log: list[str] = field(default_factory=list)
 
 
@@ -68,7 +69,7 @@ def build_plan(
             apps = client.list_applications({"name": APP_NAME})
     desired = desired_state(settings, environ, runtimes)
     plan = make_plan(settings.cml_project_id, desired, jobs, apps)
-    actions = plan.actions if include_application else plan.actions[:2]
+    actions = tuple(a for a in plan.actions if include_application or a.kind == "job")
     return replace(plan, actions=actions, notes=plan.notes + tuple(notes))
 
 
@@ -146,10 +147,14 @@ def _run_line(run: Mapping[str, Any] | None) -> str:
 
 
 def status_lines(client: CmlClient, settings: Settings) -> list[str]:
-    """Both jobs' latest runs and the application's state, one line each."""
+    """The jobs' latest runs and the application's state, one line each (the decline
+    model's training job only where it is configured or deployed)."""
     lines = [f"CML project {client.project_id}:"]
     jobs = client.list_jobs({"name": "docbot"})
-    for name in (SCRAPE_JOB_NAME, INDEX_JOB_NAME):
+    names = [SCRAPE_JOB_NAME, INDEX_JOB_NAME]
+    if settings.cml_gate_sets.strip() or find_by_name(jobs, GATE_JOB_NAME)[0] is not None:
+        names.append(GATE_JOB_NAME)
+    for name in names:
         job, _ = find_by_name(jobs, name)
         if job is None:
             lines.append(f"  job {name!r}: not deployed (run `docbot deploy cml`)")

@@ -1,6 +1,7 @@
 """What `docbot deploy cml` wants on CML, and what it has to do to get there. Pure.
 
-`desired_state(settings, environ, runtimes)` says what docbot's two jobs and
+`desired_state(settings, environ, runtimes)` says what docbot's two jobs (a
+third, "train decline model", when DOCBOT_CML_GATE_SETS names question sets) and
 its application should look like; `make_plan(desired, jobs, apps)` compares
 that with what the project has (matched by exact name) and returns actions:
 create, update (only the fields that differ) or unchanged. `render(plan)`
@@ -21,9 +22,11 @@ from deploy.runtimes import RuntimeIds
 
 SCRAPE_JOB_NAME = "docbot: scrape docs"
 INDEX_JOB_NAME = "docbot: build index"
+GATE_JOB_NAME = "docbot: train decline model"
 APP_NAME = "docbot"
 SCRAPE_SCRIPT = "ingest/scrape_job.py"
 INDEX_SCRIPT = "ingest/index_job.py"
+GATE_SCRIPT = "rag/gate_job.py"
 APP_SCRIPT = "bot/cml_app.py"
 APP_DESCRIPTION = "docbot: answers documentation questions in Slack and Teams, with citations."
 
@@ -31,6 +34,7 @@ APP_DESCRIPTION = "docbot: answers documentation questions in Slack and Teams, w
 # application holds the embedding model and the index in memory.
 SCRAPE_RESOURCES = {"cpu": 2.0, "memory": 4.0}
 INDEX_RESOURCES = {"cpu": 4.0, "memory": 16.0}
+GATE_RESOURCES = {"cpu": 4.0, "memory": 16.0}  # fine-tunes a cross-encoder (GPU when given)
 APP_RESOURCES = {"cpu": 2.0, "memory": 8.0}
 
 # Which of the deploying process's variables travel to CML (cml task statement).
@@ -67,6 +71,8 @@ class Desired:
     index_job: dict[str, Any]  # parent_job_id is filled by make_plan / apply
     application: dict[str, Any]
     runtime_pinned: bool  # DOCBOT_CML_RUNTIME_ID set: enforce it on existing jobs too
+    # Run by hand after labelling questions: no parent, no schedule. None: not configured.
+    gate_job: dict[str, Any] | None = None
 
 
 def desired_state(
@@ -110,7 +116,29 @@ def desired_state(
         # Slack runs in Socket Mode and needs no inbound reach; keep CML auth in front.
         "bypass_authentication": False,
     }
-    return Desired(scrape, index, application, runtime_pinned=bool(settings.cml_runtime_id))
+    gate: dict[str, Any] | None = None
+    if settings.cml_gate_sets.strip():
+        gate = {
+            "name": GATE_JOB_NAME,
+            "script": GATE_SCRIPT,
+            **GATE_RESOURCES,
+            "nvidia_gpu": settings.cml_gpus,
+            "runtime_identifier": gpu_runtime,
+            # what the job reads, even where the settings came from a .env file
+            "environment": {
+                **job_env,
+                "DOCBOT_CML_GATE_SETS": settings.cml_gate_sets,
+                **(
+                    {"DOCBOT_CML_GATE_BASE_MODEL": settings.cml_gate_base_model}
+                    if settings.cml_gate_base_model
+                    else {}
+                ),
+            },
+            "arguments": "",
+        }
+    return Desired(
+        scrape, index, application, runtime_pinned=bool(settings.cml_runtime_id), gate_job=gate
+    )
 
 
 @dataclass(frozen=True)
@@ -118,7 +146,7 @@ class Action:
     """One step of a plan. For an update `body` holds only the changed fields."""
 
     kind: Kind
-    key: str  # "scrape" | "index" | "app"
+    key: str  # "scrape" | "index" | "gate" | "app"
     name: str
     op: Op
     body: dict[str, Any]
@@ -244,6 +272,15 @@ def make_plan(
     parent = scrape.existing_id or PARENT_PENDING
     index_desired = {**desired.index_job, "parent_job_id": parent}
     index = _job_action("index", index_desired, jobs, desired.runtime_pinned, notes)
+    job_actions = [scrape, index]
+    if desired.gate_job is not None:
+        job_actions.append(
+            _job_action("gate", desired.gate_job, jobs, desired.runtime_pinned, notes)
+        )
+    elif find_by_name(jobs, GATE_JOB_NAME)[0] is not None:
+        notes.append(
+            f"job {GATE_JOB_NAME!r} exists but DOCBOT_CML_GATE_SETS is not set here; left as it is."
+        )
 
     app_desired = desired.application
     existing, count = find_by_name(applications, app_desired["name"])
@@ -267,7 +304,7 @@ def make_plan(
             restart=bool(changes) or stopped,
             status=status,
         )
-    return Plan(project_id, (scrape, index, app), tuple(notes))
+    return Plan(project_id, (*job_actions, app), tuple(notes))
 
 
 def _summary(action: Action) -> list[str]:

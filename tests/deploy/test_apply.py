@@ -12,7 +12,7 @@ from fake_cml import FakeCml
 from bot.config import Settings
 from deploy.apply import deploy, status_lines
 from deploy.client import CmlAuthError, CmlClient, CmlError
-from deploy.plan import APP_NAME, INDEX_JOB_NAME, SCRAPE_JOB_NAME, render
+from deploy.plan import APP_NAME, GATE_JOB_NAME, INDEX_JOB_NAME, SCRAPE_JOB_NAME, render
 
 ENVIRON = {
     "DOCBOT_MODEL": "bedrock",
@@ -147,3 +147,23 @@ def test_status_shows_latest_runs_and_app_state(
     assert "no runs yet" not in text.split("\n")[1]
     assert "ENGINE_SCHEDULING" in text  # the index run the dependency started
     assert "APPLICATION_RUNNING" in text and "docbot.127.0.0.1:" in text
+
+
+def test_question_sets_add_the_decline_model_job_which_status_then_shows(
+    client: CmlClient, cml: FakeCml, tmp_path: Path
+) -> None:
+    plain = make_settings(cml, tmp_path)
+    assert GATE_JOB_NAME not in "\n".join(status_lines(client, plain))
+    configured = make_settings(cml, tmp_path, DOCBOT_CML_GATE_SETS="questions/*.jsonl")
+    environ = {**ENVIRON, "DOCBOT_CML_GATE_SETS": "questions/*.jsonl"}
+    result = deploy(client, configured, environ)
+    gate = cml.job_by_name(GATE_JOB_NAME)
+    assert gate["script"] == "rag/gate_job.py" and "cuda" in gate["runtime_identifier"]
+    assert not gate.get("parent_id") and not gate.get("schedule")
+    assert json.loads(gate["environment"])["DOCBOT_CML_GATE_SETS"] == "questions/*.jsonl"
+    assert result.ids["gate"] == gate["id"]
+    status = "\n".join(status_lines(client, plain))
+    assert f"job {GATE_JOB_NAME!r} ({gate['id']}): no runs yet" in status
+    # the AMP's job-only setup manages it too
+    jobs_only = deploy(client, configured, environ, include_application=False)
+    assert [a.key for a in jobs_only.plan.actions] == ["scrape", "index", "gate"]

@@ -7,6 +7,7 @@ import json
 from bot.config import Settings
 from deploy.plan import (
     APP_NAME,
+    GATE_JOB_NAME,
     INDEX_JOB_NAME,
     PARENT_PENDING,
     RUNTIME_UNKNOWN,
@@ -95,6 +96,47 @@ def test_schedule_and_subdomain_come_from_settings() -> None:
     assert desired.scrape_job["schedule"] == "0 3 * * *"
     assert "schedule" not in desired.index_job  # a child job cannot have a schedule
     assert desired.application["subdomain"] == "docs-help"
+
+
+def test_the_decline_model_job_is_planned_only_when_question_sets_are_named() -> None:
+    plain = make_plan("proj-1", desired_state(settings(), ENVIRON, RUNTIMES), [], [])
+    assert [a.key for a in plain.actions] == ["scrape", "index", "app"]
+    s = settings(DOCBOT_CML_GATE_SETS="questions/*.jsonl", DOCBOT_CML_GPUS="2")
+    desired = desired_state(s, ENVIRON, RUNTIMES)
+    plan = make_plan("proj-1", desired, [], [])
+    assert [(a.key, a.op) for a in plan.actions] == [
+        ("scrape", "create"),
+        ("index", "create"),
+        ("gate", "create"),
+        ("app", "create"),
+    ]
+    gate = plan.action("gate").body
+    assert gate["name"] == GATE_JOB_NAME and gate["script"] == "rag/gate_job.py"
+    assert gate["nvidia_gpu"] == 2 and gate["runtime_identifier"] == "rt/gpu:1"
+    # run by hand after labelling: neither a child of the index job nor scheduled
+    assert "parent_job_id" not in gate and "schedule" not in gate
+    # no chat or model credentials; what the job reads is there even without the environment
+    assert gate["environment"] == {
+        **desired.index_job["environment"],
+        "DOCBOT_CML_GATE_SETS": "questions/*.jsonl",
+    }
+    base = "cross-encoder/ms-marco-MiniLM-L-12-v2"
+    s = settings(DOCBOT_CML_GATE_SETS="q/*.jsonl", DOCBOT_CML_GATE_BASE_MODEL=base)
+    assert desired_state(s, {}, RUNTIMES).gate_job["environment"] == {
+        "DOCBOT_CML_GATE_SETS": "q/*.jsonl",
+        "DOCBOT_CML_GATE_BASE_MODEL": base,
+    }
+
+
+def test_a_deployed_decline_model_job_is_left_alone_when_not_configured_here() -> None:
+    configured = desired_state(settings(DOCBOT_CML_GATE_SETS="q/*.jsonl"), ENVIRON, RUNTIMES)
+    jobs, apps = _deployed(configured)
+    jobs.append(existing_from(configured.gate_job, "job-3"))
+    again = make_plan("proj-1", configured, jobs, apps)
+    assert [a.op for a in again.actions] == ["unchanged"] * 4
+    plan = make_plan("proj-1", desired_state(settings(), ENVIRON, RUNTIMES), jobs, apps)
+    assert [a.key for a in plan.actions] == ["scrape", "index", "app"]
+    assert any(GATE_JOB_NAME in note and "left as it is" in note for note in plan.notes)
 
 
 def test_render_shows_variable_names_never_values() -> None:
