@@ -95,6 +95,7 @@ def run_gate_job(settings: Settings, extra: Sequence[str] = (), root: Path | Non
     parser = argparse.ArgumentParser(prog="gate_job")
     trained_gate.register(parser.add_subparsers())
     args = parser.parse_args(["train-gate", *train_gate_args(settings, sets, staged, extra)])
+    args.served_as = target  # what train-gate's last line tells to set
     print(f"gate job: training on {len(sets)} question sets", file=sys.stderr)
     shutil.rmtree(staged, ignore_errors=True)  # a run that died half-way
     try:
@@ -111,8 +112,7 @@ def run_gate_job(settings: Settings, extra: Sequence[str] = (), root: Path | Non
     finally:
         shutil.rmtree(staged, ignore_errors=True)
     print(
-        f"gate job: the decline model is in {target}; the application serves it from its next "
-        f"start (DOCBOT_GATE_MODEL={target})"
+        f"gate job: the decline model is in {target}; the application serves it from its next start"
     )
     return 0
 

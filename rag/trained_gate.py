@@ -848,7 +848,8 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     print(f"in front of a language model: {reader.rates()}")
     for row in table:
         print(f"  {row.value:.3f}: {row.rates()}")
-    print(f"DOCBOT_GATE_MODEL={out}")
+    # a caller that trains into a staging folder names the folder it will serve from
+    print(f"DOCBOT_GATE_MODEL={getattr(args, 'served_as', None) or out}")
     return 0
 
 
