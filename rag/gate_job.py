@@ -12,8 +12,9 @@ cross-encoder the runtime can download, trained on the job's GPU), with the
 thresholds fitted out of fold. The model goes beside the one the bot serves
 (DOCBOT_GATE_MODEL, else DATA_DIR/gate) and replaces it only once training and
 fitting succeeded, so a failed run leaves the served model as it was; the one
-it replaced stays in `<dir>.previous`. The application loads the new model at
-its next start.
+it replaced stays in `<dir>.previous`. An application already serving a model
+from that folder serves the new one from its next question (rag.retrieve);
+the first time, set DOCBOT_GATE_MODEL for the application and restart it.
 
 Exit status: 0 trained, 2 nothing to train on or a bad option, else train-gate's.
 """
@@ -112,7 +113,8 @@ def run_gate_job(settings: Settings, extra: Sequence[str] = (), root: Path | Non
     finally:
         shutil.rmtree(staged, ignore_errors=True)
     print(
-        f"gate job: the decline model is in {target}; the application serves it from its next start"
+        f"gate job: the decline model is in {target}; an application serving from there "
+        "takes it from its next question (else set DOCBOT_GATE_MODEL and restart it)"
     )
     return 0
 

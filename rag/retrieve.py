@@ -63,7 +63,10 @@ contain counts as well (the lower of the two). The thresholds:
 With a trained decline model (DOCBOT_GATE_MODEL, `rag.trained_gate`), the
 first hits also carry the probability that they answer the question, and the
 score gains `weight` x the best of them; the two thresholds then default to the
-ones fitted for that combined score (its `gate.json`).
+ones fitted for that combined score (its `gate.json`). A model retrained in
+place (its `gate.json` changed, as `rag.gate_job` leaves it) serves from the
+next question, as a new index version does; one that does not load is logged
+and the loaded one keeps serving.
 
 Each hit carries the terms it covers, so the decision is made on exactly the
 hits the caller keeps.
@@ -86,10 +89,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 
 import numpy as np
 
-from bot.config import Settings
+from bot.config import ConfigError, Settings
 from bot.types import Turn
 from rag import lexicon
 from rag.answerability import (
@@ -112,7 +116,7 @@ from rag.multilingual import (
     uses_keyword_evidence,
 )
 from rag.synonyms import expansion, load_synonyms
-from rag.trained_gate import TrainedGate, load_gate
+from rag.trained_gate import GATE_FILE, TrainedGate, load_gate
 from rag.versions import legacy_bonus, version_prior
 
 log = logging.getLogger(__name__)
@@ -417,21 +421,67 @@ class Retriever:
             self._tokenizes_whole
         )
         # a trained decline model brings the thresholds fitted for its combined score
+        self._gate_lock = threading.Lock()
+        self._gate_stamp = self._gate_file_stamp()
         self.trained_gate: TrainedGate | None = (
             load_gate(settings.gate_model, settings.embedding_model, settings.embedding_device)
             if settings.gate_model
-            else None
+            else None  # a model that does not load stops the start, with its reason
         )
+        self.min_relevance, self.llm_min_relevance = self._thresholds(self.trained_gate)
+
+    def _thresholds(self, trained_gate: TrainedGate | None) -> tuple[float, float]:
+        """(min_relevance, llm_min_relevance): the operator's, else the gate model's, else ours."""
+        settings = self.settings
         default_min, default_llm = (
-            (self.trained_gate.config.min_relevance, self.trained_gate.config.llm_min_relevance)
-            if self.trained_gate is not None
+            (trained_gate.config.min_relevance, trained_gate.config.llm_min_relevance)
+            if trained_gate is not None
             else (DEFAULT_MIN_RELEVANCE, DEFAULT_LLM_MIN_RELEVANCE)
         )
-        self.min_relevance = settings.min_relevance if settings.min_relevance >= 0 else default_min
+        min_relevance = settings.min_relevance if settings.min_relevance >= 0 else default_min
         llm = settings.llm_min_relevance
         if llm < 0:  # an operator's own DOCBOT_MIN_RELEVANCE alone keeps one gate for all
-            llm = default_llm if settings.min_relevance < 0 else self.min_relevance
-        self.llm_min_relevance = min(llm, self.min_relevance)
+            llm = default_llm if settings.min_relevance < 0 else min_relevance
+        return min_relevance, min(llm, min_relevance)
+
+    def _gate_file_stamp(self) -> tuple[int, int] | None:
+        if not self.settings.gate_model:
+            return None
+        try:
+            stat = (Path(self.settings.gate_model).expanduser() / GATE_FILE).stat()
+        except OSError:  # absent, or being swapped (rag.gate_job)
+            return None
+        return stat.st_mtime_ns, stat.st_size
+
+    def _refresh_gate(self) -> None:
+        """Serve a decline model retrained in place from the next question, as a new index
+        version is: `rag.gate_job` swaps a new folder in where the old one was. One that does
+        not load is logged once and the loaded one keeps serving."""
+        stamp = self._gate_file_stamp()
+        if stamp is None or stamp == self._gate_stamp:
+            return
+        if not self._gate_lock.acquire(blocking=False):
+            return  # another question's thread is loading it
+        try:
+            if stamp == self._gate_stamp:
+                return
+            self._gate_stamp = stamp  # tried once per change, whatever the outcome
+            settings = self.settings
+            try:
+                trained_gate = load_gate(
+                    settings.gate_model, settings.embedding_model, settings.embedding_device
+                )
+            except ConfigError as exc:
+                log.warning(
+                    "the decline model changed but does not load; keeping the one loaded: %s", exc
+                )
+                return
+            thresholds = self._thresholds(trained_gate)
+            self.trained_gate = trained_gate
+            self.min_relevance, self.llm_min_relevance = thresholds
+            log.info("decline model reloaded: thresholds %.3f / %.3f", *thresholds)
+        finally:
+            self._gate_lock.release()
 
     @property
     def embedder(self) -> Embedder:
@@ -471,7 +521,9 @@ class Retriever:
         return self._index
 
     def refresh(self) -> bool:
-        """Load the live version if it changed. Returns True when a version is loaded."""
+        """Load the live version (and a retrained decline model) if it changed. Returns True
+        when a version is loaded."""
+        self._refresh_gate()
         stamp = self.store.pointer_stamp()
         current = self._index
         if current is not None and current.stamp == stamp:

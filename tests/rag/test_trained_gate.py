@@ -313,6 +313,35 @@ def test_a_configured_gate_lifts_the_relevance_and_brings_its_thresholds(
     )
 
 
+def test_a_model_retrained_in_place_serves_from_the_next_question(
+    tiny_base: Path, tmp_path: Path, built_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    gate_dir = trained(tiny_base, tmp_path / "gate")
+    retriever = Retriever(replace(built_settings, gate_model=str(gate_dir)))
+    first = retriever.trained_gate
+    assert retriever.refresh() and retriever.trained_gate is first  # unchanged: not reloaded
+    # the CML job swaps a new folder in where the old one was (rag.gate_job.swap_in)
+    new = trained(tiny_base, tmp_path / "gate.training", weight=1.0)
+    (new / GATE_FILE).write_text(GateConfig(0.7, 0.55, PACKAGED, weight=1.0).to_json())
+    gate_dir.rename(tmp_path / "gate.previous")
+    assert retriever.refresh()  # mid-swap: no model in the folder, the loaded one serves
+    assert retriever.trained_gate is first
+    new.rename(gate_dir)
+    retriever.search("how do I restore a backup?")
+    assert retriever.trained_gate is not first and retriever.trained_gate.config.weight == 1.0
+    assert (retriever.min_relevance, retriever.llm_min_relevance) == (0.7, 0.55)
+    # a model that does not load is reported once and the loaded one keeps serving
+    second = retriever.trained_gate
+    (gate_dir / GATE_FILE).write_text("{not json")
+    with caplog.at_level("WARNING", logger="rag.retrieve"):
+        retriever.refresh()
+        retriever.refresh()
+    assert retriever.trained_gate is second and retriever.min_relevance == 0.7
+    assert [r.getMessage() for r in caplog.records].count(
+        next(r.getMessage() for r in caplog.records if "does not load" in r.getMessage())
+    ) == 1
+
+
 def test_an_operators_own_threshold_still_wins(
     tiny_base: Path, tmp_path: Path, built_settings: Settings
 ) -> None:
