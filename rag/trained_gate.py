@@ -23,8 +23,8 @@ On CPU the bot serves the model as one ONNX Runtime graph built from its weights
 (`probe_logit` in gate.json): no torch import at start-up; torch serves it
 otherwise (on a GPU, or a model trained before the probe was recorded).
 
-Off by default: each question costs one model call over 3 sections (about
-70 ms on 2 CPU cores), and training is long on CPU (2 folds over 2,957
+Off by default: each question costs one model call over 2 sections (about
+50 ms on 2 CPU cores), and training is long on CPU (2 folds over 2,957
 questions: 48 minutes on 2 cores). Measured in docs/benchmarks.md ("Third" to
 "Fifth landing of 2026-12-06").
 """
@@ -53,8 +53,14 @@ T = TypeVar("T")
 
 GATE_FILE = "gate.json"
 FORMAT = 1
-# Sections scored per question: the answer is almost always in the first three.
+# Sections a training question's pairs come from: the answer is almost always in the first three.
 PASSAGES = 3
+# Sections the model judges per question when serving (`GateConfig.passages`). Two, not three:
+# a near miss gets one chance fewer to meet a section that seems to answer it, and the top two
+# hold the answer nearly as often (docs/benchmarks.md, "First landing of 2026-12-07": 5 more
+# of 36 unanswerable declined on held-out 37 and 38, no answerable, at the same thresholds),
+# for a third less model time.
+JUDGED = 2
 MAX_LENGTH = 160  # tokens of question + section the model reads
 DEFAULT_WEIGHT = 0.5  # share of the probability added to the relevance
 EPOCHS = 2
@@ -89,7 +95,7 @@ class GateConfig:
     llm_min_relevance: float
     embedding_model: str  # the thresholds are on this model's cosine scale
     weight: float = DEFAULT_WEIGHT
-    passages: int = PASSAGES
+    passages: int = JUDGED
     max_length: int = MAX_LENGTH
     base_model: str = ""
     trained_on: list[str] = field(default_factory=list)

@@ -217,7 +217,8 @@ def test_the_gate_adds_its_weight_times_the_best_probability(
     gate = load_gate(trained(tiny_base, tmp_path / "g", weight=0.4), PACKAGED)
     hits = [FakeHit(BASE + "a/"), FakeHit(BASE + "b/"), FakeHit(BASE + "c/"), FakeHit(BASE + "d/")]
     gate.judge("how do i install widgetron", hits)
-    assert [h.answer_probability is not None for h in hits] == [True, True, True, False]
+    # the top two sections: a near miss gets no third chance to seem answered
+    assert [h.answer_probability is not None for h in hits] == [True, True, False, False]
     best = max(h.answer_probability for h in hits[:3] if h.answer_probability is not None)
     assert gate.bonus(hits) == pytest.approx(0.4 * best)
     assert gate.bonus([FakeHit(BASE)]) == 0.0
@@ -306,7 +307,7 @@ def test_a_configured_gate_lifts_the_relevance_and_brings_its_thresholds(
     question = "how do I restore a backup?"
     hits, gated_hits = plain.search(question), gated.search(question)
     assert [h.url for h in hits] == [h.url for h in gated_hits]  # ranking is untouched
-    probabilities = [h.answer_probability for h in gated_hits[:3]]
+    probabilities = [h.answer_probability for h in gated_hits[:2]]
     assert all(p is not None for p in probabilities)
     assert gated.relevance(gated_hits) == pytest.approx(
         plain.relevance(hits) + 0.5 * max(p for p in probabilities if p is not None)
