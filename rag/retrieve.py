@@ -420,13 +420,14 @@ class Retriever:
         self._is_single_piece = functools.lru_cache(maxsize=SINGLE_PIECE_CACHE)(
             self._tokenizes_whole
         )
-        # a trained decline model brings the thresholds fitted for its combined score
+        # a trained decline model brings the thresholds fitted for its combined score; one
+        # that does not load stops the start, with its reason (later ones: _refresh_gate)
         self._gate_lock = threading.Lock()
         self._gate_stamp = self._gate_file_stamp()
         self.trained_gate: TrainedGate | None = (
             load_gate(settings.gate_model, settings.embedding_model, settings.embedding_device)
             if settings.gate_model
-            else None  # a model that does not load stops the start, with its reason
+            else None
         )
         self.min_relevance, self.llm_min_relevance = self._thresholds(self.trained_gate)
 
