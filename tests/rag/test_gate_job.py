@@ -17,21 +17,10 @@ from rag.gate_job import (
     train_gate_args,
 )
 from rag.trained_gate import GATE_FILE, GateConfig, load_gate
-from tests.rag.question_sets import write_question_set
+from tests.rag.question_sets import FIT_ROWS, TRAIN_ROWS, write_question_set
 from tests.tiny_models import cross_encoder
 
-BASE = "https://docs.example.com/"
 PACKAGED = Settings().embedding_model
-ONE = [
-    ("a1", "how do I restore a backup?", [BASE + "backup/"]),
-    ("a2", "how do i install widgetron with pip", [BASE + "install/"]),
-    ("u1", "what is on the cafeteria lunch menu today", []),
-]
-TWO = [
-    ("a3", "which discounts apply to widget orders", [BASE + "guide/pricing/"]),
-    ("a4", "what python version does widgetron need", [BASE + "install/"]),
-    ("u2", "who won the football world cup", []),
-]
 
 
 def touch(root: Path, *names: str) -> None:
@@ -122,8 +111,8 @@ def test_the_job_trains_fits_and_swaps_in_a_model_the_bot_loads(
 ) -> None:
     project = tmp_path / "project"
     (project / "questions").mkdir(parents=True)
-    write_question_set(project / "questions" / "one.jsonl", ONE)
-    write_question_set(project / "questions" / "two.jsonl", TWO)
+    write_question_set(project / "questions" / "one.jsonl", TRAIN_ROWS)
+    write_question_set(project / "questions" / "two.jsonl", FIT_ROWS)
     served = tmp_path / "models" / "gate"
     settings = replace(
         built_settings,

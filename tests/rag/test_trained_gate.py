@@ -35,7 +35,7 @@ from rag.trained_gate import (
     train,
     training_pairs,
 )
-from tests.rag.question_sets import write_question_set
+from tests.rag.question_sets import FIT_ROWS, TRAIN_ROWS, write_question_set
 from tests.tiny_models import cross_encoder
 
 BASE = "https://docs.example.com/"
@@ -352,18 +352,6 @@ def test_an_operators_own_threshold_still_wins(
 
 
 # ---------------------------------------------------------------- `docbot train-gate`
-
-
-TRAIN_ROWS = [
-    ("a1", "how do I restore a backup?", [BASE + "backup/"]),
-    ("a2", "how do i install widgetron with pip", [BASE + "install/"]),
-    ("u1", "what is on the cafeteria lunch menu today", []),
-]
-FIT_ROWS = [
-    ("a3", "which discounts apply to widget orders", [BASE + "guide/pricing/"]),
-    ("a4", "what python version does widgetron need", [BASE + "install/"]),
-    ("u2", "who won the football world cup", []),
-]
 
 
 @pytest.fixture
