@@ -18,6 +18,7 @@ from adapters.console import to_message
 from bot.config import ConfigError, Settings
 from bot.core import Bot
 from bot.server import build_app, serve, supervise
+from rag.trained_gate import GateConfig, TrainedGate
 from tests.local_net import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,6 +44,34 @@ async def test_healthz_reports_index_models_and_adapters(client: TestClient) -> 
     assert report["models"]["extractive"]
     assert report["adapters"] == {"slack": "running"}
     assert report["state_backend"] == "sqlite"
+    assert report["decline"]["model"] is None and report["decline"]["min_relevance"] > 0
+
+
+async def test_healthz_and_the_status_page_show_the_decline_model_serving(
+    client: TestClient,
+) -> None:
+    bot: Bot = client.bot  # type: ignore[attr-defined]
+    config = GateConfig(0.61, 0.52, bot.settings.embedding_model, trained_on=["a.jsonl", "b.jsonl"])
+    # what Retriever._refresh_gate installs after the CML job swapped a new model in
+    bot.answerer.retriever.trained_gate = TrainedGate(
+        lambda q, passages: [0.0] * len(passages), config
+    )
+    bot.answerer.retriever.min_relevance, bot.answerer.retriever.llm_min_relevance = 0.61, 0.52
+    bot.settings = dataclasses.replace(bot.settings, gate_model="/models/gate")
+    report = await (await client.get("/healthz")).json()
+    assert report["decline"] == {
+        "min_relevance": 0.61,
+        "llm_min_relevance": 0.52,
+        "model": {
+            "path": "/models/gate",
+            "weight": 0.5,
+            "sections_judged": 2,
+            "question_sets": 2,
+            "runtime": "torch",
+        },
+    }
+    page = await (await client.get("/")).text()
+    assert "thresholds 0.61 / 0.52; model /models/gate (weight 0.5, 2 sections judged" in page
 
 
 async def test_metrics_count_questions_answers_and_index(client: TestClient) -> None:
