@@ -57,9 +57,9 @@ FORMAT = 1
 PASSAGES = 3
 # Sections the model judges per question when serving (`GateConfig.passages`). Two, not three:
 # a near miss gets one chance fewer to meet a section that seems to answer it, and the top two
-# hold the answer nearly as often (docs/benchmarks.md, "First landing of 2026-12-07": 5 more
-# of 36 unanswerable declined on held-out 37 and 38, no answerable, at the same thresholds),
-# for a third less model time.
+# hold the answer nearly as often: as many declines out of fold on 55 sets, 5 more of 36
+# unanswerable on held-out 37 and 38 (none answerable), for a third less model time
+# (docs/benchmarks.md, "First landing of 2026-12-07").
 JUDGED = 2
 MAX_LENGTH = 160  # tokens of question + section the model reads
 DEFAULT_WEIGHT = 0.5  # share of the probability added to the relevance
