@@ -302,6 +302,7 @@ class Bot:
 
     def status_text(self, conv: ConversationSettings, lang: str) -> str:
         from rag.index_store import IndexStore
+        from rag.retrieve import describe_decline
 
         store = IndexStore(self.settings)
         current = store.current()
@@ -339,6 +340,7 @@ class Bot:
             index=index,
             ingest=ingest,
             health=health,
+            declines=describe_decline(self.answerer.retriever.decline_report()),
         )
 
     # re-ingest ----------------------------------------------------------------

@@ -158,11 +158,11 @@ MESSAGES: dict[str, dict[str, str]] = {
     "status": {
         "en": (
             "*Settings here*: model `{model}`, RAG {rag}, temperature {temperature}, length {length}, language {language}\n"
-            "*Index*: {index}\n*Last ingest*: {ingest}\n*Models*: {health}"
+            "*Index*: {index}\n*Last ingest*: {ingest}\n*Models*: {health}\n*Declines*: {declines}"
         ),
         "ko": (
             "*현재 설정*: 모델 `{model}`, RAG {rag}, temperature {temperature}, 길이 {length}, 언어 {language}\n"
-            "*색인*: {index}\n*마지막 수집*: {ingest}\n*모델 상태*: {health}"
+            "*색인*: {index}\n*마지막 수집*: {ingest}\n*모델 상태*: {health}\n*답변 거절 기준*: {declines}"
         ),
     },
     "welcome": {

@@ -22,43 +22,13 @@ from aiohttp import web
 from bot import metrics
 from bot.config import ConfigError, Settings
 from bot.core import Bot
+from rag.retrieve import describe_decline
 
 log = logging.getLogger(__name__)
 
 RESTART_BACKOFF_S = (1, 2, 5, 10, 30, 60)
 BOT_KEY: web.AppKey[Bot] = web.AppKey("bot", Bot)
 ADAPTERS_KEY: web.AppKey[dict[str, Any]] = web.AppKey("adapters", dict)
-
-
-def decline_report(bot: Bot) -> dict[str, Any]:
-    """The decline thresholds in force and the trained decline model serving, if any: after
-    the CML job retrains it, this shows the new one once a question has loaded it."""
-    retriever = bot.answerer.retriever
-    gate = retriever.trained_gate
-    return {
-        "min_relevance": round(retriever.min_relevance, 3),
-        "llm_min_relevance": round(retriever.llm_min_relevance, 3),
-        "model": {
-            "path": bot.settings.gate_model,
-            "weight": gate.config.weight,
-            "sections_judged": gate.config.passages,
-            "question_sets": len(gate.config.trained_on),
-            "runtime": getattr(gate.scorer, "name", "torch"),
-        }
-        if gate is not None
-        else None,
-    }
-
-
-def _decline_line(decline: dict[str, Any]) -> str:
-    thresholds = f"thresholds {decline['min_relevance']} / {decline['llm_min_relevance']}"
-    model = decline["model"]
-    if model is None:
-        return f"{thresholds}; no trained decline model"
-    return (
-        f"{thresholds}; model {model['path']} (weight {model['weight']}, "
-        f"{model['sections_judged']} sections judged, {model['runtime']})"
-    )
 
 
 def health(bot: Bot, adapters: dict[str, Any]) -> dict[str, Any]:
@@ -96,7 +66,7 @@ def health(bot: Bot, adapters: dict[str, Any]) -> dict[str, Any]:
         else None,
         "reingest_running": bot.reingest_running,
         "models": bot.answerer.router.health(),
-        "decline": decline_report(bot),
+        "decline": bot.answerer.retriever.decline_report(),
         "adapters": adapter_state,
         "state_backend": bot.store.backend,
     }
@@ -132,7 +102,7 @@ async def status_page(request: web.Request) -> web.Response:
         ),
         ("Re-ingest running", "yes" if report["reingest_running"] else "no"),
         ("Models", ", ".join(f"{k}: {v}" for k, v in report["models"].items())),
-        ("Declines", _decline_line(report["decline"])),
+        ("Declines", describe_decline(report["decline"])),
         ("Adapters", ", ".join(f"{k}: {v}" for k, v in report["adapters"].items()) or "none"),
         ("Uptime", f"{report['uptime_s']:.0f} s"),
     ]

@@ -86,10 +86,11 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -239,6 +240,18 @@ class Gate(str, Enum):
     ANSWER = "answer"  # any model, the offline extractive one included
     READER = "reader"  # only a model that reads the sources and can say they don't answer
     DECLINE = "decline"  # nobody: the docs don't cover it
+
+
+def describe_decline(report: Mapping[str, Any]) -> str:
+    """`Retriever.decline_report()` in one line, for the status page and `/docbot status`."""
+    thresholds = f"thresholds {report['min_relevance']} / {report['llm_min_relevance']}"
+    model = report["model"]
+    if model is None:
+        return f"{thresholds}; no trained decline model"
+    return (
+        f"{thresholds}; model {model['path']} (weight {model['weight']}, "
+        f"{model['sections_judged']} sections judged, {model['runtime']})"
+    )
 
 
 def gate(relevance: float, min_relevance: float, llm_min_relevance: float) -> Gate:
@@ -444,6 +457,24 @@ class Retriever:
         if llm < 0:  # an operator's own DOCBOT_MIN_RELEVANCE alone keeps one gate for all
             llm = default_llm if settings.min_relevance < 0 else min_relevance
         return min_relevance, min(llm, min_relevance)
+
+    def decline_report(self) -> dict[str, Any]:
+        """The decline thresholds in force and the trained decline model serving, if any
+        (/healthz, `/docbot status`): after a retraining, the new one once a question loaded it."""
+        gate = self.trained_gate
+        return {
+            "min_relevance": round(self.min_relevance, 3),
+            "llm_min_relevance": round(self.llm_min_relevance, 3),
+            "model": {
+                "path": self.settings.gate_model,
+                "weight": gate.config.weight,
+                "sections_judged": gate.config.passages,
+                "question_sets": len(gate.config.trained_on),
+                "runtime": getattr(gate.scorer, "name", "torch"),
+            }
+            if gate is not None
+            else None,
+        }
 
     def _gate_file_stamp(self) -> tuple[int, int] | None:
         if not self.settings.gate_model:

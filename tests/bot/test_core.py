@@ -67,6 +67,9 @@ async def test_status_shows_settings_index_and_model_health(bot: Bot, settings: 
     assert live.id in reply.text and "5 pages" in reply.text
     assert "model `extractive`" in reply.text and "RAG on" in reply.text
     assert "extractive: ok" in reply.text
+    retriever = bot.answerer.retriever
+    thresholds = f"{round(retriever.min_relevance, 3)} / {round(retriever.llm_min_relevance, 3)}"
+    assert f"*Declines*: thresholds {thresholds}; no trained decline model" in reply.text
 
 
 async def test_status_without_an_index_says_so(tmp_path: Path, make_settings) -> None:  # noqa: ANN001

@@ -57,7 +57,8 @@ async def test_healthz_and_the_status_page_show_the_decline_model_serving(
         lambda q, passages: [0.0] * len(passages), config
     )
     bot.answerer.retriever.min_relevance, bot.answerer.retriever.llm_min_relevance = 0.61, 0.52
-    bot.settings = dataclasses.replace(bot.settings, gate_model="/models/gate")
+    retriever = bot.answerer.retriever
+    retriever.settings = dataclasses.replace(retriever.settings, gate_model="/models/gate")
     report = await (await client.get("/healthz")).json()
     assert report["decline"] == {
         "min_relevance": 0.61,
