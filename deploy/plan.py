@@ -124,16 +124,9 @@ def desired_state(
             **GATE_RESOURCES,
             "nvidia_gpu": settings.cml_gpus,
             "runtime_identifier": gpu_runtime,
-            # what the job reads, even where the settings came from a .env file
-            "environment": {
-                **job_env,
-                "DOCBOT_CML_GATE_SETS": settings.cml_gate_sets,
-                **(
-                    {"DOCBOT_CML_GATE_BASE_MODEL": settings.cml_gate_base_model}
-                    if settings.cml_gate_base_model
-                    else {}
-                ),
-            },
+            # the same passthrough as the other jobs (DOCBOT_CML_GATE_SETS among it); in
+            # an AMP none, the project's environment being the one place to set them
+            "environment": job_env,
             "arguments": "",
         }
     return Desired(
