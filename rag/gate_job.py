@@ -22,6 +22,7 @@ Exit status: 0 trained, 2 nothing to train on or a bad option, else train-gate's
 from __future__ import annotations
 
 import argparse
+import glob
 import re
 import shutil
 import sys
@@ -46,7 +47,8 @@ class GateJobError(Exception):
 
 
 def question_sets(patterns: str, root: Path) -> list[Path]:
-    """The files `patterns` names under `root`, each once, in pattern then name order.
+    """The files `patterns` names (relative to `root`, or absolute), each once, in pattern then
+    name order.
 
     A pattern that matches no file is an error rather than a smaller training: it is
     most likely a typo, and a model trained without the sets meant would pass unnoticed."""
@@ -55,7 +57,10 @@ def question_sets(patterns: str, root: Path) -> list[Path]:
     if not names:
         raise GateJobError("DOCBOT_CML_GATE_SETS is not set: name the labelled question sets")
     for pattern in names:
-        matches = sorted(p for p in root.glob(pattern) if p.is_file())
+        # glob.glob, not Path.glob: an absolute pattern (/home/cdsw/questions/*.jsonl) is fine
+        matches = sorted(
+            p for p in (root / name for name in glob.glob(pattern, root_dir=root)) if p.is_file()
+        )
         if not matches:
             raise GateJobError(f"DOCBOT_CML_GATE_SETS: {pattern!r} matches no file under {root}")
         found.update(dict.fromkeys(matches))
@@ -64,7 +69,11 @@ def question_sets(patterns: str, root: Path) -> list[Path]:
 
 def served_dir(settings: Settings) -> Path:
     """Where the bot loads its decline model from."""
-    return Path(settings.gate_model) if settings.gate_model else settings.data_dir / "gate"
+    return (
+        Path(settings.gate_model).expanduser()
+        if settings.gate_model
+        else settings.data_dir / "gate"
+    )
 
 
 def swap_in(staged: Path, target: Path) -> None:

@@ -38,6 +38,8 @@ def test_the_sets_are_glob_patterns_under_the_project_each_file_once(tmp_path: P
     assert found == [tmp_path / "questions/a.jsonl", tmp_path / "questions/b.jsonl"] + [
         tmp_path / "extra/c.jsonl"
     ]
+    # an absolute pattern names the same files
+    assert question_sets(f"{tmp_path}/questions/*.jsonl", Path("/")) == found[:2]
 
 
 @pytest.mark.parametrize(
