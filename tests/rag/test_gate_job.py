@@ -83,6 +83,7 @@ def test_the_model_goes_where_the_bot_loads_it(tmp_path: Path) -> None:
     assert served_dir(Settings(data_dir=tmp_path, gate_model="/models/gate")) == Path(
         "/models/gate"
     )
+    assert served_dir(Settings(gate_model="~/gate")) == Path.home() / "gate"  # as the bot reads it
 
 
 def test_a_new_model_replaces_the_served_one_which_is_kept_once(tmp_path: Path) -> None:
