@@ -67,15 +67,6 @@ def question_sets(patterns: str, root: Path) -> list[Path]:
     return list(found)
 
 
-def served_dir(settings: Settings) -> Path:
-    """Where the bot loads its decline model from."""
-    return (
-        Path(settings.gate_model).expanduser()
-        if settings.gate_model
-        else settings.data_dir / "gate"
-    )
-
-
 def swap_in(staged: Path, target: Path) -> None:
     """Make `staged` the served model; the one it replaces becomes `<target>.previous`."""
     previous = target.with_name(target.name + PREVIOUS_SUFFIX)
@@ -100,16 +91,15 @@ def run_gate_job(settings: Settings, extra: Sequence[str] = (), root: Path | Non
     from rag import trained_gate
 
     sets = question_sets(settings.cml_gate_sets, root or Path.cwd())
-    target = served_dir(settings)
+    target = trained_gate.gate_dir(settings)
     staged = target.with_name(target.name + STAGED_SUFFIX)
     parser = argparse.ArgumentParser(prog="gate_job")
     trained_gate.register(parser.add_subparsers())
     args = parser.parse_args(["train-gate", *train_gate_args(settings, sets, staged, extra)])
-    args.served_as = target  # what train-gate's last line tells to set
     print(f"gate job: training on {len(sets)} question sets", file=sys.stderr)
     shutil.rmtree(staged, ignore_errors=True)  # a run that died half-way
     try:
-        code = trained_gate.run(args, settings)
+        code = trained_gate.run(args, settings, served_as=target)
         if code != 0 or args.estimate:
             return code
         if not (staged / trained_gate.GATE_FILE).is_file():

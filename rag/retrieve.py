@@ -89,7 +89,6 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -117,7 +116,7 @@ from rag.multilingual import (
     uses_keyword_evidence,
 )
 from rag.synonyms import expansion, load_synonyms
-from rag.trained_gate import GATE_FILE, TrainedGate, load_gate
+from rag.trained_gate import GATE_FILE, TrainedGate, gate_dir, load_gate
 from rag.versions import legacy_bonus, version_prior
 
 log = logging.getLogger(__name__)
@@ -480,7 +479,7 @@ class Retriever:
         if not self.settings.gate_model:
             return None
         try:
-            stat = (Path(self.settings.gate_model).expanduser() / GATE_FILE).stat()
+            stat = (gate_dir(self.settings) / GATE_FILE).stat()
         except OSError:  # absent, or being swapped (rag.gate_job)
             return None
         return stat.st_mtime_ns, stat.st_size

@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 GATE_FILE = "gate.json"
+DEFAULT_DIR = "gate"  # under DATA_DIR, where `docbot train-gate` writes without --out
 FORMAT = 1
 # Sections a training question's pairs come from: the answer is almost always in the first three.
 PASSAGES = 3
@@ -377,6 +378,14 @@ def load_model(directory: Path, device: str = "cpu") -> tuple[Any, Any]:
             str(directory), local_files_only=True
         )
     return model.to(device).eval(), tokenizer
+
+
+def gate_dir(settings: Any) -> Path:
+    """Where the decline model is served from (DOCBOT_GATE_MODEL), else where `docbot
+    train-gate` writes it by default (DATA_DIR/gate)."""
+    if settings.gate_model:
+        return Path(settings.gate_model).expanduser()
+    return settings.data_dir / DEFAULT_DIR
 
 
 def load_gate(directory: str | Path, embedding_model: str, device: str = "auto") -> TrainedGate:
@@ -727,7 +736,9 @@ def _report_estimate(
     return 0
 
 
-def run(args: argparse.Namespace, settings: Any) -> int:
+def run(args: argparse.Namespace, settings: Any, *, served_as: Path | None = None) -> int:
+    """`docbot train-gate`. `served_as`: the folder the model will be served from, when the
+    caller trains it elsewhere first (`rag.gate_job` stages it), for the last line to name."""
     from rag.calibrate import ACCELERATE_FROM, decline_table, each_retrieved
     from rag.embeddings import resolve_model_path
     from rag.evaluate import NO_INDEX, load_questions, thread_turns
@@ -775,7 +786,7 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     pairs = [pair for path in paths for pair in pairs_of[path]]
     positives = sum(p.label > 0 for p in pairs)
     base = args.base_model or resolve_model_path(settings.embedding_model)
-    out = args.out or settings.data_dir / "gate"
+    out = args.out or settings.data_dir / DEFAULT_DIR
     weights = WEIGHTS if args.weight is None else (args.weight,)
     # the signals are kept apart (`Scored`), so the provisional weight never matters
     provisional = GateConfig(
@@ -854,8 +865,7 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     print(f"in front of a language model: {reader.rates()}")
     for row in table:
         print(f"  {row.value:.3f}: {row.rates()}")
-    # a caller that trains into a staging folder names the folder it will serve from
-    print(f"DOCBOT_GATE_MODEL={getattr(args, 'served_as', None) or out}")
+    print(f"DOCBOT_GATE_MODEL={served_as or out}")
     return 0
 
 
@@ -871,6 +881,7 @@ __all__ = [
     "choose_weight",
     "combined",
     "folds_of",
+    "gate_dir",
     "hit_passage",
     "load_gate",
     "passage",

@@ -12,11 +12,10 @@ from rag.gate_job import (
     GateJobError,
     question_sets,
     run_gate_job,
-    served_dir,
     swap_in,
     train_gate_args,
 )
-from rag.trained_gate import GATE_FILE, GateConfig, load_gate
+from rag.trained_gate import GATE_FILE, GateConfig, gate_dir, load_gate
 from tests.rag.question_sets import FIT_ROWS, TRAIN_ROWS, write_question_set
 from tests.tiny_models import cross_encoder
 
@@ -79,11 +78,9 @@ def test_the_job_passes_its_base_model_and_keeps_where_the_model_goes(tmp_path: 
 
 
 def test_the_model_goes_where_the_bot_loads_it(tmp_path: Path) -> None:
-    assert served_dir(Settings(data_dir=tmp_path)) == tmp_path / "gate"
-    assert served_dir(Settings(data_dir=tmp_path, gate_model="/models/gate")) == Path(
-        "/models/gate"
-    )
-    assert served_dir(Settings(gate_model="~/gate")) == Path.home() / "gate"  # as the bot reads it
+    assert gate_dir(Settings(data_dir=tmp_path)) == tmp_path / "gate"
+    assert gate_dir(Settings(data_dir=tmp_path, gate_model="/models/gate")) == Path("/models/gate")
+    assert gate_dir(Settings(gate_model="~/gate")) == Path.home() / "gate"  # as the bot reads it
 
 
 def test_a_new_model_replaces_the_served_one_which_is_kept_once(tmp_path: Path) -> None:

@@ -338,9 +338,7 @@ def test_a_model_retrained_in_place_serves_from_the_next_question(
         retriever.refresh()
         retriever.refresh()
     assert retriever.trained_gate is second and retriever.min_relevance == 0.7
-    assert [r.getMessage() for r in caplog.records].count(
-        next(r.getMessage() for r in caplog.records if "does not load" in r.getMessage())
-    ) == 1
+    assert sum("does not load" in r.getMessage() for r in caplog.records) == 1
 
 
 def test_an_operators_own_threshold_still_wins(
