@@ -75,6 +75,26 @@ class Desired:
     gate_job: dict[str, Any] | None = None
 
 
+def _job(
+    name: str,
+    script: str,
+    resources: Mapping[str, float],
+    gpus: int,
+    runtime: str,
+    environment: dict[str, str],
+) -> dict[str, Any]:
+    """A CreateJobRequest body for one of docbot's jobs (no parent, no schedule yet)."""
+    return {
+        "name": name,
+        "script": script,
+        **resources,
+        "nvidia_gpu": gpus,
+        "runtime_identifier": runtime,
+        "environment": environment,
+        "arguments": "",
+    }
+
+
 def desired_state(
     settings: Settings, environ: Mapping[str, str], runtimes: RuntimeIds | None
 ) -> Desired:
@@ -84,26 +104,12 @@ def desired_state(
     cpu_runtime = runtimes.cpu if runtimes else RUNTIME_UNKNOWN
     gpu_runtime = runtimes.gpu if runtimes else RUNTIME_UNKNOWN
     job_env = passthrough_env(environ, JOB_ENV_PREFIXES, JOB_ENV_EXCLUDED)
-    scrape: dict[str, Any] = {
-        "name": SCRAPE_JOB_NAME,
-        "script": SCRAPE_SCRIPT,
-        **SCRAPE_RESOURCES,
-        "nvidia_gpu": 0,
-        "runtime_identifier": cpu_runtime,
-        "environment": job_env,
-        "arguments": "",
-    }
+    scrape = _job(SCRAPE_JOB_NAME, SCRAPE_SCRIPT, SCRAPE_RESOURCES, 0, cpu_runtime, job_env)
     if settings.cml_scrape_schedule:
         scrape["schedule"] = settings.cml_scrape_schedule
-    index: dict[str, Any] = {
-        "name": INDEX_JOB_NAME,
-        "script": INDEX_SCRIPT,
-        **INDEX_RESOURCES,
-        "nvidia_gpu": settings.cml_gpus,
-        "runtime_identifier": gpu_runtime,
-        "environment": job_env,
-        "arguments": "",
-    }
+    index = _job(
+        INDEX_JOB_NAME, INDEX_SCRIPT, INDEX_RESOURCES, settings.cml_gpus, gpu_runtime, job_env
+    )
     application: dict[str, Any] = {
         "name": APP_NAME,
         "subdomain": settings.cml_app_subdomain,
@@ -116,19 +122,13 @@ def desired_state(
         # Slack runs in Socket Mode and needs no inbound reach; keep CML auth in front.
         "bypass_authentication": False,
     }
-    gate: dict[str, Any] | None = None
-    if settings.cml_gate_sets.strip():
-        gate = {
-            "name": GATE_JOB_NAME,
-            "script": GATE_SCRIPT,
-            **GATE_RESOURCES,
-            "nvidia_gpu": settings.cml_gpus,
-            "runtime_identifier": gpu_runtime,
-            # the same passthrough as the other jobs (DOCBOT_CML_GATE_SETS among it); in
-            # an AMP none, the project's environment being the one place to set them
-            "environment": job_env,
-            "arguments": "",
-        }
+    # the same passthrough as the other jobs (DOCBOT_CML_GATE_SETS among it); in an AMP
+    # none, the project's environment being the one place to set them
+    gate = (
+        _job(GATE_JOB_NAME, GATE_SCRIPT, GATE_RESOURCES, settings.cml_gpus, gpu_runtime, job_env)
+        if settings.cml_gate_sets.strip()
+        else None
+    )
     return Desired(
         scrape, index, application, runtime_pinned=bool(settings.cml_runtime_id), gate_job=gate
     )
