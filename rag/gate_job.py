@@ -57,10 +57,10 @@ def question_sets(patterns: str, root: Path) -> list[Path]:
     if not names:
         raise GateJobError("DOCBOT_CML_GATE_SETS is not set: name the labelled question sets")
     for pattern in names:
-        # glob.glob, not Path.glob: an absolute pattern (/home/cdsw/questions/*.jsonl) is fine
-        matches = sorted(
-            p for p in (root / name for name in glob.glob(pattern, root_dir=root)) if p.is_file()
-        )
+        # glob.glob, not Path.glob: an absolute pattern (/home/cdsw/questions/*.jsonl) is fine;
+        # recursive, so that `**` still reaches into sub-folders as Path.glob's did
+        names_found = glob.glob(pattern, root_dir=root, recursive=True)
+        matches = sorted(p for p in map(root.joinpath, names_found) if p.is_file())
         if not matches:
             raise GateJobError(f"DOCBOT_CML_GATE_SETS: {pattern!r} matches no file under {root}")
         found.update(dict.fromkeys(matches))

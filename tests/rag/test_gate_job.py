@@ -39,6 +39,13 @@ def test_the_sets_are_glob_patterns_under_the_project_each_file_once(tmp_path: P
     ]
     # an absolute pattern names the same files
     assert question_sets(f"{tmp_path}/questions/*.jsonl", Path("/")) == found[:2]
+    # `**` reaches into sub-folders, the folder itself included
+    touch(tmp_path, "questions/2026/d.jsonl")
+    assert question_sets("questions/**/*.jsonl", tmp_path) == [
+        tmp_path / "questions/2026/d.jsonl",
+        tmp_path / "questions/a.jsonl",
+        tmp_path / "questions/b.jsonl",
+    ]
 
 
 @pytest.mark.parametrize(
