@@ -93,6 +93,27 @@ def parse_command(text: str, *, is_command: bool = False) -> Command | CommandEr
     return _validate(name, args, channel)
 
 
+def addressed_command(text: str) -> str:
+    """What follows a leading @mention of the bot, as the typed command when it is one.
+
+    Slack allows no slash commands in threads and Teams none for bots, so the docs say
+    to mention the bot and type the command: `@docbot help`. Only exactly a command
+    counts - a bare command word, or a settings command with one value (`rag off`,
+    `model bedrock`, `length short channel`) - and never text ending in "?", so
+    "@docbot help me configure X" and "@docbot model registry?" stay questions.
+    """
+    stripped = text.strip()
+    if not stripped or (stripped.endswith("?") and stripped != "?"):
+        return text
+    typed = f"docbot {stripped}"
+    command = parse_command(typed)
+    if isinstance(command, Command) and (
+        not command.value or (command.name in SETTING_COMMANDS and len(command.value.split()) == 1)
+    ):
+        return typed
+    return text
+
+
 def _validate(name: str, args: list[str], channel: bool) -> Command | CommandError:
     arg = " ".join(args).strip()
     low = arg.lower()

@@ -11,11 +11,13 @@ deletions, joins, and the `message` twin of an `app_mention`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from adapters.slack import mrkdwn
+from bot.commands import addressed_command
 from bot.messages import MESSAGES
 from bot.types import IncomingMessage, ReplyTarget, Turn
 
@@ -118,13 +120,16 @@ def parse_event(
     else:
         return Ignored("channel message not addressed to the bot")
 
+    text = mrkdwn.to_plain(raw_text, bot_user_id)
+    if kind == "mention":
+        text = _mention_command(raw_text, text, bot_user_id)
     team = team_of(body)
     event_id = str(body.get("event_id") or "")
     message = IncomingMessage(
         platform=PLATFORM,
         conversation_id=channel,
         user_id=user,
-        text=mrkdwn.to_plain(raw_text, bot_user_id),
+        text=text,
         workspace_id=team,
         thread_id=reply_ts if not is_direct else thread_ts,
         message_id=ts,
@@ -144,6 +149,15 @@ def parse_event(
         reply_thread_ts=reply_ts,
         history_thread_ts=thread_ts if thread_ts and thread_ts != ts else None,
     )
+
+
+def _mention_command(raw_text: str, text: str, bot_user_id: str) -> str:
+    """`@docbot help` as the typed command `docbot help` (`bot.commands.addressed_command`),
+    when the mention leads the message; any other text unchanged."""
+    leading = rf"\s*<@{re.escape(bot_user_id)}(?:\|[^>]*)?>"
+    if not text or not bot_user_id or not re.match(leading, raw_text):
+        return text  # a bare mention keeps its "ask me a question" reply
+    return addressed_command(text)
 
 
 def parse_command(body: Mapping[str, Any], docbot_command: str = DOCBOT_COMMAND) -> IncomingMessage:

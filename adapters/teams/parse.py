@@ -21,6 +21,7 @@ from typing import Any, Literal
 from botbuilder.core import TurnContext
 from botbuilder.schema import Activity, ActivityTypes, ChannelAccount
 
+from bot.commands import addressed_command
 from bot.types import IncomingMessage, ReplyTarget
 
 PLATFORM = "teams"
@@ -112,18 +113,39 @@ def strip_bot_mention(activity: Activity) -> str:
     (tags dropped) because they can be part of the question ("ask <at>Ana</at> about...").
     """
     text = activity.text or ""
+    for mention_text in _bot_mentions(activity):
+        text = text.replace(mention_text, " ")
+    text = _AT_TAG.sub(lambda m: m.group(1), text)
+    lines = [_SPACES.sub(" ", line).strip() for line in text.replace("\r\n", "\n").split("\n")]
+    return "\n".join(lines).strip()
+
+
+def _bot_mentions(activity: Activity) -> list[str]:
+    """The `<at>…</at>` texts of the mention entities that name the bot itself."""
     bot_id = activity.recipient.id if activity.recipient else None
+    found = []
     for entity in activity.entities or []:
         data = _entity_dict(entity)
         if data.get("type") != "mention":
             continue
-        mentioned = data.get("mentioned") or {}
-        mention_text = data.get("text") or ""
+        mentioned, mention_text = data.get("mentioned"), data.get("text")
+        # a client's malformed entity is not the bot's mention (and no reason to fail the turn)
+        if not isinstance(mentioned, dict) or not isinstance(mention_text, str):
+            continue
         if bot_id and mentioned.get("id") == bot_id and mention_text:
-            text = text.replace(mention_text, " ")
-    text = _AT_TAG.sub(lambda m: m.group(1), text)
-    lines = [_SPACES.sub(" ", line).strip() for line in text.replace("\r\n", "\n").split("\n")]
-    return "\n".join(lines).strip()
+            found.append(mention_text)
+    return found
+
+
+def message_text(activity: Activity) -> str:
+    """The question or command the message carries: the text without the bot's mention,
+    and `@docbot help` read as the typed command `docbot help` when the mention leads
+    (`bot.commands.addressed_command`)."""
+    text = strip_bot_mention(activity)
+    raw = (activity.text or "").lstrip()
+    if any(raw.startswith(mention) for mention in _bot_mentions(activity)):
+        return addressed_command(text)
+    return text
 
 
 def conversation_key(activity: Activity) -> str:
@@ -163,7 +185,7 @@ def to_incoming_message(activity: Activity) -> IncomingMessage:
         platform=PLATFORM,
         conversation_id=base_id,
         user_id=user_id(sender),
-        text=strip_bot_mention(activity),
+        text=message_text(activity),
         workspace_id=tenant_id(activity),
         thread_id=thread_id,
         message_id=activity.id or "",

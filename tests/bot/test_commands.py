@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.commands import COMMANDS, Command, CommandError, parse_command
+from bot.commands import COMMANDS, Command, CommandError, addressed_command, parse_command
 
 
 @pytest.mark.parametrize(
@@ -133,3 +133,25 @@ def test_parse_command_never_raises_on_arbitrary_text(text: str, is_command: boo
 def test_anything_after_docbot_never_raises(rest: str) -> None:
     parsed = parse_command("docbot " + rest)
     assert parsed is None or isinstance(parsed, (Command, CommandError))
+
+
+@pytest.mark.parametrize(
+    ("after_mention", "read_as"),
+    [
+        ("help", "docbot help"),
+        (" STATUS ", "docbot STATUS"),
+        ("?", "docbot ?"),
+        ("rag off", "docbot rag off"),
+        ("length short channel", "docbot length short channel"),
+        ("docbot status", "docbot status"),  # the long form is already a command
+        ("help me configure the object store", "help me configure the object store"),
+        ("status of the v2 migration", "status of the v2 migration"),
+        ("model registry?", "model registry?"),  # a question mark makes it a question
+        ("how do I install katib", "how do I install katib"),
+        ("", ""),
+    ],
+)
+def test_after_a_leading_mention_exactly_a_command_is_the_command(
+    after_mention: str, read_as: str
+) -> None:
+    assert addressed_command(after_mention) == read_as

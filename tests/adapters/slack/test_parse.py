@@ -141,3 +141,32 @@ def test_thread_history_roles_order_and_placeholder() -> None:
     assert not bot_in_thread(replies[:1], BOT, BOT_ID)
     # ts compares numerically by parts: "100.000010" is after "100.000009" and "99.9".
     assert len(thread_history(replies, bot_user_id=BOT, before_ts="100.000002")) == 1
+
+
+def test_mention_followed_by_a_command_is_the_typed_command() -> None:
+    """`@docbot help` in a thread is how the docs say to run a command where `/docbot` can't go."""
+    for said, typed in (
+        ("<@U07HLPBOT1> help", "docbot help"),
+        ("<@U07HLPBOT1|docbot>  STATUS", "docbot STATUS"),
+        ("<@U07HLPBOT1> rag off", "docbot rag off"),
+        ("<@U07HLPBOT1> model bedrock channel", "docbot model bedrock channel"),
+        ("<@U07HLPBOT1> docbot status", "docbot status"),  # the long form still works
+    ):
+        ev = parse_event(with_event("slack_app_mention.json", text=said), BOT, BOT_ID)
+        assert isinstance(ev, SlackEvent)
+        assert ev.message.text == typed, said
+
+
+def test_mention_with_a_question_that_starts_with_a_command_word_stays_a_question() -> None:
+    for said in (
+        "<@U07HLPBOT1> help me configure the object store",
+        "<@U07HLPBOT1> status of the v2 migration?",
+        "<@U07HLPBOT1> length limits for pipeline names?",
+        "<@U07HLPBOT1> model registry: how do I register a model?",
+        "what does <@U07HLPBOT1> help with?",  # the mention is not in front
+    ):
+        ev = parse_event(with_event("slack_app_mention.json", text=said), BOT, BOT_ID)
+        assert isinstance(ev, SlackEvent)
+        assert not ev.message.text.startswith("docbot"), said
+    bare = parse_event(with_event("slack_app_mention.json", text="<@U07HLPBOT1>"), BOT, BOT_ID)
+    assert isinstance(bare, SlackEvent) and bare.message.text == ""

@@ -80,6 +80,25 @@ def test_command_text_survives_mention_stripping() -> None:
     assert parse.to_incoming_message(activity).text == "/docbot help"
 
 
+def test_a_mention_followed_by_a_command_is_the_typed_command() -> None:
+    # Teams has no slash commands for bots: "@docbot help" in a channel runs help
+    for said, typed in (
+        ("<at>HelpDesk Bot</at> help", "docbot help"),
+        ("<at>HelpDesk Bot</at> rag off channel", "docbot rag off channel"),
+        ("<at>HelpDesk Bot</at> help me with the VPN docs", "help me with the VPN docs"),
+        ("<at>HelpDesk Bot</at> model registry?", "model registry?"),
+        ("who can <at>HelpDesk Bot</at> help?", "who can help?"),  # the mention is not in front
+    ):
+        activity = activity_from("teams_channel_mention.json", text=said)
+        assert parse.to_incoming_message(activity).text == typed, said
+
+
+def test_a_malformed_mention_entity_is_ignored_not_fatal() -> None:
+    activity = activity_from("teams_channel_mention.json", text="<at>HelpDesk Bot</at> vpn?")
+    activity.entities = [{"type": "mention", "mentioned": "HelpDesk Bot", "text": 7}]
+    assert parse.to_incoming_message(activity).text == "HelpDesk Bot vpn?"
+
+
 def test_split_conversation_id() -> None:
     assert parse.split_conversation_id("19:a@thread.tacv2;messageid=42") == (
         "19:a@thread.tacv2",
