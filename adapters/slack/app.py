@@ -29,6 +29,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from adapters.core_api import BotLike
 from adapters.slack import render
@@ -52,8 +53,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://slack.com/api/"
+# Where a slash command's `response_url` may point: Slack's hooks host (or, with
+# DOCBOT_SLACK_API_URL, that stand-in's host), never anywhere a body could name.
+RESPONSE_URL_PREFIX = "https://hooks.slack.com/"
 EVENTS_PATH = "/slack/events"
 HISTORY_LIMIT = 20  # conversations.replies is rate-limited hard for some apps: fetch once, small
+# A thread longer than that comes oldest first, so its latest turns (and the bot's own
+# posts, which make it "our" thread) are on later pages: read on, in bigger pages, up to a cap.
+HISTORY_PAGE = 200
+HISTORY_MAX_PAGES = 4
 ADMIN_GROUP_TTL_S = 300.0
 NOT_OUR_THREAD_TTL_S = 600.0
 THREAD_CACHE_SIZE = 10_000
@@ -358,14 +366,30 @@ class SlackAdapter:
             self._not_our_threads.popitem(last=False)
 
     async def _thread(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
-        try:
-            resp = await self.client.conversations_replies(
-                channel=channel, ts=thread_ts, limit=HISTORY_LIMIT
-            )
-        except SlackApiError as exc:
-            log.warning("slack: no thread history (%s)", exc.response.get("error"))
-            return []
-        return list(resp.get("messages") or [])
+        """A thread's messages, oldest first: one small call for a short thread; a long one
+        is paged to its end (at most `HISTORY_MAX_PAGES` calls), since its follow-up needs
+        the latest turns. A failed page keeps what the earlier ones gave."""
+        messages: dict[str, dict[str, Any]] = {}
+        cursor = ""
+        for page in range(HISTORY_MAX_PAGES):
+            paging = {"cursor": cursor} if cursor else {}
+            try:
+                resp = await self.client.conversations_replies(
+                    channel=channel,
+                    ts=thread_ts,
+                    limit=HISTORY_PAGE if page else HISTORY_LIMIT,
+                    **paging,
+                )
+            except SlackApiError as exc:
+                log.warning("slack: no thread history (%s)", exc.response.get("error"))
+                break
+            for message in resp.get("messages") or []:
+                # keyed by ts: pages may repeat the thread's parent
+                messages.setdefault(str(message.get("ts") or ""), message)
+            cursor = str((resp.get("response_metadata") or {}).get("next_cursor") or "")
+            if not resp.get("has_more") or not cursor:
+                break
+        return list(messages.values())
 
     async def _deliver(
         self, ev: SlackEvent, reply: Reply, placeholder_ts: str | None, elapsed_s: float
@@ -445,12 +469,12 @@ class SlackAdapter:
             messages = task.result()
             await ack(response_type="ephemeral", **messages[0].kwargs())
             if len(messages) > 1:
-                await self._post_ephemeral(msg, messages[1:])
+                await self._post_ephemeral(msg, messages[1:], self._response_url(body))
             await self._complete([key])
             return
         waiting = t("placeholder", detect_language(msg.text))
         await ack(response_type="ephemeral", text=waiting)
-        self._spawn(self._finish_command(task, msg, key))
+        self._spawn(self._finish_command(task, msg, key, self._response_url(body)))
 
     async def _handle_command(self, msg: IncomingMessage) -> list[render.SlackMessage]:
         try:
@@ -460,24 +484,53 @@ class SlackAdapter:
             return [render.error_message()]
 
     async def _finish_command(
-        self, task: asyncio.Task[list[render.SlackMessage]], msg: IncomingMessage, key: str
+        self,
+        task: asyncio.Task[list[render.SlackMessage]],
+        msg: IncomingMessage,
+        key: str,
+        response_url: str = "",
     ) -> None:
         try:
-            await self._post_ephemeral(msg, await task)
+            await self._post_ephemeral(msg, await task, response_url)
         finally:
             await self._complete([key])
 
+    def _response_url(self, body: Mapping[str, Any]) -> str:
+        """The command's `response_url` when it points where Slack's do; else ""."""
+        url = str(body.get("response_url") or "")
+        allowed = [RESPONSE_URL_PREFIX]
+        if self.settings.slack_api_url:  # a stand-in serves the hooks too
+            allowed.append(self.settings.slack_api_url.rstrip("/").rsplit("/api", 1)[0] + "/")
+        return url if url.startswith(tuple(allowed)) else ""
+
     async def _post_ephemeral(
-        self, msg: IncomingMessage, messages: list[render.SlackMessage]
+        self, msg: IncomingMessage, messages: list[render.SlackMessage], response_url: str = ""
     ) -> None:
+        """Post to the asker only. A command can come from a channel the bot is not in
+        (not_in_channel), where only the command's `response_url` (30 minutes, 5 posts)
+        can still reach them."""
         for message in messages:
             try:
                 await self.client.chat_postEphemeral(
                     channel=msg.conversation_id, user=msg.user_id, **message.kwargs()
                 )
+                continue
             except SlackApiError as exc:
-                # e.g. not_in_channel: a command can come from a channel the bot is not in.
-                log.warning("slack: ephemeral reply failed: %s", exc.response.get("error"))
+                error = exc.response.get("error")
+            if not response_url:
+                log.warning("slack: ephemeral reply failed: %s", error)
+                continue
+            try:
+                sent = await AsyncWebhookClient(response_url).send(
+                    response_type="ephemeral", replace_original=False, **message.kwargs()
+                )
+                failed = "" if sent.status_code == 200 else f"HTTP {sent.status_code}"
+            except Exception as exc:  # noqa: BLE001 - the URL stays out of the log
+                failed = type(exc).__name__
+            if failed:
+                log.warning(
+                    "slack: ephemeral reply failed: %s, then response_url: %s", error, failed
+                )
 
     # ---- feedback buttons ------------------------------------------------------------------
 

@@ -15,11 +15,17 @@ SECTION_LIMIT = 3000  # characters of text in one section block
 
 # Slack's own link/mention syntax that is already correct mrkdwn and must survive escaping.
 _SLACK_TOKEN = re.compile(r"<(?:https?://|mailto:|tel:|@[UW]|#C|!)[^<>\n]*>")
+# A broadcast (`<!here>`, `<!channel>`, `<!everyone>`, a user group `<!subteam^ID|@name>`)
+# notifies everyone there. An answer's text comes from a model that read the docs, and text
+# in the docs must not be able to page a whole channel: it is shown, not sent as a mention.
+_BROADCAST = re.compile(r"<!(here|channel|everyone|subteam\^[^<>|\n]*)(?:\|([^<>\n]*))?>")
 _CODE_FENCE = re.compile(r"```.*?(?:```|\Z)", re.S)
 _INLINE_CODE = re.compile(r"`[^`\n]+`")
 _MD_LINK = re.compile(r"\[([^\[\]\n]+)\]\((https?://[^\s()]+(?:\([^\s()]*\))?[^\s()]*)\)")
 _AUTOLINK = re.compile(r"<(https?://[^\s<>]+)>")
 _HEADING = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+(.+?)[ \t]*#*[ \t]*$", re.M)
+# `***x***` first: the bold rule alone would leave `*_x*_`, which Slack cannot nest.
+_BOLD_ITALIC = re.compile(r"(\*\*\*|___)(?=\S)(.+?)(?<=\S)\1")
 _BOLD = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
 _ITALIC_STAR = re.compile(r"(?<![*\w])\*(?=[^\s*])([^*\n]+?)(?<=[^\s*])\*(?![*\w])")
 _STRIKE = re.compile(r"~~(?=\S)(.+?)(?<=\S)~~")
@@ -46,6 +52,14 @@ def link(url: str, text: str = "") -> str:
     return f"<{safe_url}|{label}>" if label else f"<{safe_url}>"
 
 
+def _broadcast_label(match: re.Match[str]) -> str:
+    """What a broadcast shows as plain text: `@here`, or a user group's own label."""
+    name, label = match.group(1), match.group(2)
+    if name.startswith("subteam"):
+        return label or "@group"
+    return f"@{name}"
+
+
 def to_mrkdwn(markdown: str, cite_urls: Mapping[int, str] | None = None) -> str:
     """Convert Markdown as models write it into Slack mrkdwn.
 
@@ -64,6 +78,7 @@ def to_mrkdwn(markdown: str, cite_urls: Mapping[int, str] | None = None) -> str:
     text = markdown.replace("\r\n", "\n").replace("\x00", "")
     text = _CODE_FENCE.sub(lambda m: keep(_fence(m.group(0))), text)
     text = _INLINE_CODE.sub(lambda m: keep(escape(m.group(0))), text)
+    text = _BROADCAST.sub(lambda m: keep(escape(_broadcast_label(m))), text)
     text = _SLACK_TOKEN.sub(lambda m: keep(m.group(0)), text)
     text = _MD_LINK.sub(lambda m: keep(link(m.group(2), _strip_md(m.group(1)))), text)
     text = _AUTOLINK.sub(lambda m: keep(link(m.group(1))), text)
@@ -76,6 +91,7 @@ def to_mrkdwn(markdown: str, cite_urls: Mapping[int, str] | None = None) -> str:
         text = _CITATION.sub(cite, text)
     text = escape(text)
     text = _HEADING.sub(lambda m: f"{_BOLD_MARK}{_strip_md(m.group(1))}{_BOLD_MARK}", text)
+    text = _BOLD_ITALIC.sub(lambda m: f"{_BOLD_MARK}_{m.group(2)}_{_BOLD_MARK}", text)
     text = _BOLD.sub(lambda m: f"{_BOLD_MARK}{m.group(2)}{_BOLD_MARK}", text)
     text = _ITALIC_STAR.sub(lambda m: f"_{m.group(1)}_", text)
     text = _STRIKE.sub(lambda m: f"~{m.group(1)}~", text)

@@ -68,6 +68,7 @@ class SlackStandIn:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_get("/socket", self._socket)
+        app.router.add_post("/commands/{path:.*}", self._response_url)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
@@ -200,6 +201,17 @@ class SlackStandIn:
             return web.json_response({"ok": True})
         return web.json_response(handler(args))
 
+    @property
+    def response_url(self) -> str:
+        """A slash command's `response_url` on this stand-in (Slack's are on hooks.slack.com)."""
+        return f"http://{self.host}:{self.port}/commands/{self.team_id}/1/aBcD"
+
+    async def _response_url(self, request: web.Request) -> web.Response:
+        """A post to a `response_url`: recorded as a call to `response_url`."""
+        self.calls.append(Call("response_url", await request.json(), token=""))
+        await self._notify()
+        return web.Response(text="ok")
+
     def _next_ts(self) -> str:
         return f"{int(time.time())}.{next(self._ts):06d}"
 
@@ -257,7 +269,11 @@ class SlackStandIn:
         thread = [m for m in msgs.values() if m["ts"] == ts or m.get("thread_ts") == ts]
         thread.sort(key=lambda m: tuple(int(p) for p in m["ts"].split(".")))
         limit = int(args.get("limit") or 1000)
-        return {"ok": True, "messages": thread[:limit], "has_more": len(thread) > limit}
+        # Slack's cursor paging; here the cursor is the offset of the page's first message
+        start = int(args.get("cursor") or 0)
+        page, more = thread[start : start + limit], len(thread) > start + limit
+        metadata = {"next_cursor": str(start + limit) if more else ""}
+        return {"ok": True, "messages": page, "has_more": more, "response_metadata": metadata}
 
     def _m_users_info(self, args: dict[str, Any]) -> dict[str, Any]:
         user = str(args.get("user", ""))

@@ -278,6 +278,49 @@ async def test_thread_without_the_bot_is_not_joined(
     assert [a["question"] for a in core.store.answers()][-1] == "and for interns?"
 
 
+async def test_a_follow_up_in_a_long_thread_reads_the_thread_to_its_end(
+    scripted_slack: SlackHttp, stand_in: SlackStandIn, bot: ScriptedBot
+) -> None:
+    # 30 messages between people, then the bot's answer to a mention, then a follow-up: the
+    # first page (oldest first) shows neither the bot nor the latest turns
+    thread = "1730813000.000100"
+    for n in range(30):
+        ts = f"1730813000.{100 + n:06d}"
+        stand_in.add_message(
+            CHANNEL, {"ts": ts, "thread_ts": thread, "user": "U04KLMNOP5", "text": f"chat {n}"}
+        )
+    stand_in.add_message(
+        CHANNEL,
+        {"ts": "1730813100.000001", "thread_ts": thread, "user": "U04KLMNOP5", "text": "katib?"},
+    )
+    stand_in.add_message(
+        CHANNEL,
+        {
+            "ts": "1730813101.000001",
+            "thread_ts": thread,
+            "user": stand_in.bot_user_id,
+            "bot_id": stand_in.bot_id,
+            "text": "Katib tunes hyperparameters.",
+        },
+    )
+    follow_up = event(
+        MENTION,
+        "EvLONG0001",
+        type="message",
+        channel_type="channel",
+        text="and for notebooks?",
+        thread_ts=thread,
+        ts=f"{int(time.time()) + 5}.000001",
+    )
+    await scripted_slack.post_event(follow_up)
+    await wait_answers(stand_in)
+    msg = bot.handled[-1]
+    assert msg.text == "and for notebooks?"
+    assert [t.text for t in msg.history][-2:] == ["katib?", "Katib tunes hyperparameters."]
+    pages = stand_in.calls_to("conversations.replies")
+    assert [int(c.args["limit"]) for c in pages] == [20, 200]
+
+
 async def test_errors_become_a_clear_message_not_silence(
     scripted_slack: SlackHttp, stand_in: SlackStandIn, bot: ScriptedBot
 ) -> None:
@@ -414,6 +457,19 @@ async def test_typed_command_in_a_channel_is_answered_only_to_the_asker(
     assert not stand_in.calls_to("chat.postMessage")  # no placeholder for a command
 
 
+async def test_mention_then_command_in_a_thread_runs_the_command(
+    slack: SlackHttp, stand_in: SlackStandIn, core: Bot
+) -> None:
+    # Slash commands cannot be used in threads; the docs say to type `@docbot help` there.
+    await slack.post_event(event(MENTION, "EvHELP01", text="<@U07HLPBOT1> help"))
+    posted = (await stand_in.wait_calls("chat.postEphemeral"))[0].args
+    assert posted["user"] == "U04KLMNOP5" and posted["thread_ts"] == THREAD
+    assert "/docbot" in posted["text"] and "reingest" in posted["text"]
+    await slack.adapter.drain()
+    assert not stand_in.calls_to("chat.postMessage")
+    assert core.store.answers() == []  # not answered as a question about "help"
+
+
 async def test_admin_commands_refuse_non_admins_politely(slack: SlackHttp) -> None:
     form = "application/x-www-form-urlencoded"
     for i, sub in enumerate(("reingest", "stats")):
@@ -442,6 +498,39 @@ async def test_slow_command_is_acked_then_answered_by_ephemeral_post(
         assert bot.handled[0].text == "how do I request a new laptop?"
     finally:
         await server.close()
+
+
+async def test_slow_command_from_a_channel_the_bot_is_not_in_is_answered_by_response_url(
+    tmp_path: Path, stand_in: SlackStandIn, bot: ScriptedBot
+) -> None:
+    # chat.postEphemeral needs the bot in the channel; /docbot works everywhere
+    adapter = SlackAdapter(bot, make_settings(tmp_path, stand_in), command_ack_s=0.2)
+    server = await SlackHttp(adapter).start()
+    try:
+        bot.gate = asyncio.Event()
+        stand_in.fail("chat.postEphemeral", "not_in_channel")
+        form = dict(urllib.parse.parse_qsl(fixture_bytes("slack_slash_command.txt").decode()))
+        form["response_url"] = stand_in.response_url
+        await server.post(
+            urllib.parse.urlencode(form).encode(), "application/x-www-form-urlencoded"
+        )
+        bot.gate.set()
+        posted = (await stand_in.wait_calls("response_url"))[0].args
+        assert posted["response_type"] == "ephemeral" and posted["replace_original"] is False
+        assert posted["text"].startswith("Kubeflow")
+    finally:
+        await server.close()
+
+
+def test_a_response_url_is_only_used_where_slack_would_send_it(
+    tmp_path: Path, stand_in: SlackStandIn, bot: ScriptedBot
+) -> None:
+    adapter = SlackAdapter(bot, make_settings(tmp_path, stand_in))
+    hooks = "https://hooks.slack.com/commands/T0AB12CDE/1/aBcD"
+    assert adapter._response_url({"response_url": hooks}) == hooks
+    assert adapter._response_url({"response_url": stand_in.response_url}) == stand_in.response_url
+    for elsewhere in ("https://evil.example/commands/x", "http://hooks.slack.com/x", ""):
+        assert adapter._response_url({"response_url": elsewhere}) == ""
 
 
 async def test_admin_user_group_is_read_from_slack(

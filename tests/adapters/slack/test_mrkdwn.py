@@ -25,8 +25,14 @@ def test_italic_strike_and_bullets() -> None:
 
 
 def test_existing_slack_links_and_mentions_are_kept() -> None:
-    text = "see <https://kf.io/a|A & B> and <@U123>, <#C123|general>, <!here>"
+    text = "see <https://kf.io/a|A & B> and <@U123>, <#C123|general>, <!date^1392734382^{date}|x>"
     assert mrkdwn.to_mrkdwn(text) == text
+
+
+def test_broadcasts_in_an_answer_are_shown_but_notify_no_one() -> None:
+    # the model's text may repeat what a docs page says; it must not page a channel
+    text = "ping <!here>, <!channel>, <!everyone|everyone> and <!subteam^S0614TZR7|@oncall>"
+    assert mrkdwn.to_mrkdwn(text) == "ping @here, @channel, @everyone and @oncall"
 
 
 def test_text_is_escaped_but_not_inside_links_twice() -> None:
@@ -111,3 +117,9 @@ def test_citation_markers_link_to_their_sources() -> None:
     assert mrkdwn.to_mrkdwn("Yes [1][2], see `[1]` and [3].", urls) == (
         "Yes <https://kf.io/a#x|[1]>[2], see `[1]` and [3]."
     )
+
+
+def test_bold_italic_becomes_properly_nested_mrkdwn() -> None:
+    # `*_x*_` (what bold-then-italic gave) is not nested, so Slack shows stray markers.
+    assert mrkdwn.to_mrkdwn("a ***key point*** b") == "a *_key point_* b"
+    assert mrkdwn.to_mrkdwn("***a*** and **b** and *c*") == "*_a_* and *b* and _c_"
