@@ -25,7 +25,12 @@ from botbuilder.integration.aiohttp import (
     CloudAdapter,
     ConfigurationBotFrameworkAuthentication,
 )
-from botbuilder.schema import Activity, CallerIdConstants, ConversationReference
+from botbuilder.schema import (
+    Activity,
+    AdaptiveCardInvokeResponse,
+    CallerIdConstants,
+    ConversationReference,
+)
 from botframework.connector.auth import (
     AuthenticateRequestResult,
     AuthenticationConstants,
@@ -47,6 +52,11 @@ APP_TYPES = {
     "userassignedmsi": "UserAssignedMSI",
 }
 MAX_BODY_BYTES = 1 << 20  # activities are small; refuse anything absurd before parsing
+# The only channels this endpoint answers. botbuilder checks the signing key's endorsement
+# against the activity's own `channelId`, so any Bot Framework channel of the same Azure Bot
+# (Web Chat, Direct Line, whose clients choose their own `from`) would otherwise pass as Teams.
+TEAMS_CHANNELS = frozenset({"msteams"})
+EMULATOR_CHANNELS = frozenset({"msteams", "emulator"})  # the Bot Framework Emulator's
 
 
 def _app_type(settings: Settings) -> str:
@@ -144,6 +154,16 @@ def _invoke_body(body: object) -> object:
     a plain `{}` (what `message/submitAction` must answer) makes it raise."""
     if body is None or isinstance(body, dict | list | str | int | float | bool):
         return body
+    if isinstance(body, AdaptiveCardInvokeResponse) and isinstance(body.value, Exception):
+        # botbuilder answers a malformed `adaptiveCard/action` invoke with an error response
+        # whose value is an `Exception` (code, message), which `serializer_helper` cannot write
+        # (500). Send the Universal Actions error shape it means instead.
+        code, message = (*(str(arg) for arg in body.value.args), "", "")[:2]
+        return {
+            "statusCode": int(body.status_code or 400),
+            "type": body.type,
+            "value": {"code": code, "message": message},
+        }
     return serializer_helper(body)
 
 
@@ -180,6 +200,7 @@ class TeamsAdapter:
         self.settings = settings
         self.bot = bot
         self.emulator = settings.teams_emulator and not settings.teams_app_id
+        self.channels = EMULATOR_CHANNELS if settings.teams_emulator else TEAMS_CHANNELS
         if settings.teams_emulator:
             log.warning(
                 "Teams adapter in local emulator mode (DOCBOT_TEAMS_EMULATOR=1)%s: "
@@ -264,6 +285,11 @@ class TeamsAdapter:
     async def _authenticate(
         self, activity: Activity, auth_header: str | None
     ) -> AuthenticateRequestResult | None:
+        if activity.channel_id not in self.channels or not activity.service_url:
+            # botbuilder skips the endorsement check without a channelId and the `serviceurl`
+            # claim check without a serviceUrl; a valid token must not bypass either.
+            log.warning("teams: rejected a request to %s: not a Teams activity", self.path)
+            return None
         try:
             return await self.auth.authenticate_request(activity, auth_header)
         except Exception as error:  # noqa: BLE001 - every failure here means "not authenticated"

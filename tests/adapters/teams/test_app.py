@@ -202,6 +202,50 @@ async def test_key_not_endorsed_for_msteams_is_rejected(tmp_path: Path) -> None:
         issuer.stop()
 
 
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param({"channelId": "webchat"}, id="other-channel"),
+        pytest.param({"channelId": ""}, id="empty-channel"),
+        pytest.param({"channelId": None}, id="no-channel"),
+        pytest.param({"serviceUrl": None}, id="no-serviceurl"),
+    ],
+)
+async def test_only_teams_activities_with_a_service_url_are_accepted(
+    tmp_path: Path, change: dict[str, Any]
+) -> None:
+    # botbuilder checks the key's endorsement against the activity's own channelId (skipped
+    # when it is missing) and the `serviceurl` claim only when serviceUrl is present. Bot
+    # Framework keys are endorsed for many channels: a Web Chat or Direct Line message (whose
+    # client picks its own `from`) must not be answered as Teams, where user ids, the admins'
+    # Entra object ids included, are vouched for by Teams.
+    issuer = OpenIdIssuer(endorsements=("msteams", "webchat")).start()
+    connector = await StandInConnector().start()
+    settings = settings_for(
+        tmp_path,
+        MicrosoftAppId=APP_ID,
+        MicrosoftAppPassword=PASSWORD,
+        DOCBOT_TEAMS_OPENID_METADATA_URL=issuer.metadata_url,
+    )
+    bot = Bot.from_settings(settings)
+    adapter = TeamsAdapter(bot, settings)
+    app = web.Application()
+    app.add_routes(adapter.routes())
+    try:
+        async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+            body = payload("teams_personal_message.json", connector)
+            body.update(change)
+            body = {key: value for key, value in body.items() if value is not None}
+            response = await post(client, body, issuer.token(service_url=connector.url))
+            assert response.status == 401
+        assert connector.attempts == 0
+        assert bot.store.answers() == []
+    finally:
+        bot.store.close()
+        await connector.stop()
+        issuer.stop()
+
+
 async def test_malformed_requests_get_4xx(teams) -> None:
     _, client = teams
     response = await client.post(
@@ -233,6 +277,34 @@ async def test_builtin_feedback_invoke_returns_200_empty_json(
     assert response.status == 200
     assert await response.json() == {}
     assert docbot.store.answers()[0]["feedback"] == "down"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param(None, id="no-value"),
+        pytest.param({"action": {"type": "Action.Submit"}}, id="not-execute"),
+        pytest.param({"trigger": "manual"}, id="no-action"),
+    ],
+)
+async def test_a_malformed_adaptive_card_action_invoke_gets_400_not_500(
+    teams, issuer: OpenIdIssuer, connector: StandInConnector, value: Any
+) -> None:
+    # botbuilder answers these with an error response whose value is an `Exception`, which its
+    # own serializer cannot write: the client error must not turn into a 500.
+    _, client = teams
+    body = payload("teams_personal_message.json", connector)
+    body.update({"type": "invoke", "name": "adaptiveCard/action", "text": None, "value": value})
+    body = {key: item for key, item in body.items() if item is not None}
+    response = await post(client, body, issuer.token(service_url=connector.url))
+
+    assert response.status == 400
+    error = await response.json()
+    assert error["statusCode"] == 400
+    assert error["type"] == "application/vnd.microsoft.error"
+    assert error["value"]["code"] in ("BadRequest", "NotSupported")
+    assert error["value"]["message"]
+    assert "Traceback" not in json.dumps(error)
 
 
 async def test_card_feedback_over_http(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
 import pytest
@@ -88,3 +89,12 @@ def test_status_and_retry_after_extraction() -> None:
     assert retry_after_of(HttpError(429, {"Retry-After": "soon"})) is None
     past = "Wed, 21 Oct 2015 07:28:00 GMT"
     assert retry_after_of(HttpError(429, {"Retry-After": past})) == 0.0
+
+
+def test_a_retry_after_date_in_utc_written_minus_0000_is_read_as_utc() -> None:
+    # RFC 5322's "-0000" parses as a naive datetime; it must not replace the 429 by a TypeError
+    soon = (datetime.now(timezone.utc) + timedelta(seconds=30)).strftime(
+        "%a, %d %b %Y %H:%M:%S -0000"
+    )
+    waited = retry_after_of(HttpError(429, {"Retry-After": soon}))
+    assert waited is not None and 25.0 < waited <= 30.0
