@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timezone
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urldefrag, urlencode, urljoin, urlsplit, urlunsplit
 
 import aiohttp
 
@@ -39,8 +39,8 @@ log = logging.getLogger(__name__)
 
 Status = Literal["ok", "not_modified", "gone", "failed", "skipped"]
 # ok: 2xx with a body. not_modified: 304 to a conditional GET. gone: 404/410.
-# failed: timeouts, 5xx/429 after retries, other errors (keep the old content).
-# skipped: refused by policy (robots.txt, SSRF guard, not a document type).
+# failed: timeouts, 5xx/429 after retries, an unreachable robots.txt, other errors (keep the
+# old content). skipped: refused by policy (robots.txt, SSRF guard, not a document type).
 
 PAGE_TYPES = (
     "text/html",
@@ -337,10 +337,10 @@ class Fetcher:
         current = url
         attempts = 0
         for _hop in range(self.policy.max_redirects + 1):
-            refused = await self._refusal(current, check_robots)
+            refusal, refused = await self._refusal(current, check_robots)
             if refused:
                 return FetchResult(
-                    url, "skipped", final_url=current, error=refused, attempts=attempts
+                    url, refusal, final_url=current, error=refused, attempts=attempts
                 )
             outcome = await self._with_retries(url, current, headers, document, attempts)
             if isinstance(outcome, FetchResult):
@@ -351,16 +351,20 @@ class Fetcher:
             url, "failed", final_url=current, error="too many redirects", attempts=attempts
         )
 
-    async def _refusal(self, url: str, check_robots: bool) -> str:
+    async def _refusal(self, url: str, check_robots: bool) -> tuple[Status, str]:
+        """Why the URL must not be fetched ("" when it may), and the status that gives:
+        "skipped" for a refusal that stands, "failed" while the host's robots.txt is
+        unreachable (an outage, after which the page is still there)."""
         try:
             await self.guard.check(url)
         except BlockedURL as exc:
-            return str(exc)
+            return "skipped", str(exc)
         if check_robots and self.policy.respect_robots:
             rules = await self.robots_for(url)
             if not rules.allowed(url, self.policy.user_agent):
-                return rules.reason or "disallowed by robots.txt"
-        return ""
+                status: Status = "failed" if rules.unreachable else "skipped"
+                return status, rules.reason or "disallowed by robots.txt"
+        return "skipped", ""
 
     async def _with_retries(
         self, url: str, current: str, headers: dict[str, str], document: bool, attempts: int
@@ -419,7 +423,9 @@ class Fetcher:
                     location = resp.headers.get("Location", "")
                     if not location:
                         return done("failed", error=f"HTTP {status} without Location")
-                    return attempts, urljoin(current, location)
+                    # a fragment is never sent and would end up in the citation URL,
+                    # which gets "#<heading id>" appended: "/new/#install#setup"
+                    return attempts, urldefrag(urljoin(current, location))[0]
                 if status in RETRY_STATUSES or status >= 500:
                     await _drain(resp)
                     retry_after = parse_retry_after(resp.headers.get("Retry-After"))

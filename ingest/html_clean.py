@@ -267,8 +267,28 @@ def _is_chrome(el: lxml.html.HtmlElement) -> bool:
     if tag in ("header", "footer"):
         # a header that holds the page's heading is content (<article><header><h1>)
         return tag == "footer" or el.find(".//h1") is None and el.find(".//h2") is None
-    names = f"{el.get('class', '')} {el.get('id', '')}"
-    return bool(names.strip()) and _CHROME.search(names) is not None
+    if _CHROME.search(el.get("class") or ""):
+        return True
+    # An id is only a hint: a heading's anchor is the slug of its text, so a section about
+    # the product's own menu or cookies has a chrome-like id ("cookie-settings"). Keep an
+    # id-bearing element inside a heading (<h2><a id>) and a Sphinx section wrapper
+    # (<section id>/<div class="section" id> opened by its heading).
+    if not _CHROME.search(el.get("id") or ""):
+        return False
+    return not (_in_heading(el) or _opens_with_heading(el))
+
+
+def _in_heading(el: lxml.html.HtmlElement) -> bool:
+    return any(a.tag in SECTION_TAGS for a in el.iterancestors())
+
+
+def _opens_with_heading(el: lxml.html.HtmlElement) -> bool:
+    if el.tag != "section" and not (
+        el.tag == "div" and "section" in (el.get("class") or "").split()
+    ):
+        return False
+    first = next((c for c in el if isinstance(c.tag, str)), None)
+    return first is not None and first.tag in SECTION_TAGS
 
 
 def _strip_chrome(root: lxml.html.HtmlElement) -> None:

@@ -8,7 +8,8 @@ Embeds on CUDA with fp16 when a GPU is there, else on every CPU core. Chunks
 whose text and embedding model are unchanged reuse their vectors. The live
 version is replaced only after the new one passed its checks (page-loss guard,
 probe query); on any failure the bot keeps serving the previous version.
-Exit status: 0 published, 1 refused by a check, 2 nothing to index / busy.
+Exit status: 0 published, 1 refused by a check, 2 nothing to index (no snapshot, an
+unreadable one, nothing to roll back to) or busy.
 The last line printed is the summary as JSON (the chat re-ingest reads it).
 """
 
@@ -32,6 +33,7 @@ def run_index_job(
 ) -> tuple[int, dict[str, Any]]:
     """Index the current snapshot (or roll back). Returns (exit status, summary)."""
     from ingest.pipeline import pages_from_snapshot
+    from ingest.snapshot import SnapshotError
     from rag.index_build import (
         IngestBusyError,
         PublishRefusedError,
@@ -39,10 +41,13 @@ def run_index_job(
         ingest_lock,
         write_summary,
     )
-    from rag.index_store import IndexStore
+    from rag.index_store import IndexStore, IndexStoreError
 
     if rollback:
-        version = IndexStore(settings).rollback()
+        try:
+            version = IndexStore(settings).rollback()
+        except IndexStoreError as exc:  # nothing earlier to roll back to
+            return 2, {"error": str(exc)}
         return 0, {
             "rolled_back_to": version.id,
             "pages": version.page_count,
@@ -58,7 +63,9 @@ def run_index_job(
             summary = build_index(
                 pages, settings, force=force, progress=progress, source=json.dumps(source)
             )
-    except (FileNotFoundError, IngestBusyError) as exc:
+    except (FileNotFoundError, SnapshotError, IngestBusyError) as exc:
+        # no snapshot, an unreadable one, or another ingest running: nothing indexed, and
+        # the job says why in one line instead of a traceback in the CML job's log
         return 2, {"error": str(exc)}
     except PublishRefusedError as exc:
         result = {

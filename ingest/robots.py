@@ -3,7 +3,7 @@
 A 2xx robots.txt is parsed; a 4xx means "no rules" (everything allowed); a
 5xx or a network failure after retries means "unreachable" and the whole host
 is treated as disallowed, as the RFC asks, so a flaky server never gets crawled
-against its owner's wishes. `Crawl-delay` (not in the RFC, but widely used) is
+against its owner's wishes; its pages count as failed fetches, not as removed ones. `Crawl-delay` (not in the RFC, but widely used) is
 read for our user agent's group, else the `*` group; the fetcher spaces its
 requests to the host by it, up to a cap.
 """
@@ -25,6 +25,9 @@ class RobotsRules:
     parser: RobotFileParser | None = None
     allow_all: bool = False
     reason: str = ""
+    # robots.txt could not be read (5xx, network): the host is off limits for now, but its
+    # pages are not gone - a scrape keeps their previous copies, as for any failed fetch
+    unreachable: bool = False
     # (user agents of a group, lower-case; its Crawl-delay in seconds or None), in file order
     delays: list[tuple[tuple[str, ...], float | None]] = field(default_factory=list)
     _cache: dict[str, bool] = field(default_factory=dict, repr=False)
@@ -101,4 +104,6 @@ def rules_for_response(status: int | None, text: str) -> RobotsRules:
     if status is not None and 400 <= status < 500:
         return RobotsRules(allow_all=True)
     what = f"HTTP {status}" if status is not None else "unreachable"
-    return RobotsRules(reason=f"robots.txt {what}: host treated as disallowed (RFC 9309)")
+    return RobotsRules(
+        reason=f"robots.txt {what}: host treated as disallowed (RFC 9309)", unreachable=True
+    )

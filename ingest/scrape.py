@@ -348,18 +348,21 @@ def _merge(
         else:
             entries[key] = entry
 
-    def keep(key: str, page: Page, entry: dict[str, Any]) -> None:
+    def keep(key: str, page: Page, entry: dict[str, Any]) -> bool:
+        """Add the page; False when its canonical URL is already held (a duplicate, which
+        the caller must not count as new/changed/unchanged: those add up to `pages`)."""
         first = by_canonical.setdefault(page.url, key)
         if first != key:
             summary.duplicates += 1
             entry["status"] = "duplicate"
             entry["duplicate_of"] = first
             entries[key] = entry
-            return
+            return False
         pages.append(page)
         entry["url"] = page.url
         entry["content_hash"] = page.content_hash()
         entries[key] = entry
+        return True
 
     def gone(key: str, why: str) -> None:
         if key in prev_pages:
@@ -380,12 +383,12 @@ def _merge(
             if old is None:  # cannot happen: validators are only sent for pages we hold
                 fail(key, "HTTP 304 without a stored copy", res)
                 continue
-            summary.unchanged += 1
             entry = dict(prev_entries.get(key, {}))
             entry.update(status="unchanged", http_status=304, error="")
             entry["etag"] = res.etag or entry.get("etag", "")
             entry["last_modified"] = res.last_modified or entry.get("last_modified", "")
-            keep(key, old, entry)
+            if keep(key, old, entry):
+                summary.unchanged += 1
             continue
         if res is not None and res.status == "gone":
             gone(key, res.error)
@@ -412,14 +415,14 @@ def _merge(
             "error": "",
         }
         if old is None:
-            summary.new += 1
+            status = "new"
         elif old.content_hash() == page.content_hash():
-            summary.unchanged += 1
-            entry["status"] = "unchanged"
+            status = "unchanged"
         else:
-            summary.changed += 1
-            entry["status"] = "changed"
-        keep(key, page, entry)
+            status = "changed"
+        entry["status"] = status
+        if keep(key, page, entry):
+            setattr(summary, status, getattr(summary, status) + 1)
 
     # pages that are no longer in the source at all
     for key in prev_pages:

@@ -285,6 +285,7 @@ async def read_sitemap(value: str, fetcher: Fetcher) -> Sitemap:
     """All page URLs of a sitemap, following a sitemap index (breadth-first, bounded)."""
     out = Sitemap()
     queue, seen = [value], set()
+    listed: set[str] = set()  # out.urls as a set: a list lookup made 50,000 URLs take 12 s
     while queue:
         current = queue.pop(0)
         if current in seen:
@@ -307,7 +308,8 @@ async def read_sitemap(value: str, fetcher: Fetcher) -> Sitemap:
         parsed = parse_sitemap(data, base)
         queue.extend(parsed.sitemaps)
         for url in parsed.urls:
-            if url not in out.lastmod and url not in out.urls:
+            if url not in listed:
+                listed.add(url)
                 out.urls.append(url)
         out.lastmod.update(parsed.lastmod)
         if len(out.urls) > MAX_URLS:

@@ -224,10 +224,8 @@ def test_index_rollback(
         Settings.from_env({"DOCBOT_DATA_DIR": str(tmp_path / "data")}, env_file=None)
     ).current_id()
     code, _, err = run(capsys, "index", "--rollback")
-    assert code == 1
-    assert (
-        err == "docbot: index failed: IndexStoreError: no earlier index version to roll back to\n"
-    )
+    assert code == 2  # nothing to do, said plainly (as by the CML index job)
+    assert err == "docbot: no earlier index version to roll back to\n"
     with open(corpus_dir / "backup.md", "a", encoding="utf-8") as fh:
         fh.write("\n## Retention\n\nBackups are kept for thirty days.\n")
     assert run(capsys, "ingest", "--path", str(corpus_dir), "--base-url", BASE, "--json")[0] == 0

@@ -145,6 +145,19 @@ async def test_redirects_are_followed_and_the_final_url_recorded(serve_app):
     assert loop_result.status == "failed" and loop_result.error == "too many redirects"
 
 
+async def test_a_redirect_to_a_section_records_the_page_url_without_the_fragment(serve_app):
+    # a moved page redirected to a section of another one: the final URL becomes the
+    # citation URL (no rel=canonical) and citations append "#<heading id>" to it
+    async def moved(_: web.Request) -> web.Response:
+        raise web.HTTPMovedPermanently("/new/#install")
+
+    base = await serve_app(app_with({"/old": moved, "/new/": html_page}))
+    async with Fetcher(policy()) as fetcher:
+        result = await fetcher.fetch(f"{base}/old")
+
+    assert result.status == "ok" and result.final_url == f"{base}/new/"
+
+
 async def test_size_cap_by_content_length_and_while_streaming(serve_app):
     async def big(_: web.Request) -> web.Response:
         return web.Response(body=b"x" * 5000, content_type="text/html")
@@ -216,7 +229,8 @@ async def test_unreachable_robots_txt_disallows_the_host_and_a_missing_one_allow
         refused = await fetcher.fetch(f"{failing}/p")
         allowed = await fetcher.fetch(f"{missing}/p")
 
-    assert refused.status == "skipped" and "robots.txt HTTP 500" in refused.error
+    # not fetched, and reported as a failure (an outage), not as a refusal that stands
+    assert refused.status == "failed" and "robots.txt HTTP 500" in refused.error
     assert allowed.status == "ok"
 
 

@@ -153,6 +153,30 @@ def test_sphinx_section_ids_and_headerlinks():
     assert job.text == "Click New Job.\n\n```\ncdswctl jobs create\n```"
 
 
+def test_a_heading_section_whose_id_names_page_chrome_is_kept():
+    # Sphinx wraps each section in <section id="slug">; a heading about the product's own
+    # menu, cookies or sharing gives an id with a chrome word. The section is content.
+    html = """<html><body><div role="main"><section id="install"><h1>Install</h1><p>Intro.</p>
+    <section id="configure-the-navigation-menu"><h2>Configure the navigation menu<a class="headerlink"
+    href="#configure-the-navigation-menu">¶</a></h2><p>Set nav options in conf.py.</p></section>
+    <div class="section" id="cookie-settings"><h2>Cookie settings</h2><p>Sessions use a cookie.</p></div>
+    <h2><a id="share-a-project"></a>Share a project</h2><p>Add collaborators.</p>
+    <section id="feedback" class="feedback"><h2>Was this page helpful?</h2><p>Yes / No</p></section>
+    <div id="sidebar"><p>Other pages</p></div>
+    </section></div></body></html>"""
+    page = parse_html(html, "https://docs.example.com/install.html")
+    assert [(s.anchor, s.heading, s.text) for s in page.sections] == [
+        ("", "Install", "Intro."),
+        (
+            "configure-the-navigation-menu",
+            "Configure the navigation menu",
+            "Set nav options in conf.py.",
+        ),
+        ("cookie-settings", "Cookie settings", "Sessions use a cookie."),
+        ("share-a-project", "Share a project", "Add collaborators."),
+    ]
+
+
 def test_dates_from_time_element_or_http_header():
     with_time = '<html><body><main><h1>T</h1><p>x</p><time datetime="2025-12-24">Dec 24</time></main></body></html>'
     assert parse_html(with_time, "https://e.test/").last_modified == "2025-12-24"

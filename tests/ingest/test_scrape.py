@@ -8,6 +8,7 @@ import shutil
 from datetime import datetime, timezone
 
 import pytest
+from aiohttp import web
 
 from bot.config import Settings
 from ingest import snapshot
@@ -15,6 +16,7 @@ from ingest.fetch import FetchPolicy
 from ingest.scrape import scrape
 from ingest.sources import SourceError, SourceSpec
 from tests.ingest.sites import ABOUT_PAGES, SITE, needs_site, write_site_lists
+from tests.local_net import start_app
 
 pytestmark = needs_site
 
@@ -68,6 +70,24 @@ async def test_rescrape_with_nothing_changed_costs_one_304_per_page(
     old_pages, _ = snapshot.load_snapshot(settings.data_dir, first.snapshot_id)
     new_pages, _ = snapshot.load_current(settings.data_dir)
     assert [p.to_dict() for p in old_pages] == [p.to_dict() for p in new_pages]
+
+
+async def test_a_url_whose_canonical_page_is_already_held_counts_only_as_a_duplicate(
+    small_site, serve, settings, fast_policy
+):
+    # /community/ and /community/index.html are one page (same rel=canonical): the
+    # summary's new/changed/unchanged add up to the pages in the snapshot
+    listed = (small_site / "links.txt").read_text(encoding="utf-8")
+    (small_site / "links.txt").write_text(listed + "/docs/about/community/index.html\n")
+    base = serve(small_site)
+
+    first = await scrape(links(base), settings, progress=False, policy=fast_policy)
+    assert (first.pages, first.new, first.duplicates) == (8, 8, 1)
+
+    second = await scrape(links(base), settings, progress=False, policy=fast_policy)
+    assert (second.pages, second.new, second.unchanged, second.duplicates) == (8, 0, 8, 1)
+    _, manifest = snapshot.load_current(settings.data_dir)
+    assert manifest["counts"]["new"] == 0 and manifest["counts"]["unchanged"] == 8
 
 
 async def test_one_changed_page_is_refetched_and_updated(small_site, serve, settings, fast_policy):
@@ -186,6 +206,50 @@ async def test_robots_txt_disallow_is_honoured(small_site, serve, settings, fast
     pages, manifest = snapshot.load_current(settings.data_dir)
     assert not any("Internal only." in p.text for p in pages)
     assert "robots.txt" in manifest["pages"][f"{base}/private/handbook/"]["error"]
+
+
+async def test_an_unreachable_robots_txt_fails_the_pages_and_keeps_them(
+    settings, fast_policy, tmp_path
+):
+    # RFC 9309: while robots.txt answers 5xx the host is off limits - but its pages are not
+    # gone. They count as failed fetches and keep their previous copies, so one outage does
+    # not empty the snapshot (nor force the next scrape to download every page again).
+    robots_down = False
+
+    async def robots(_: web.Request) -> web.Response:
+        return web.Response(status=503) if robots_down else web.Response(text="User-agent: *\n")
+
+    async def page(request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        body = f"<html><body><main><h1>Page {name}</h1><p>About {name}.</p></main></body></html>"
+        return web.Response(body=body, content_type="text/html", charset="utf-8")
+
+    app = web.Application()
+    app.router.add_get("/robots.txt", robots)
+    app.router.add_get("/docs/{name}", page)
+    runner, base = await start_app(app)
+    # the list lives elsewhere (a file here): with it on the docs host, the outage would stop
+    # the scrape at the list, before any page, and publish nothing
+    listed = tmp_path / "links.txt"
+    listed.write_text(f"{base}/docs/a\n{base}/docs/b\n", encoding="utf-8")
+    source = SourceSpec("links", str(listed))
+    try:
+        first = await scrape(source, settings, progress=False, policy=fast_policy)
+        robots_down = True
+        outage = await scrape(
+            source,
+            settings,
+            progress=False,
+            policy=dataclasses.replace(fast_policy, retries=0),
+        )
+    finally:
+        await runner.cleanup()
+
+    assert first.new == 2
+    assert (outage.failed, outage.removed, outage.skipped, outage.pages) == (2, 0, 0, 2)
+    assert all("robots.txt HTTP 503" in f["error"] and f["kept"] == "yes" for f in outage.failures)
+    pages, _ = snapshot.load_current(settings.data_dir)
+    assert sorted(p.title for p in pages) == ["Page a", "Page b"]
 
 
 async def test_loopback_source_is_refused_unless_private_addresses_are_allowed(

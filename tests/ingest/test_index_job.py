@@ -1,0 +1,51 @@
+"""CML Job 2 (`ingest/index_job.py`) says why it indexed nothing, in one line, and exits 2.
+
+The job runs unattended on CML; its log is what an operator reads, so a missing or broken
+snapshot, or a rollback with nothing to roll back to, is a clear error rather than a
+traceback, and the live index is left alone.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings
+from ingest import index_job
+from ingest.snapshot import publish, snapshots_dir, write_snapshot
+
+
+def _settings(data_dir: Path) -> Settings:
+    return Settings.from_env({"DOCBOT_DATA_DIR": str(data_dir)}, env_file=None)
+
+
+def test_no_snapshot_yet_is_nothing_to_index(tmp_path: Path) -> None:
+    code, result = index_job.run_index_job(_settings(tmp_path))
+    assert code == 2 and "docbot scrape" in result["error"]
+
+
+def test_an_unreadable_current_snapshot_is_a_clear_error_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_snapshot(tmp_path, "20261207T000000Z-abcdef", [], {"source": "test"})
+    publish(tmp_path, "20261207T000000Z-abcdef")
+    (snapshots_dir(tmp_path) / "20261207T000000Z-abcdef" / "pages.jsonl").write_text("{not json\n")
+
+    code, result = index_job.run_index_job(_settings(tmp_path))
+    assert code == 2 and "unreadable" in result["error"]
+
+    monkeypatch.setenv("DOCBOT_DATA_DIR", str(tmp_path))
+    # a handler on this test's captured stderr would outlive it and fail later tests' logging
+    monkeypatch.setattr("bot.logs.setup_logging", lambda settings: None)
+    assert index_job.main([]) == 2
+    out = capsys.readouterr()
+    assert "index job: snapshot 20261207T000000Z-abcdef is unreadable" in out.err
+    assert "Traceback" not in out.err
+    assert json.loads(out.out.strip().splitlines()[-1])["error"]
+
+
+def test_a_rollback_with_no_earlier_version_says_so(tmp_path: Path) -> None:
+    code, result = index_job.run_index_job(_settings(tmp_path), rollback=True)
+    assert code == 2 and result == {"error": "no earlier index version to roll back to"}
