@@ -42,7 +42,10 @@ def plan_reingest(settings: Settings) -> Job | None:
 
     async def local_job(say: Say) -> None:
         from ingest.pipeline import IngestRequest, run_ingest
-        from ingest.sources import default_source
+        from ingest.snapshot import SnapshotError
+        from ingest.sources import SourceError, default_source
+        from rag.index_build import IngestBusyError
+        from rag.index_store import IndexStoreError
 
         try:
             await run_ingest(
@@ -50,8 +53,12 @@ def plan_reingest(settings: Settings) -> Job | None:
                 settings,
                 on_progress=say,
             )
-        except Exception as exc:
+        except (SourceError, SnapshotError, IngestBusyError, IndexStoreError) as exc:
+            # written to be shown (URLs redacted): a missing source, a refused publish, ...
+            log.warning("re-ingest failed: %s", exc)
+            await say(f"Re-ingest failed, the current docs stay live: {exc}")
+        except Exception as exc:  # unexpected: the kind in the thread, details in the log only
             log.exception("re-ingest failed")
-            await say(f"Re-ingest failed, the current docs stay live: {type(exc).__name__}: {exc}")
+            await say(f"Re-ingest failed ({type(exc).__name__}); the current docs stay live.")
 
     return local_job

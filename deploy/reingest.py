@@ -133,8 +133,20 @@ async def _wait_for_new_run(
     poll_s: float,
 ) -> dict[str, Any] | None:
     """The first run of `job_id` not in `known` (the one the dependency started), or None."""
+    errors = 0
     while True:
-        runs = await asyncio.to_thread(client.list_job_runs, job_id, 5)
+        try:
+            runs = await asyncio.to_thread(client.list_job_runs, job_id, 5)
+            errors = 0
+        except (CmlAuthError, CmlNotFoundError):
+            raise
+        except CmlError:
+            # As in `_follow`: the scrape succeeded and CML starts the index run by itself;
+            # one API hiccup while we wait for it is not a failed re-ingest.
+            errors += 1
+            if errors >= MAX_POLL_ERRORS:
+                raise
+            runs = []
         fresh = [r for r in runs if str(r.get("id")) not in known]
         if fresh:
             return min(fresh, key=lambda r: str(r.get("created_at") or ""))

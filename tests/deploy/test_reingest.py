@@ -149,6 +149,23 @@ async def test_transient_errors_while_following_are_tolerated(
     assert result["index_run"]["status"] == "ENGINE_SUCCEEDED"
 
 
+async def test_transient_errors_while_waiting_for_the_index_run_are_tolerated(
+    deployed: CmlClient, cml: FakeCml, settings: Settings
+) -> None:
+    # The scrape succeeded and CML starts the index run by itself: a 503 from listing the
+    # index job's runs while docbot waits for it must not report the re-ingest as failed.
+    index_id = cml.job_by_name(INDEX_JOB_NAME)["id"]
+    progress = Progress()
+
+    async def fail_while_waiting(line: str) -> None:
+        await progress(line)
+        if line.startswith("Waiting for the CML job"):
+            cml.fail("GET", rf"/jobs/{index_id}/runs$", 503, times=2)
+
+    result = await run_cml_reingest(deployed, settings, fail_while_waiting, poll_s=0.001)
+    assert result["index_run"]["status"] == "ENGINE_SUCCEEDED"
+
+
 async def test_auth_failure_is_not_retried(
     deployed: CmlClient, cml: FakeCml, settings: Settings
 ) -> None:
