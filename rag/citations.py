@@ -19,8 +19,10 @@ from rag.prompt import NOT_COVERED
 
 SNIPPET_CHARS = 240
 
-# `[1]`, `[1, 2]`, `[1,2,3]`; not `[1](url)` (a Markdown link) nor `[[1]]`.
-_MARKER = re.compile(r"(?<!\[)\[(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\](?![(\]])")
+# `[1]`, `[1, 2]`, `[1,2,3]`, a range `[1-3]`; not `[1](url)` (a Markdown link) nor `[[1]]`.
+_ITEM = r"\d{1,3}(?:\s*[-–]\s*\d{1,3})?"
+_MARKER = re.compile(rf"(?<!\[)\[({_ITEM}(?:\s*[,;]\s*{_ITEM})*)\](?![(\]])")
+_RANGE = re.compile(r"(\d+)\s*[-–]\s*(\d+)")
 _CODE = re.compile(r"```.*?(?:```|$)|`[^`\n]*`", re.DOTALL)
 # Wrapping a model may put around the marker: "**NOT_IN_DOCS**", "`NOT_IN_DOCS`", quotes.
 _WRAPPING = " \t\r\n*_`'\">"
@@ -91,9 +93,20 @@ def _renumber(segment: str, by_n: dict[int, Source], order: dict[int, int]) -> s
     """Markers of one prose segment (no code in it) renumbered, tidied."""
 
     def replace(match: re.Match[str]) -> str:
-        out = []
+        numbers: list[int] = []
         for raw in re.split(r"\s*[,;]\s*", match.group(1)):
-            n = int(raw)
+            span = _RANGE.fullmatch(raw)
+            if span is None:
+                numbers.append(int(raw))
+                continue
+            first, last = int(span.group(1)), int(span.group(2))
+            if not (first < last and first in by_n and last in by_n):
+                return match.group(0)  # not a range of sources: `[0-9]` in prose is text
+            # the model's numbers: left as written they would name other sources than the
+            # renumbered citations do
+            numbers.extend(range(first, last + 1))
+        out = []
+        for n in numbers:
             if n not in by_n:
                 continue  # an invented number
             if n not in order:

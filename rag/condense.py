@@ -32,21 +32,30 @@ log = logging.getLogger(__name__)
 CONDENSE_TIMEOUT_S = 5.0
 # A standalone question longer than this is an answer or an explanation, not a question.
 MAX_WORDS = 40
-# What models put in front of the question although asked not to.
+# What models put in front of the question although asked not to, bold or not:
+# "Standalone question:", "**Rewritten question:**", "The standalone question is:".
 _LEAD = re.compile(
-    r"^\s*(?:(?:the\s+)?standalone\s+question|rewritten(?:\s+question)?|question|q)\s*[:\-–]\s*",
+    r"^\s*\**\s*(?:(?:the\s+)?standalone\s+question(?:\s+is)?|rewritten(?:\s+question)?"
+    r"|question|q)\s*\**\s*[:\-–]\s*\**\s*",
     re.I,
 )
-_QUOTES = "\"'“”‘’`"
+_QUOTES = "\"'“”‘’`*"
 
 
 def parse_standalone(text: str) -> str | None:
     """The standalone question in a model's reply, or None when there is none (pure).
 
-    Takes the first non-empty line, without a "Standalone question:" lead or quotes.
+    Takes the first non-empty line, without a "Standalone question:" lead or quotes,
+    skipping a line that only introduces the question ("Sure! Here's the standalone
+    question:", a lead on a line of its own): taken for the question, it would be
+    searched instead of the thread's topic.
     None for an empty reply, the not-in-docs marker, or more than `MAX_WORDS` words."""
-    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
-    line = _LEAD.sub("", line).strip().strip(_QUOTES).strip()
+    line = ""
+    for raw in text.splitlines():
+        candidate = _LEAD.sub("", raw.strip()).strip().strip(_QUOTES).strip()
+        if candidate and not raw.rstrip().rstrip("*").endswith(":"):
+            line = candidate
+            break
     if not line or NOT_COVERED in line or not any(c.isalnum() for c in line):
         return None
     if len(line.split()) > MAX_WORDS:

@@ -4,7 +4,8 @@
 then the extractive answerer (always present, always last; left out when only a
 model that reads the sources may answer, `readers_only`). Each try runs
 under `settings.model_timeout_s` (for the first delta and between deltas)
-and behind the provider's circuit breaker. A fallback is explained in
+and behind the provider's circuit breaker; a language model's empty reply counts
+as a failure. A fallback is explained in
 `RoutedAnswer.notices` ("Bedrock timed out; answered by the CML model.").
 """
 
@@ -277,6 +278,11 @@ class ModelRouter:
 
             try:
                 text = await self._run(provider, request, forward)
+                if name != EXTRACTIVE and not text.strip():
+                    # A language model that answers nothing (a filtered or cut-off reply) has
+                    # failed: the chain may still answer, where finalize could only say
+                    # "no answer". The extractive answerer returns "" only without sources.
+                    raise ProviderError(name, "returned an empty answer")
             except ProviderError as exc:
                 reason = exc.reason
             except asyncio.TimeoutError:

@@ -70,6 +70,19 @@ def context_window(model_id: str) -> int:
     return DEFAULT_CONTEXT_TOKENS
 
 
+def display_model_id(model_id: str) -> str:
+    """How a model id is shown in chat: an ARN without its partition, region and account id.
+
+    Provisioned throughput, application inference profiles and imported models are
+    called by ARN (`arn:aws:bedrock:<region>:<account id>:provisioned-model/<id>`);
+    the footer of every answer names the model, and an account id has no place there.
+    """
+    parts = model_id.split(":", 5)
+    if len(parts) == 6 and parts[0] == "arn":
+        return parts[5]
+    return model_id
+
+
 def rejects_system_prompt(model_id: str) -> bool:
     lowered = model_id.lower()
     return any(needle in lowered for needle in NO_SYSTEM_PROMPT)
@@ -129,7 +142,7 @@ class BedrockProvider:
         self.endpoint_url = endpoint_url  # a VPC endpoint, or a local stand-in in tests
         self.timeout_s = timeout_s
         self.name = name
-        self.label = label or f"Bedrock ({model_id})"
+        self.label = label or f"Bedrock ({display_model_id(model_id)})"
         self.stream = stream
         self.context_tokens = min(context_tokens or context_window(model_id), MAX_PROMPT_TOKENS)
         self.max_attempts = max(1, max_attempts)

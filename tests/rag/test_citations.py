@@ -61,6 +61,28 @@ def test_grouped_markers_are_split() -> None:
     assert [c.title for c in citations] == ["Title 2", "Title 1"]
 
 
+def test_a_range_of_sources_cites_each_of_them_under_the_new_numbers() -> None:
+    text, citations, _ = finalize(
+        "Run it [3]. Both pages agree [1-2], as do all three [1–3].",
+        SOURCES,
+        retrieval_weak=False,
+        use_docs=True,
+    )
+    assert text == "Run it [1]. Both pages agree [2][3], as do all three [2][3][1]."
+    assert [c.title for c in citations] == ["Title 3", "Title 1", "Title 2"]
+
+
+def test_a_bracketed_range_that_names_no_sources_is_left_as_written() -> None:
+    text, citations, _ = finalize(
+        "Digits match [0-9] here [1]; [2-7] is not a range of sources.",
+        SOURCES,
+        retrieval_weak=False,
+        use_docs=True,
+    )
+    assert text == "Digits match [0-9] here [1]; [2-7] is not a range of sources."
+    assert [c.title for c in citations] == ["Title 1"]
+
+
 def test_code_and_links_are_left_alone() -> None:
     answer = "Index `arr[1]` then:\n```python\nx = y[2]\n```\nSee [2](https://x) and [2]."
     text, citations, _ = finalize(answer, SOURCES, retrieval_weak=False, use_docs=True)

@@ -57,6 +57,18 @@ def test_the_first_line_is_the_question_without_leads_or_quotes() -> None:
     )
 
 
+def test_a_preamble_or_a_lead_on_its_own_line_is_not_taken_for_the_question() -> None:
+    question = "How do I upload a pipeline with the KFP CLI?"
+    for reply in (
+        f"Sure! Here's the standalone question:\n\n{question}",
+        f"Here is the rewritten question:\n{question}",
+        f"Standalone question:\n{question}",
+        f"**Standalone question:** {question}",
+        f"The standalone question is: {question}",
+    ):
+        assert parse_standalone(reply) == question, reply
+
+
 def test_no_question_in_the_reply_means_none() -> None:
     assert parse_standalone("") is None
     assert parse_standalone("  \n \n") is None

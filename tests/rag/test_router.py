@@ -108,6 +108,16 @@ async def test_fallback_order_and_notice() -> None:
     assert answer.notices == ["Bedrock timed out; answered by the CML model."]
 
 
+async def test_an_empty_reply_from_a_language_model_falls_back_and_counts_as_a_failure() -> None:
+    blank = StandIn("bedrock", ["", " \n"])
+    router, extractive = make({"bedrock": blank, "cml": StandIn("cml")}, fallback=("cml",))
+    answer = await router.generate("bedrock", REQUEST)
+    assert answer.provider == "cml" and answer.text == "answer from cml"
+    assert answer.notices == ["Bedrock returned an empty answer; answered by the CML model."]
+    assert extractive.calls == 0
+    assert router.health()["bedrock"] == "ok (1 recent failure)"
+
+
 async def test_every_failure_is_listed_before_the_extractive_answer() -> None:
     bedrock = StandIn("bedrock", [], error=ProviderError("bedrock", "is throttled"))
     cml = StandIn("cml", [], error=ProviderError("cml", "is busy (HTTP 429)"))
@@ -238,7 +248,7 @@ async def test_breaker_opens_skips_then_probes_and_closes() -> None:
 
     clock.now += 31  # cool-down over: the next request is a probe
     assert router.health()["bedrock"].startswith("half-open")
-    bedrock.error = None
+    bedrock.error, bedrock.deltas = None, ["back again [1]"]
     answer = await router.generate("bedrock", REQUEST)
     assert bedrock.calls == 4 and answer.provider == "bedrock"
     assert router.health()["bedrock"] == "ok"
@@ -255,7 +265,7 @@ async def test_follow_ups_are_rewritten_only_by_a_reading_model_whose_breaker_is
     assert router.condenser("bedrock") is None  # open: a follow-up would only wait for it
     clock.now += 31
     assert router.condenser("bedrock") is None  # half-open: the answer itself is the probe
-    bedrock.error = None
+    bedrock.error, bedrock.deltas = None, ["back again [1]"]
     await router.generate("bedrock", REQUEST)
     assert router.condenser("bedrock") is bedrock
 

@@ -424,6 +424,22 @@ def test_model_capabilities() -> None:
     assert context_window("unknown.model") == 8_000
 
 
+def test_the_footer_label_of_a_model_arn_does_not_show_the_aws_account_id() -> None:
+    arns = {
+        "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/a1b2c3": "provisioned-model/a1b2c3",
+        "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/x9": (
+            "application-inference-profile/x9"
+        ),
+        "arn:aws:bedrock:us-east-1::foundation-model/" + MISTRAL: "foundation-model/" + MISTRAL,
+    }
+    for arn, shown in arns.items():
+        provider = BedrockProvider(arn, region="us-east-1")
+        assert "123456789012" not in provider.label
+        assert provider.label == f"Bedrock ({shown})"
+        assert provider.model_id == arn  # still called by its full ARN
+    assert BedrockProvider(CLAUDE, region="us-east-1").label == f"Bedrock ({CLAUDE})"
+
+
 def test_error_reasons_and_stream_events() -> None:
     assert error_reason("AccessDeniedException", "") == (
         "denied access (check the AWS credentials and model access)",
