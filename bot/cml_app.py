@@ -22,10 +22,18 @@ if __name__ == "__main__":
 def main() -> int:
     os.environ.setdefault("DOCBOT_HOST", "127.0.0.1")
     os.environ.setdefault("DOCBOT_SLACK_MODE", "socket")
+    from bot.config import ConfigError
     from bot.logs import configure
     from bot.server import serve
 
-    return asyncio.run(serve(configure("docbot")))
+    settings = configure("docbot")
+    try:
+        return asyncio.run(serve(settings))
+    except ConfigError as exc:
+        # Some settings are checked only as serving starts (DOCBOT_GATE_MODEL, the Teams app
+        # type): one line as `configure` gives, like `docbot serve`, not a traceback.
+        print(f"docbot: configuration error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

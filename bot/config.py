@@ -7,6 +7,7 @@ Secrets are wrapped in `Secret`, whose repr and str never show the value.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -16,6 +17,11 @@ from urllib.parse import urlsplit, urlunsplit
 from dotenv import dotenv_values
 
 PACKAGED_EMBEDDING_MODEL = "packaged:all-MiniLM-L6-v2"
+# The providers DOCBOT_MODEL and DOCBOT_FALLBACK may name besides DOCBOT_MODELS' names and the
+# spellings in rag.router.ALIASES ("offline", "aws", ...)
+BUILTIN_MODELS = ("extractive", "bedrock", "cml", "caii")
+# What StateStore connects to; any other scheme would silently become a SQLite file path
+STATE_URL_SCHEMES = ("postgresql://", "postgres://")
 # "score": cosine plus relative BM25 (the default, measured better); "rank": reciprocal ranks
 FUSIONS = ("score", "rank")
 
@@ -98,6 +104,10 @@ class Env:
             result = float(value)
         except ValueError:
             raise ConfigError(f"{name} must be a number, got {value!r}") from None
+        # float() takes "nan" and "inf": NaN passes every range check and compares false
+        # with everything (a threshold that never declines), so refuse both here.
+        if not math.isfinite(result):
+            raise ConfigError(f"{name} must be a finite number, got {value!r}")
         _check_range(name, result, minimum, maximum)
         return result
 
@@ -156,6 +166,46 @@ def _named_models(env: Env) -> dict[str, str]:
             )
         out[name] = spec
     return out
+
+
+def _state_url(env: Env) -> str:
+    """Empty (SQLite under the data dir), a PostgreSQL URL, or a SQLite file path.
+
+    A URL of another scheme (`postgresql+psycopg://`, `mysql://`, a typo) would otherwise be
+    taken for a file path: each replica would keep its own SQLite state and answer twice.
+    """
+    value = env.str("DOCBOT_STATE_URL")
+    if "://" in value and not value.startswith(STATE_URL_SCHEMES):
+        scheme = value.split("://", 1)[0]  # only the scheme: the rest may hold a password
+        raise ConfigError(
+            "DOCBOT_STATE_URL must be a postgresql://user@host:5432/db URL "
+            f"(or empty for SQLite under DOCBOT_DATA_DIR), got a {scheme}:// URL"
+        )
+    return value
+
+
+def _check_model_names(
+    default_model: str, fallback: tuple[str, ...], named: dict[str, str]
+) -> None:
+    """DOCBOT_MODEL and DOCBOT_FALLBACK name models docbot knows (the router would otherwise
+    answer with the offline model, or skip the fallback, on every question)."""
+    known = set(BUILTIN_MODELS)
+    for alias, spec in named.items():
+        known.add(alias.lower())
+        known.add(f"{spec.split(':', 1)[0].strip().lower()}:{alias.lower()}")  # "bedrock:claude"
+    checks = [("DOCBOT_MODEL", default_model)] + [("DOCBOT_FALLBACK", m) for m in fallback]
+    for variable, name in checks:
+        key = " ".join(name.split()).lower()
+        if key in known:
+            continue
+        from rag.router import ALIASES  # not at the top: rag.router imports this module
+
+        if key in ALIASES:
+            continue
+        raise ConfigError(
+            f"{variable}: unknown model {name!r}; use {', '.join(BUILTIN_MODELS)}"
+            + (f" or a name from DOCBOT_MODELS ({', '.join(named)})" if named else "")
+        )
 
 
 @dataclass(frozen=True)
@@ -271,9 +321,13 @@ class Settings:
         values.update(os.environ if environ is None else environ)
         env = Env(values)
         port_default = env.int("CDSW_APP_PORT", 8080, minimum=1, maximum=65535)
+        named_models = _named_models(env)
+        default_model = env.str("DOCBOT_MODEL", "extractive")
+        fallback_chain = env.list("DOCBOT_FALLBACK")
+        _check_model_names(default_model, fallback_chain, named_models)
         return cls(
             data_dir=Path(env.str("DOCBOT_DATA_DIR", ".docbot")).expanduser(),
-            state_url=env.str("DOCBOT_STATE_URL"),
+            state_url=_state_url(env),
             embedding_model=env.str("DOCBOT_EMBEDDING_MODEL", PACKAGED_EMBEDDING_MODEL),
             embedding_device=_device(env),
             embedding_batch_size=env.int("DOCBOT_EMBEDDING_BATCH_SIZE", 0, minimum=0),
@@ -289,9 +343,9 @@ class Settings:
             top_k=env.int("DOCBOT_TOP_K", 5, minimum=1, maximum=50),
             keep_versions=env.int("DOCBOT_KEEP_VERSIONS", 3, minimum=1),
             max_page_loss=env.float("DOCBOT_MAX_PAGE_LOSS", 0.2, minimum=0.0, maximum=1.0),
-            default_model=env.str("DOCBOT_MODEL", "extractive"),
-            fallback_chain=env.list("DOCBOT_FALLBACK"),
-            named_models=_named_models(env),
+            default_model=default_model,
+            fallback_chain=fallback_chain,
+            named_models=named_models,
             model_timeout_s=env.float("DOCBOT_MODEL_TIMEOUT", 60.0, minimum=0.1),
             bedrock_model_id=env.str("DOCBOT_BEDROCK_MODEL_ID", "mistral.mistral-7b-instruct-v0:2"),
             aws_region=env.str("AWS_REGION", env.str("AWS_DEFAULT_REGION")),

@@ -33,9 +33,15 @@ ADAPTERS_KEY: web.AppKey[dict[str, Any]] = web.AppKey("adapters", dict)
 
 def health(bot: Bot, adapters: dict[str, Any]) -> dict[str, Any]:
     """What /healthz reports: index version and counts, last ingest, model health, adapters."""
-    from rag.index_store import IndexStore
+    from rag.index_store import IndexStore, IndexStoreError
 
-    current = IndexStore(bot.settings).current()
+    # A pointer to a lost or broken version must read as "degraded", not fail the probe
+    # (and /metrics, which refreshes its gauges here) with a server error.
+    index_error: str | None = None
+    try:
+        current = IndexStore(bot.settings).current()
+    except (IndexStoreError, OSError, ValueError) as exc:
+        current, index_error = None, str(exc) or type(exc).__name__
     index = (
         {
             "version": current.id,
@@ -59,6 +65,7 @@ def health(bot: Bot, adapters: dict[str, Any]) -> dict[str, Any]:
         "status": "ok" if ok else "degraded",
         "uptime_s": round(time.time() - bot.started, 1),
         "index": index,
+        "index_error": index_error,
         "last_ingest": {
             k: last_ingest[k] for k in ("source", "index", "seconds") if k in last_ingest
         }

@@ -46,6 +46,8 @@ ADDED_COLUMNS = [("answers", "thread_hash", "TEXT")]
 
 EVENT_TTL_S = 24 * 3600
 SCHEMA_LOCK_ID = 0x646F63626F74  # "docbot": the advisory lock that serialises schema creation
+# with hashtext(scope), the two-key advisory lock that serialises changes to one settings scope
+SETTINGS_LOCK_ID = 0x646F6373  # "docs" (fits the int4 key)
 LENGTHS = ("short", "medium", "long")
 LANGUAGES = ("auto", "en", "ko")
 
@@ -157,6 +159,13 @@ class StateStore:
 
     def update_settings(self, scope: str, **changes: Any) -> None:
         with self._transaction():
+            if self.is_postgres:
+                # READ COMMITTED lets two replicas read the same row, and the second upsert
+                # would drop the first one's change: serialise changes to one scope. (SQLite's
+                # BEGIN IMMEDIATE already takes the write lock before the read.)
+                self._execute(
+                    "SELECT pg_advisory_xact_lock(?, hashtext(?))", (SETTINGS_LOCK_ID, scope)
+                )
             data = self._load_scope(scope)
             data.update(changes)
             self._execute(

@@ -243,3 +243,65 @@ def test_a_state_url_without_a_password_is_shown_as_is() -> None:
     s = load(DOCBOT_STATE_URL="postgresql://db.internal/docbot")
     assert "postgresql://db.internal/docbot" in repr(s)
     assert s.secrets() == []
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DOCBOT_MIN_RELEVANCE", "nan"),
+        ("DOCBOT_LLM_MIN_RELEVANCE", "NaN"),
+        ("DOCBOT_MAX_PAGE_LOSS", "nan"),
+        ("DOCBOT_MODEL_TIMEOUT", "inf"),
+        ("DOCBOT_INGEST_MAX_CRAWL_DELAY", "nan"),
+    ],
+)
+def test_not_a_number_and_infinity_are_refused_naming_the_variable(name: str, value: str) -> None:
+    # NaN passes every range check and makes a relevance threshold that never declines
+    with pytest.raises(ConfigError, match=f"{name} must be a finite number"):
+        load(**{name: value})
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["extractive", "Bedrock", "cml", "caii", "offline", "aws", "claude", "bedrock:claude"],
+)
+def test_the_default_model_may_be_a_provider_an_alias_or_a_named_model(value: str) -> None:
+    s = load(DOCBOT_MODEL=value, DOCBOT_MODELS="claude=bedrock:anthropic.claude-3-haiku")
+    assert s.default_model == value
+
+
+def test_an_unknown_default_model_names_the_variable_and_the_valid_names() -> None:
+    with pytest.raises(ConfigError, match="DOCBOT_MODEL: unknown model 'bedorck'") as err:
+        load(DOCBOT_MODEL="bedorck", DOCBOT_MODELS="claude=bedrock:anthropic.claude-3-haiku")
+    assert "bedrock" in str(err.value) and "claude" in str(err.value)
+
+
+def test_an_unknown_fallback_model_names_the_variable() -> None:
+    assert load(DOCBOT_FALLBACK="cml, offline").fallback_chain == ("cml", "offline")
+    with pytest.raises(ConfigError, match="DOCBOT_FALLBACK: unknown model 'cmll'"):
+        load(DOCBOT_FALLBACK="bedrock,cmll")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "postgresql+psycopg://docbot:pg-pass-4242@db/docbot",
+        "mysql://docbot:pg-pass-4242@db/docbot",
+        "sqlite:///var/docbot/state.sqlite3",
+        "postgressql://docbot:pg-pass-4242@db/docbot",
+    ],
+)
+def test_a_state_url_of_another_scheme_is_refused_without_showing_its_password(
+    value: str,
+) -> None:
+    # taken for a SQLite path, it would give every replica its own state (double answers)
+    with pytest.raises(ConfigError, match="DOCBOT_STATE_URL") as err:
+        load(DOCBOT_STATE_URL=value)
+    assert "pg-pass-4242" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "value", ["postgresql://db.internal/docbot", "postgres://u@db/docbot", "/tmp/state.sqlite3"]
+)
+def test_a_state_url_may_be_postgres_or_a_sqlite_file(value: str) -> None:
+    assert load(DOCBOT_STATE_URL=value).state_url == value

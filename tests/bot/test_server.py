@@ -75,6 +75,27 @@ async def test_healthz_and_the_status_page_show_the_decline_model_serving(
     assert "thresholds 0.61 / 0.52; model /models/gate (weight 0.5, 2 sections judged" in page
 
 
+async def test_a_live_index_version_that_is_gone_reports_degraded_not_a_server_error(
+    built_settings: Settings, tmp_path: Path
+) -> None:
+    """The pointer names a version whose folder was lost (a partial restore, a prune by
+    another process): /healthz still answers 200 and says why, and /metrics still serves."""
+    data = tmp_path / "data"
+    (data / "index").mkdir(parents=True)
+    (data / "index" / "current").write_text("v-gone", encoding="utf-8")
+    bot = Bot.from_settings(
+        dataclasses.replace(built_settings, data_dir=data, state_url=str(tmp_path / "s.sqlite3"))
+    )
+    async with TestClient(TestServer(build_app(bot, {}))) as c:
+        resp = await c.get("/healthz")
+        assert resp.status == 200
+        report = await resp.json()
+        assert report["status"] == "degraded" and report["index"] is None
+        assert "v-gone" in report["index_error"]
+        assert (await c.get("/metrics")).status == 200
+        assert (await c.get("/")).status == 200
+
+
 async def test_metrics_count_questions_answers_and_index(client: TestClient) -> None:
     bot: Bot = client.bot  # type: ignore[attr-defined]
     await bot.handle(to_message("how do I install the widget toolkit?", user="u1", history=[]))
@@ -159,6 +180,28 @@ async def test_serve_binds_loopback_and_shuts_down_gracefully(
             assert resp.status == 200
     stop.set()
     assert await asyncio.wait_for(task, 60) == 0
+
+
+def test_the_cml_application_reports_a_bad_setting_in_one_line_without_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A setting only checked while serving starts (here DOCBOT_GATE_MODEL) must read like
+    one checked at start: one line naming the variable, exit status 2."""
+    from bot import cml_app
+
+    monkeypatch.chdir(tmp_path)  # no .env of the checkout
+    monkeypatch.setattr("bot.logs.setup_logging", lambda settings: None)  # pytest's handlers stay
+    for name, value in {
+        "DOCBOT_DATA_DIR": str(tmp_path / "data"),
+        "DOCBOT_GATE_MODEL": str(tmp_path / "no-gate-here"),
+        "DOCBOT_HOST": "127.0.0.1",  # main() sets these two by default: restored after the test
+        "DOCBOT_SLACK_MODE": "socket",
+    }.items():
+        monkeypatch.setenv(name, value)
+    assert cml_app.main() == 2
+    err = capsys.readouterr().err
+    assert "DOCBOT_GATE_MODEL" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
 
 
 @pytest.mark.slow

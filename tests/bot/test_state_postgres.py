@@ -142,3 +142,31 @@ def test_a_database_of_an_earlier_docbot_gets_the_new_columns(pg_url: str) -> No
     assert old_row["thread_hash"] is None and new_row["thread_hash"] is not None
     store.close()
     StateStore(url).close()
+
+
+def test_two_replicas_changing_one_scope_at_once_keep_both_changes(connect) -> None:
+    """One replica reads the scope's settings; before it writes, another replica changes a
+    different setting of the same scope. Neither change may be lost."""
+    slow, fast = connect(), connect()
+    slow_has_read, fast_is_done = threading.Event(), threading.Event()
+    real_load = slow._load_scope
+
+    def load_then_stall(scope: str) -> dict:
+        data = real_load(scope)
+        slow_has_read.set()
+        fast_is_done.wait(timeout=1.0)  # a correct store makes `fast` wait for us instead
+        return data
+
+    slow._load_scope = load_then_stall  # type: ignore[method-assign]
+
+    def change_from_the_other_replica() -> None:
+        slow_has_read.wait(timeout=5.0)
+        fast.update_settings("slack:T1:C-race", temperature=0.9)
+        fast_is_done.set()
+
+    other = threading.Thread(target=change_from_the_other_replica)
+    other.start()
+    slow.update_settings("slack:T1:C-race", model="bedrock")
+    other.join()
+    merged = connect().get_settings("slack:T1:C-race")
+    assert (merged.model, merged.temperature) == ("bedrock", 0.9)
