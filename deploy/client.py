@@ -139,6 +139,19 @@ def status_error(status: int, what: str, detail: str = "") -> CmlError:
             "CDSW_PROJECT_ID.",
             status,
         )
+    if status == 409:
+        return CmlError(
+            f"CML API refused {what} (409 conflict){detail}. It clashes with something that "
+            "already exists, such as an application subdomain in use (choose another with "
+            "DOCBOT_CML_APP_SUBDOMAIN).",
+            status,
+        )
+    if status == 429:
+        return CmlError(
+            f"CML API is rate-limiting requests ({what}, 429){detail}; wait a minute and "
+            "try again.",
+            status,
+        )
     if status >= 500:
         return CmlServerError(
             f"CML API failed on {what} ({status}){detail}; try again later.", status

@@ -45,6 +45,9 @@ JOB_ENV_EXCLUDED = frozenset({"DOCBOT_CML_MODEL_ACCESS_KEY", "DOCBOT_CAII_TOKEN"
 
 RUNTIME_UNKNOWN = "<chosen at deploy time>"
 PARENT_PENDING = "<id of the scrape job once created>"
+# docbot creates jobs without arguments; later ones are the operator's and are kept.
+# YAML reads an AMP's `arguments: None` as the string "None": cleared like an empty value.
+NO_ARGUMENTS = frozenset({"", "None"})
 
 Op = Literal["create", "update", "unchanged"]
 Kind = Literal["job", "application"]
@@ -219,6 +222,8 @@ def _diff(
             have = existing.get("parent_id") or existing.get("parent_job_id")
         if name == "runtime_identifier" and have and not runtime_pinned:
             continue  # keep a working runtime unless one is configured explicitly
+        if name == "arguments" and str(have or "") not in NO_ARGUMENTS:
+            continue  # set on CML by the operator (docs/deploy-cml.md: train-gate options)
         if _same(name, want, have):
             continue
         changes.append(_describe_change(name, want, have))

@@ -123,5 +123,13 @@ def choose_runtimes(
         cpu = choose_runtime(runtimes, RuntimeWant.from_session(environ, gpu=False))
     except RuntimeChoiceError:
         cpu = choose_runtime(runtimes, RuntimeWant.from_session(environ, gpu=True))
-    gpu = choose_runtime(runtimes, RuntimeWant.from_session(environ, gpu=True)) if gpus > 0 else cpu
+    if gpus <= 0:
+        return RuntimeIds(cpu=cpu, gpu=cpu)
+    try:
+        gpu = choose_runtime(runtimes, RuntimeWant.from_session(environ, gpu=True))
+    except RuntimeChoiceError as exc:
+        # Pinning a Standard runtime would leave the GPU request unmet: name the real way out.
+        raise RuntimeChoiceError(
+            f"{exc} On a workspace without GPUs, set DOCBOT_CML_GPUS=0 to index on CPU."
+        ) from None
     return RuntimeIds(cpu=cpu, gpu=gpu)

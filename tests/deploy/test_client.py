@@ -15,6 +15,7 @@ from deploy.client import (
     CmlAuthError,
     CmlClient,
     CmlConfigError,
+    CmlError,
     CmlNotFoundError,
     CmlServerError,
     CmlTimeoutError,
@@ -204,3 +205,22 @@ def test_decode_environment_accepts_strings_maps_and_junk() -> None:
     assert decode_environment("") == {}
     assert decode_environment("not json") == {}
     assert decode_environment(None) == {}
+
+
+def test_409_names_the_conflict_and_the_subdomain_setting(client: CmlClient, cml: FakeCml) -> None:
+    cml.fail("POST", r"/applications$", 409, message="already exists")
+    with pytest.raises(CmlError) as info:
+        client.create_application(
+            {"name": "docbot", "subdomain": "docbot", "script": "bot/cml_app.py"}
+        )
+    message = str(info.value)
+    assert info.value.status == 409 and "already exists" in message
+    assert "DOCBOT_CML_APP_SUBDOMAIN" in message
+
+
+def test_429_says_to_wait_and_try_again(client: CmlClient, cml: FakeCml) -> None:
+    cml.fail("GET", r"/jobs$", 429, message="too many requests")
+    with pytest.raises(CmlError) as info:
+        client.list_jobs()
+    assert info.value.status == 429
+    assert "rate" in str(info.value).lower() and "try again" in str(info.value)

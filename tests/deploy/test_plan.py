@@ -217,3 +217,23 @@ def test_names_match_exactly_and_duplicates_are_noted() -> None:
     plan = make_plan("proj-1", desired, [lookalike, twin, *jobs], apps)
     assert plan.action("scrape").existing_id == "job-1"  # the oldest exact match
     assert any("2 jobs are named" in n for n in plan.notes)
+
+
+def test_job_arguments_set_on_cml_are_kept_on_redeploy() -> None:
+    """docs/deploy-cml.md: extra `docbot train-gate` options go in the job's arguments
+    (e.g. `--epochs 3`); a later `docbot deploy cml` must not wipe them."""
+    desired = desired_state(settings(DOCBOT_CML_GATE_SETS="q/*.jsonl"), ENVIRON, RUNTIMES)
+    jobs, apps = _deployed(desired)
+    jobs.append(existing_from(desired.gate_job, "job-3", arguments="--epochs 3"))
+    jobs[0]["arguments"] = "crawl:https://docs.example.com/ml/"  # the scrape job's SOURCE
+    plan = make_plan("proj-1", desired, jobs, apps)
+    assert [a.op for a in plan.actions] == ["unchanged"] * 4
+    assert not plan.writes
+
+
+def test_the_amp_arguments_placeholder_is_cleared() -> None:
+    """AMP YAML writes `arguments: None`, which YAML reads as the string "None"."""
+    desired = desired_state(settings(), {}, RUNTIMES)
+    jobs, apps = _deployed(desired)
+    jobs[0]["arguments"] = "None"
+    assert make_plan("proj-1", desired, jobs, apps).action("scrape").body == {"arguments": ""}

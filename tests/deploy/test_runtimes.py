@@ -100,3 +100,12 @@ def test_version_helpers() -> None:
     assert python_version("R 4.3") == ()
     assert version_key("2024.02.1-b4") == (2024, 2, 1, 4)
     assert version_key("") == ()
+
+
+def test_no_gpu_runtime_suggests_indexing_on_cpu() -> None:
+    """A workspace without GPU runtimes: pinning a Standard runtime would leave the index
+    job asking for a GPU it never gets; the way out is DOCBOT_CML_GPUS=0 (docs/deploy-cml.md)."""
+    standard_only = [r for r in DEFAULT_RUNTIMES if r["edition"] == "Standard"]
+    with pytest.raises(RuntimeChoiceError, match="DOCBOT_CML_GPUS=0"):
+        choose_runtimes(standard_only, "", gpus=1, environ={})
+    assert choose_runtimes(standard_only, "", gpus=0, environ={}).gpu  # which then works
