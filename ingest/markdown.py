@@ -14,12 +14,19 @@ import unicodedata
 from ingest.model import Page, Section
 
 _FRONT_MATTER = re.compile(r"\A(?:---|\+\+\+)\s*\n(.*?)\n(?:---|\+\+\+)\s*(?:\n|\Z)", re.S)
-_FM_FIELD = re.compile(r"^\s*(title|linkTitle|description|lastmod|date)\s*[:=]\s*(.+?)\s*$", re.M)
+_FM_FIELD = re.compile(
+    r"^\s*(title|linkTitle|description|lastmod|date|draft)\s*[:=]\s*(.+?)\s*$", re.M
+)
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _CUSTOM_ID = re.compile(r"\s*\{#([^}]+)\}\s*$")
 FENCE = re.compile(r"^\s*(```|~~~)")  # a code fence line (also rag.chunking, rag.extractive)
 _SHORTCODE = re.compile(r"\{\{[<%].*?[>%]\}\}", re.S)
 _LINK = re.compile(r"!?\[([^\]]*)\]\(([^)\s]*)(?:\s+\"[^\"]*\")?\)")
+_REF_LINK = re.compile(r"!?\[([^\]]+)\]\[[^\]]*\]")  # [text][ref], [text][]
+# A link reference definition line, `[ref]: url "title"`: not rendered on the site.
+_LINK_DEF = re.compile(r"^ {0,3}\[[^\]]+\]:\s*<?\S+>?(?:\s+(?:\"[^\"]*\"|'[^']*'|\([^)]*\)))?\s*$")
+_CODE_SPAN = re.compile(r"(`+).+?\1")  # inline code, within one line
+_HELD = re.compile(r"\x00(\d+)\x00")
 _HTML_TAG = re.compile(r"</?[a-zA-Z][^>]*>")
 _MULTI_BLANK = re.compile(r"\n{3,}")
 MAX_SECTION_LEVEL = 4  # h5/h6 carry no anchor on rendered docs sites
@@ -49,6 +56,22 @@ def _front_matter(text: str) -> tuple[dict[str, str], str]:
     return fields, text[match.end() :]
 
 
+_TABLE_DELIM = re.compile(r"^\s*\|?\s*:?-+:?\s*(?:\|\s*:?-+:?\s*)+\|?\s*$")  # --- | :-:
+
+
+def _table_lines(lines: list[str]) -> set[int]:
+    """Indices of the lines of GFM tables: header, delimiter row and body rows, which
+    need not start with '|' (`a | b` over `--- | ---`)."""
+    rows: set[int] = set()
+    for i in range(1, len(lines)):
+        if "|" in lines[i - 1] and _TABLE_DELIM.match(lines[i]):
+            end = i + 1
+            while end < len(lines) and lines[end].strip() and "|" in lines[end]:
+                end += 1
+            rows.update(range(i - 1, end))
+    return rows
+
+
 _BLOCK_START = re.compile(r"^\s*(?:[-*+]\s|\d+[.)]\s|[|>]|#{1,6}\s|<|\{\{)")
 
 
@@ -62,7 +85,8 @@ def unwrap(lines: list[str]) -> list[str]:
     out: list[str] = []
     in_fence = False
     joinable = False  # whether the previous output line is prose that may continue
-    for line in lines:
+    table = _table_lines(lines)
+    for i, line in enumerate(lines):
         if FENCE.match(line):
             in_fence = not in_fence
             out.append(line)
@@ -75,20 +99,57 @@ def unwrap(lines: list[str]) -> list[str]:
         if not stripped:
             out.append("")
             joinable = False
-        elif joinable and not _BLOCK_START.match(line) and not line.startswith("    "):
+        elif (
+            joinable
+            and i not in table
+            and not _BLOCK_START.match(line)
+            and not line.startswith("    ")
+        ):
             out[-1] = out[-1].rstrip() + " " + stripped
         else:
             out.append(line.rstrip())
-            joinable = not stripped.startswith(("|", "<", "{{"))
+            joinable = i not in table and not stripped.startswith(("|", "<", "{{"))
     return out
 
 
 def clean_inline(text: str) -> str:
-    """Markdown/HTML inline noise removed, words and code kept."""
+    """Markdown/HTML inline noise removed, words and code kept.
+
+    Inline code spans are kept as written: the site shows `<namespace>` in code
+    literally, so it is a placeholder the reader needs, not an HTML tag.
+    """
     text = _SHORTCODE.sub("", text)
+    held: list[str] = []
+
+    def hold(match: re.Match[str]) -> str:
+        held.append(match.group())
+        return f"\x00{len(held) - 1}\x00"
+
+    text = _CODE_SPAN.sub(hold, text)
     text = _LINK.sub(r"\1", text)
+    text = _REF_LINK.sub(r"\1", text)
     text = _HTML_TAG.sub("", text)
-    return text
+    return _HELD.sub(lambda m: held[int(m.group(1))], text)
+
+
+def _clean_body(lines: list[str]) -> str:
+    """`clean_inline` for prose; fenced code keeps its text (only shortcodes go, as Hugo
+    expands them there too): `kubectl -n <ns>` or `x[0](y)` are code, not tags or links."""
+    segments: list[tuple[bool, list[str]]] = []  # (is code, lines)
+    in_fence = False
+    for line in lines:
+        fence_line = bool(FENCE.match(line))
+        code = in_fence or fence_line
+        if segments and segments[-1][0] == code:
+            segments[-1][1].append(line)
+        else:
+            segments.append((code, [line]))
+        if fence_line:
+            in_fence = not in_fence
+    return "\n".join(
+        _SHORTCODE.sub("", "\n".join(block)) if code else clean_inline("\n".join(block))
+        for code, block in segments
+    )
 
 
 def parse_markdown(text: str, url: str, *, source: str = "", last_modified: str = "") -> Page:
@@ -103,7 +164,7 @@ def parse_markdown(text: str, url: str, *, source: str = "", last_modified: str 
     in_fence = False
 
     def flush() -> None:
-        body_text = _MULTI_BLANK.sub("\n\n", clean_inline("\n".join(unwrap(lines)))).strip()
+        body_text = _MULTI_BLANK.sub("\n\n", _clean_body(unwrap(lines))).strip()
         heading_path = [title] + [h for _, h in path] if title else [h for _, h in path]
         if body_text or path:
             sections.append(Section(anchor=anchor, heading_path=heading_path, text=body_text))
@@ -113,6 +174,8 @@ def parse_markdown(text: str, url: str, *, source: str = "", last_modified: str 
             in_fence = not in_fence
             lines.append(line)
             continue
+        if not in_fence and _LINK_DEF.match(line):
+            continue  # a link reference definition renders as nothing
         match = None if in_fence else _HEADING.match(line)
         if not match:
             lines.append(line)
@@ -144,6 +207,8 @@ def parse_markdown(text: str, url: str, *, source: str = "", last_modified: str 
     # Drop empty sections that only carried a heading with nothing under it and no children text.
     sections = [s for s in sections if s.text or s.anchor == ""] or sections
     sections = [s for s in sections if s.text]
+    if fields.get("draft", "").lower() == "true":
+        sections = []  # Hugo does not publish drafts: there is no page to cite
     return Page(
         url=url,
         title=title,

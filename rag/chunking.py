@@ -114,6 +114,24 @@ def _split_units(text: str) -> list[str]:
     return units
 
 
+def _cut_words(text: str, budget: int, count: Callable[[str], int]) -> list[str]:
+    """Text with no line or sentence break to cut at, cut by words into pieces within
+    `budget`: ~1.5 tokens a word to start, fewer words while the counter disagrees
+    (URLs and identifiers run to many tokens a word)."""
+    words = text.split()
+    pieces: list[str] = []
+    start = 0
+    while start < len(words):
+        take = max(1, int(budget / 1.5))
+        piece = " ".join(words[start : start + take])
+        while take > 1 and (n := count(piece)) > budget:
+            take = max(1, min(take - 1, take * budget // n))
+            piece = " ".join(words[start : start + take])
+        pieces.append(piece)
+        start += take
+    return pieces
+
+
 def _code_pieces(block: str, budget: int, count: Callable[[str], int]) -> list[str]:
     """A fenced block over `budget` as consecutive fenced blocks within it, cut between
     lines; a single line too long for one (a minified blob) is cut by words."""
@@ -126,9 +144,7 @@ def _code_pieces(block: str, budget: int, count: Callable[[str], int]) -> list[s
         if count(line) <= room:
             body.append(line)
         else:
-            words = line.split()
-            step = max(1, int(room / 1.5))
-            body.extend(" ".join(words[i : i + step]) for i in range(0, len(words), step))
+            body.extend(_cut_words(line, room, count))
     pieces: list[str] = []
     current: list[str] = []
     size = frame
@@ -153,14 +169,19 @@ def _windows(units: list[str], budget: int, overlap: int, count: Callable[[str],
         if FENCE.match(unit):
             pieces.extend(_code_pieces(unit, budget, count))
             continue
-        sentences = [s for s in _SENTENCE.split(unit) if s.strip()]
+        sentences = [
+            s
+            for line in unit.split("\n")
+            # a table row (any line with a '|') is not cut at a sentence end: its cells
+            # belong together; only a row over budget on its own is cut, by words
+            for s in ([line] if "|" in line else _SENTENCE.split(line))
+            if s.strip()
+        ]
         for sentence in sentences:
             if count(sentence) <= budget:
                 pieces.append(sentence)
             else:  # one enormous line (a table row, a minified blob): cut by words
-                words = sentence.split()
-                step = max(1, int(budget / 1.5))
-                pieces.extend(" ".join(words[i : i + step]) for i in range(0, len(words), step))
+                pieces.extend(_cut_words(sentence, budget, count))
     windows: list[str] = []
     current: list[str] = []
     size = 0
@@ -177,6 +198,10 @@ def _windows(units: list[str], budget: int, overlap: int, count: Callable[[str],
                     break
                 tail.insert(0, prev)
                 tail_size += t
+            # the overlap gives way to the next piece: a window over budget is truncated
+            # by the encoder, and its end is then not searchable
+            while tail and tail_size + n > budget:
+                tail_size -= count(tail.pop(0))
             current, size = tail, tail_size
         current.append(piece)
         size += n

@@ -233,3 +233,62 @@ def test_soft_wrapped_prose_is_joined_but_code_lists_and_tables_keep_their_lines
     assert "- first item\n- second item" in body
     assert "| a | b |\n| - | - |" in body
     assert "line one\nline two" in body
+
+
+def test_placeholders_in_code_are_kept_not_taken_for_html_tags() -> None:
+    # The site shows `<namespace>` in code literally; dropping it leaves a broken command.
+    text = (
+        "---\ntitle: T\n---\n## Port-forward\n\n"
+        "Run `kfp --endpoint <ENDPOINT>` or see <b>this</b> [guide](g/).\n\n"
+        "```bash\nkubectl -n <your-namespace> get pods\ncat <<EOF > a.yaml\nx[0](y)\n```\n"
+    )
+    body = parse_markdown(text, "u").sections[0].text
+    assert "`kfp --endpoint <ENDPOINT>`" in body
+    assert "kubectl -n <your-namespace> get pods" in body
+    assert "cat <<EOF > a.yaml" in body
+    assert "x[0](y)" in body  # code, not a link
+    assert "see this guide." in body  # prose is still cleaned
+    heading = parse_markdown("---\ntitle: T\n---\n## The `<name>` field\n\nx\n", "u").sections[0]
+    assert heading.anchor == "the-name-field"
+
+
+def test_reference_links_are_reduced_to_their_text_and_definitions_dropped() -> None:
+    # Link definitions are not rendered; left in, they pile up in the page's last section.
+    text = (
+        "---\ntitle: T\n---\n## Install\n\n"
+        "Read the [kubectl guide][kubectl] and [Register][10].\n\n"
+        "## Next steps\n\nSee the [overview][].\n\n"
+        '[kubectl]: https://kubernetes.io/docs/tasks/tools/\n[10]: https://zoom.example/m?p=1 "Zoom"\n'
+        "[overview]: /docs/overview\n"
+    )
+    page = parse_markdown(text, "u")
+    assert [s.text for s in page.sections] == [
+        "Read the kubectl guide and Register.",
+        "See the overview.",
+    ]
+
+
+def test_a_table_without_outer_pipes_keeps_one_row_a_line() -> None:
+    # GFM rows need no leading '|'; joined as prose, the table became one line of soup.
+    text = (
+        "---\ntitle: T\n---\n## Images\n\n"
+        "Dockerfile | Registry | Notes\n--- | --- | ---\n"
+        "`./jupyter` | `ghcr.io/jupyter` | JupyterLab\n`./rstudio` | `ghcr.io/rstudio` | RStudio\n\n"
+        "Pick one\nof them.\n"
+    )
+    body = parse_markdown(text, "u").sections[0].text
+    assert body == (
+        "Dockerfile | Registry | Notes\n--- | --- | ---\n"
+        "`./jupyter` | `ghcr.io/jupyter` | JupyterLab\n`./rstudio` | `ghcr.io/rstudio` | RStudio\n\n"
+        "Pick one of them."
+    )
+
+
+@pytest.mark.parametrize(
+    "front", ["---\ntitle: WIP\ndraft: true\n---", '+++\ntitle = "WIP"\ndraft = true\n+++']
+)
+def test_a_draft_page_gives_no_sections_as_the_site_does_not_publish_it(front: str) -> None:
+    # Hugo leaves drafts out of the built site: a citation of one would be a 404.
+    assert parse_markdown(f"{front}\n## Plan\n\nNot yet.\n", "u").sections == []
+    published = front.replace("true", "false")
+    assert parse_markdown(f"{published}\n## Plan\n\nNot yet.\n", "u").sections

@@ -169,3 +169,55 @@ def test_chunks_round_trip_through_dicts() -> None:
 def test_approx_tokens_counts_cjk_characters() -> None:
     assert approx_tokens("설치 방법") >= 4
     assert approx_tokens("one two three") == 3
+
+
+def test_the_overlap_never_pushes_a_window_over_the_budget() -> None:
+    # 60 + 30 fill the first window; the 30 carried as overlap plus the next 90 would not fit.
+    text = "\n\n".join([words(60, "a"), words(30, "b"), words(90, "c")])
+    chunks = chunk_page(
+        page(Section("x", ["Katib", "X"], text)),
+        max_tokens=100,
+        overlap_tokens=32,
+        count_tokens=count_words,
+    )
+    assert all(count_words(c.embed_text) <= 100 for c in chunks)
+    joined = "\n\n".join(c.text for c in chunks)
+    assert all(f"{w}{i}." in joined for w, n in (("a", 60), ("b", 30), ("c", 90)) for i in range(n))
+
+
+def count_url_heavy(text: str) -> int:
+    """Like a WordPiece tokenizer on URLs: a long word is many tokens."""
+    return sum(1 + len(w) // 5 for w in text.split())
+
+
+def test_a_line_of_long_words_is_cut_within_the_budget_in_prose_and_in_code() -> None:
+    # Link lists and minified code: far more tokens a word than the 1.5 the cut assumes.
+    urls = " ".join(f"https://example.com/docs/page-number-{i}/section" for i in range(200))
+    for text in (urls, f"```\n{urls}\n```"):
+        chunks = chunk_page(
+            page(Section("x", ["Katib", "X"], text)),
+            max_tokens=100,
+            overlap_tokens=0,
+            count_tokens=count_url_heavy,
+        )
+        assert all(count_url_heavy(c.embed_text) <= 100 for c in chunks)
+        joined = " ".join(c.text for c in chunks)
+        assert all(f"/page-number-{i}/section" in joined for i in range(200))
+
+
+def test_a_long_table_is_cut_between_rows_never_inside_one() -> None:
+    # A row's cells belong together: "Name of the experiment." without its "Yes" misleads.
+    rows = "\n".join(
+        f"| `param{i}` | Name of thing {i}. Used by the trainer. | Yes |" for i in range(40)
+    )
+    table = "| Parameter | Description | Required |\n| --- | --- | --- |\n" + rows
+    chunks = chunk_page(
+        page(Section("t", ["Katib", "T"], table)),
+        max_tokens=80,
+        overlap_tokens=0,
+        count_tokens=count_words,
+    )
+    assert len(chunks) > 3
+    lines = [line for c in chunks for line in c.text.split("\n") if line.strip()]
+    assert all(line.startswith("|") and line.endswith("|") for line in lines), lines
+    assert all(f"| `param{i}` |" in "\n".join(lines) for i in range(40))
