@@ -76,6 +76,12 @@ def run_index_job(
         }
         write_summary(settings, result)
         return 1, result
+    except IndexStoreError as exc:
+        # the live version named by `current` is missing or unreadable: nothing to build on
+        # until an operator rolls back (--rollback) or repairs it; one line, not a traceback
+        return 2, {
+            "error": f"{exc}; the live index could not be read (see `docbot index --rollback`)"
+        }
     result = {
         "source": source,
         "scrape": scrape,

@@ -109,8 +109,14 @@ class Embedder:
         self._fast: NumpyEncoder | None = None
         self._fast_settled: threading.Event | None = None  # set by `accelerate`
         if os.path.isdir(self.path) and NumpyEncoder.supports(self.path):
-            self._fast = NumpyEncoder(self.path)
-            self._counter: Any = _fast_counter(self.path)
+            try:
+                self._fast = NumpyEncoder(self.path)
+                self._counter: Any = _fast_counter(self.path)
+            except Exception as exc:
+                # a damaged or partly copied folder: one clear message, as `_load_st` gives
+                raise ConfigError(
+                    f"DOCBOT_EMBEDDING_MODEL: could not load embedding model {self.name!r}: {type(exc).__name__}: {exc}"
+                ) from exc
             dimension, max_tokens = self._fast.dimension, self._fast.max_len
         else:
             self._load_st()

@@ -192,7 +192,13 @@ def build_index(
     summary.seconds["write"] = round(time.perf_counter() - t0, 3)
 
     t0 = time.perf_counter()
-    problem = check_version(version, settings, embedder)
+    try:
+        problem = check_version(version, settings, embedder)
+    except BaseException:
+        # never published: left in versions/ it would take a DOCBOT_KEEP_VERSIONS slot and
+        # become the target of a later `--rollback` without ever having passed its checks
+        store.drop(version.id)
+        raise
     summary.seconds["check"] = round(time.perf_counter() - t0, 3)
     if problem:
         store.drop(version.id)
@@ -205,6 +211,7 @@ def build_index(
 
 def check_version(version: VersionInfo, settings: Settings, embedder: Embedder) -> str:
     """Open the written version like the bot will and ask it something. '' when fine."""
+    from rag.index_store import close_client
     from rag.retrieve import Retriever
 
     if version.chunk_count == 0:
@@ -220,7 +227,15 @@ def check_version(version: VersionInfo, settings: Settings, embedder: Embedder) 
     except Exception as exc:
         return f"the new version cannot be opened: {type(exc).__name__}: {exc}"
     retriever._index = loaded
-    hits = retriever.search(probe.embed_text, k=5)
+    try:
+        hits = retriever.search(probe.embed_text, k=5)
+    except Exception as exc:  # a refusal with its reason, not a traceback; nothing published
+        return f"the probe query failed: {type(exc).__name__}: {exc}"
+    finally:
+        close_client(loaded.client)  # the bot opens its own; this one would stay open for good
+        # the loaded index and its retriever refer to each other (keyword.ordinary): freed
+        # only by a later garbage collection otherwise, with its files held open till then
+        retriever._index = None
     if not any(h.chunk_id == probe.id for h in hits):
         return "the probe query did not find its own chunk"
     return ""

@@ -83,6 +83,23 @@ def chroma_client(settings: Settings, version_dir: Path | None = None) -> Any:
     return chromadb.PersistentClient(path=str(version_dir / "chroma"), settings=chroma_settings)
 
 
+def close_client(client: Any) -> None:
+    """Release a Chroma client's database files and connections.
+
+    Chroma caches one client system per path (or per HttpClient) for the life of the
+    process: without this, a long-running bot that re-ingests keeps every version's
+    database open, the pruned ones too, whose disk space is then never freed.
+    `close` is chromadb >= 1.1; older ones have nothing to release this way.
+    """
+    close = getattr(client, "close", None)
+    if close is None:
+        return
+    try:
+        close()
+    except Exception as exc:  # releasing must never fail a build or a question
+        log.warning("could not close a Chroma client: %s", type(exc).__name__)
+
+
 def collection_name(version: str) -> str:
     return COLLECTION_PREFIX + version.replace(":", "-")
 
@@ -201,24 +218,31 @@ class IndexStore:
         self, vid: str, work: Path, chunks: list[Chunk], embeddings: np.ndarray
     ) -> None:
         client = chroma_client(self.settings, work)
-        name = collection_name(vid)
-        if self.settings.uses_chroma_server:
-            try:
-                client.delete_collection(name)
-            except Exception:  # absent: nothing to clean
-                pass
-        # embedding_function=None: we always pass vectors, so Chroma never loads its default ONNX model
-        col = client.create_collection(
-            name, embedding_function=None, metadata={"hnsw:space": "cosine"}
-        )
-        step = max(1, min(5000, int(client.get_max_batch_size())))
-        for start in range(0, len(chunks), step):
-            part = chunks[start : start + step]
-            col.add(
-                ids=[c.id for c in part],
-                embeddings=np.asarray(embeddings[start : start + step], dtype=np.float32),
-                metadatas=[{"row": start + i, "page_url": c.page_url} for i, c in enumerate(part)],
+        try:
+            name = collection_name(vid)
+            if self.settings.uses_chroma_server:
+                try:
+                    client.delete_collection(name)
+                except Exception:  # absent: nothing to clean
+                    pass
+            # embedding_function=None: we always pass vectors, so Chroma never loads its default ONNX model
+            col = client.create_collection(
+                name, embedding_function=None, metadata={"hnsw:space": "cosine"}
             )
+            step = max(1, min(5000, int(client.get_max_batch_size())))
+            for start in range(0, len(chunks), step):
+                part = chunks[start : start + step]
+                col.add(
+                    ids=[c.id for c in part],
+                    embeddings=np.asarray(embeddings[start : start + step], dtype=np.float32),
+                    metadatas=[
+                        {"row": start + i, "page_url": c.page_url} for i, c in enumerate(part)
+                    ],
+                )
+        finally:
+            # closed before `work` is renamed: the writer must not keep files open at a
+            # path that no longer exists (readers open the version where it is published)
+            close_client(client)
 
     def publish(self, version: VersionInfo) -> None:
         """Make `version` live, then prune old versions."""
@@ -261,12 +285,17 @@ class IndexStore:
 
     def drop(self, version_id: str) -> None:
         if self.settings.uses_chroma_server:
+            client = None
             try:
-                chroma_client(self.settings).delete_collection(collection_name(version_id))
+                client = chroma_client(self.settings)
+                client.delete_collection(collection_name(version_id))
             except Exception as exc:
                 log.warning(
                     "could not delete Chroma collection of %s: %s", version_id, type(exc).__name__
                 )
+            finally:
+                if client is not None:
+                    close_client(client)
         shutil.rmtree(self.versions_dir / version_id, ignore_errors=True)
 
 

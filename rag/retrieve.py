@@ -107,7 +107,14 @@ from rag.answerability import (
 )
 from rag.chunking import Chunk, is_navigation
 from rag.embeddings import Embedder, get_embedder
-from rag.index_store import IndexStore, IndexStoreError, VersionInfo, chroma_client, collection_name
+from rag.index_store import (
+    IndexStore,
+    IndexStoreError,
+    VersionInfo,
+    chroma_client,
+    close_client,
+    collection_name,
+)
 from rag.keyword import KeywordIndex, TitleIndex, keyword_text
 from rag.multilingual import (
     KEYWORD_MIN_RELEVANCE,
@@ -231,6 +238,11 @@ class LoadedIndex:
     pages: int = 0
     extras: dict[str, object] = field(default_factory=dict)
     titles: TitleIndex | None = None
+    # The Chroma client behind `collection`, closed once this version is no longer live
+    # and no question still searches it (`Retriever._acquire` / `_release`).
+    client: object = None
+    users: int = 0
+    retired: bool = False
 
 
 class Gate(str, Enum):
@@ -425,6 +437,8 @@ class Retriever:
         self._embedder = embedder
         self._index: LoadedIndex | None = None
         self._lock = threading.Lock()
+        # guards LoadedIndex.users / retired; not `_lock`, which a load holds for seconds
+        self._use_lock = threading.Lock()
         self._reranker: object | None = None  # False: configured but failed to load
         # Asked for every candidate spelling of an unknown word (rag.answerability), each a
         # tokenizer call: remembered, so a follow-up's own words and repeated questions
@@ -564,13 +578,15 @@ class Retriever:
                 return True
             vid = self.store.current_id()
             if vid is None:
-                self._index = None
+                previous, self._index = self._index, None
+                self._retire(previous)
                 return False
             if self._index is not None and self._index.version.id == vid:
                 self._index.stamp = stamp
                 return True
             try:
-                self._index = self._load(self.store.version(vid), stamp)
+                previous, self._index = self._index, self._load(self.store.version(vid), stamp)
+                self._retire(previous)
             except Exception:
                 # keep serving the previous version rather than nothing
                 log.exception("could not load index version %s; keeping the previous one", vid)
@@ -578,18 +594,56 @@ class Retriever:
                     raise
             return self._index is not None
 
+    def _retire(self, index: LoadedIndex | None) -> None:
+        """`index` is no longer live: close its Chroma client now, or when the last question
+        still searching it is done (`_release`). Otherwise every version this process ever
+        served stays open, pruned ones too, and their disk space is never freed."""
+        if index is None:
+            return
+        with self._use_lock:
+            index.retired = True
+            idle = index.users == 0
+        if idle:
+            close_client(index.client)
+
+    def _acquire(self) -> LoadedIndex | None:
+        """The live index (refreshed), kept open until `_release`, even if a newer version
+        is switched to meanwhile."""
+        while True:
+            index = self.index
+            if index is None:
+                return None
+            with self._use_lock:
+                if not index.retired:
+                    index.users += 1
+                    return index
+            # switched away from between the refresh and here: take the new one
+
+    def _release(self, index: LoadedIndex | None) -> None:
+        if index is None:
+            return
+        with self._use_lock:
+            index.users -= 1
+            idle = index.retired and index.users == 0
+        if idle:
+            close_client(index.client)
+
     def _load(self, version: VersionInfo, stamp: tuple[int, int] | None) -> LoadedIndex:
         started = time.perf_counter()
         chunks = self.store.read_chunks(version)
         embeddings = self.store.read_embeddings(version)
         keyword = KeywordIndex(version.path / "bm25", len(chunks))
         client = chroma_client(self.settings, version.path)
-        collection = client.get_collection(collection_name(version.id), embedding_function=None)
-        model = version.manifest.get("embedding_model")
-        if model and model != self.embedder.name:
-            raise IndexStoreError(
-                f"index {version.id} was embedded with {model!r} but DOCBOT_EMBEDDING_MODEL is {self.embedder.name!r}; re-run `docbot index`"
-            )
+        try:
+            collection = client.get_collection(collection_name(version.id), embedding_function=None)
+            model = version.manifest.get("embedding_model")
+            if model and model != self.embedder.name:
+                raise IndexStoreError(
+                    f"index {version.id} was embedded with {model!r} but DOCBOT_EMBEDDING_MODEL is {self.embedder.name!r}; re-run `docbot index`"
+                )
+        except BaseException:
+            close_client(client)  # not served: refresh retries it, one more client each time
+            raise
         log.info(
             "loaded index version %s: %d chunks in %.2fs",
             version.id,
@@ -609,6 +663,7 @@ class Retriever:
             stamp,
             pages=version.page_count,
             titles=titles,
+            client=client,
         )
 
     def _tokenizes_whole(self, word: str) -> bool:
@@ -642,11 +697,16 @@ class Retriever:
         carries its keyword relevance (rag.multilingual), which `relevance` then
         judges instead of the cosine.
         """
-        index = self.index  # one refresh per search: condensing and searching share it
-        query = self._condense(index, question, history)
-        earlier = _earlier_questions(question, history)
-        bonus = legacy_bonus(question, earlier, followup=is_followup(question, history))
-        hits = self._search(index, question, query, k, diverse=diverse, legacy=bonus)
+        # one refresh per search: condensing and searching share it, and its Chroma client
+        # stays open until this search is done, even if a new version is published meanwhile
+        index = self._acquire()
+        try:
+            query = self._condense(index, question, history)
+            earlier = _earlier_questions(question, history)
+            bonus = legacy_bonus(question, earlier, followup=is_followup(question, history))
+            hits = self._search(index, question, query, k, diverse=diverse, legacy=bonus)
+        finally:
+            self._release(index)
         if hits and index is not None and uses_keyword_evidence(query, self.embedder.name):
             for hit in hits:
                 tokens = keyword_text(index.chunks[hit.row])

@@ -49,3 +49,16 @@ def test_an_unreadable_current_snapshot_is_a_clear_error_not_a_traceback(
 def test_a_rollback_with_no_earlier_version_says_so(tmp_path: Path) -> None:
     code, result = index_job.run_index_job(_settings(tmp_path), rollback=True)
     assert code == 2 and result == {"error": "no earlier index version to roll back to"}
+
+
+def test_a_live_version_that_is_gone_is_a_clear_error(tmp_path: Path) -> None:
+    from ingest.model import Page, Section
+
+    page = Page(url="https://d.example/a", title="A", sections=[Section("a", ["A"], "Text.")])
+    write_snapshot(tmp_path, "20261207T000000Z-abcdef", [page], {"source": "test"})
+    publish(tmp_path, "20261207T000000Z-abcdef")
+    (tmp_path / "index").mkdir()
+    (tmp_path / "index" / "current").write_text("v-gone\n")
+
+    code, result = index_job.run_index_job(_settings(tmp_path))
+    assert code == 2 and "v-gone" in result["error"] and "--rollback" in result["error"]

@@ -69,3 +69,18 @@ def test_an_unloadable_model_is_a_config_error_naming_the_variable(tmp_path: Pat
     (tmp_path / "junk").mkdir()
     with pytest.raises(ConfigError, match="DOCBOT_EMBEDDING_MODEL"):
         Embedder(str(tmp_path / "junk"), device="cpu")
+
+
+def test_a_damaged_copy_of_a_model_folder_is_a_config_error_naming_the_variable(
+    tmp_path: Path,
+) -> None:
+    """A model folder copied in part (a full disk, an interrupted copy) that still looks like
+    one the NumPy encoder takes: one clear message, not a safetensors traceback."""
+    import shutil
+
+    model = tmp_path / "model"
+    shutil.copytree(resolve_model_path(PACKAGED_EMBEDDING_MODEL), model)
+    with open(model / "model.safetensors", "r+b") as fh:
+        fh.truncate(1000)
+    with pytest.raises(ConfigError, match="DOCBOT_EMBEDDING_MODEL.*could not load"):
+        Embedder(str(model), device="cpu")

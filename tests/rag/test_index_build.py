@@ -251,3 +251,122 @@ def test_any_sentence_transformers_model_from_a_folder_builds_and_serves_an_inde
     assert retriever.embedder.info.dimension == HIDDEN
     # random weights rank by chance; BM25, fused in, still finds the exact command
     assert BASE + "install/" in [h.page_url for h in hits]
+
+
+def test_a_probe_that_errors_is_refused_and_leaves_no_unpublished_version_behind(
+    corpus_dir: Path, settings: Settings, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unchecked version left in versions/ would take a DOCBOT_KEEP_VERSIONS slot and
+    become the target of a later `docbot index --rollback`."""
+    live = build(corpus_dir, settings, embedder)
+    store = IndexStore(settings)
+    versions_before = [v.id for v in store.list_versions()]
+
+    def broken_search(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the collection cannot be queried")
+
+    monkeypatch.setattr(Retriever, "search", broken_search)
+    edit(corpus_dir, 1)
+    with pytest.raises(PublishRefusedError, match="probe query failed"):
+        build(corpus_dir, settings, embedder)
+    assert store.current_id() == live.version
+    assert [v.id for v in store.list_versions()] == versions_before
+
+
+def test_an_unexpected_error_in_the_checks_leaves_no_unpublished_version_behind(
+    corpus_dir: Path, settings: Settings, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import rag.index_build
+
+    first = build(corpus_dir, settings, embedder)
+
+    def crash(*args: object) -> str:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(rag.index_build, "check_version", crash)
+    edit(corpus_dir, 1)
+    with pytest.raises(KeyboardInterrupt):
+        build(corpus_dir, settings, embedder)
+    monkeypatch.undo()
+    edit(corpus_dir, 2)
+    second = build(corpus_dir, settings, embedder)
+    store = IndexStore(settings)
+    assert [v.id for v in store.list_versions()] == [first.version, second.version]
+    assert store.rollback().id == first.version  # never the unchecked one
+
+
+def _open_files_under(root: Path) -> list[str]:
+    """Paths under `root` this process holds open (Linux), deleted ones marked so."""
+    fds = Path("/proc/self/fd")
+    if not fds.is_dir():
+        pytest.skip("needs /proc")
+    out = []
+    for fd in fds.iterdir():
+        try:
+            target = str(fd.readlink())
+        except OSError:
+            continue
+        if target.startswith(str(root)):
+            out.append(target)
+    return out
+
+
+def test_a_serving_retriever_lets_go_of_pruned_versions_so_their_disk_space_is_freed(
+    corpus_dir: Path, tmp_path: Path, make_settings, embedder: Embedder
+) -> None:  # noqa: ANN001
+    """An in-process re-ingest (/docbot reingest) followed by questions, several times:
+    the files of pruned versions must not stay open (disk space, file descriptors)."""
+    settings = make_settings(tmp_path / "data", DOCBOT_KEEP_VERSIONS="1")
+    retriever = Retriever(settings, embedder)
+    for n in range(3):
+        edit(corpus_dir, n)
+        build(corpus_dir, settings, embedder)
+        assert retriever.search("restore a backup")
+    held = _open_files_under(settings.index_dir)
+    assert not [p for p in held if p.endswith("(deleted)")]
+    live = IndexStore(settings).current_id()
+    assert all(f"/versions/{live}/" in p for p in held)  # the builds' own clients closed too
+
+
+def test_a_question_in_flight_during_a_switch_finishes_on_the_version_it_started_with(
+    corpus_dir: Path, settings: Settings, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    build(corpus_dir, settings, embedder)
+    retriever = Retriever(settings, embedder)
+    assert retriever.search("restore a backup")
+    old = retriever._index
+    started, switched = threading.Event(), threading.Event()
+    original = Retriever._search
+
+    def slow_search(self: Retriever, index, *args, **kwargs):  # noqa: ANN001, ANN202
+        if index is old and not started.is_set():
+            started.set()
+            assert switched.wait(60)
+        return original(self, index, *args, **kwargs)
+
+    monkeypatch.setattr(Retriever, "_search", slow_search)
+    results: list[object] = []
+    worker = threading.Thread(target=lambda: results.append(retriever.search("restore a backup")))
+    worker.start()
+    assert started.wait(60)
+    edit(corpus_dir, 1)
+    new = build(corpus_dir, settings, embedder)
+    assert retriever.search("restore a backup")  # switches while the first is in flight
+    assert retriever._index.version.id == new.version  # type: ignore[union-attr]
+    switched.set()
+    worker.join(60)
+    assert results and results[0]  # the old version's collection was still open for it
+
+
+def test_a_version_switched_away_from_serves_again_after_a_rollback(
+    corpus_dir: Path, settings: Settings, embedder: Embedder
+) -> None:
+    first = build(corpus_dir, settings, embedder)
+    retriever = Retriever(settings, embedder)
+    assert retriever.search("restore a backup")
+    edit(corpus_dir, 1)
+    build(corpus_dir, settings, embedder)
+    assert retriever.search("restore a backup")  # the first version's client is closed now
+    IndexStore(settings).rollback()
+    assert retriever.search("restore a backup")[0].url.startswith(BASE + "backup/")
+    assert retriever.index.version.id == first.version  # type: ignore[union-attr]

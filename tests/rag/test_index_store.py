@@ -157,3 +157,27 @@ def test_version_ids_sort_in_creation_order_even_within_one_second() -> None:
         ids.append(new_version_id())
         time.sleep(0.001)  # builds are never closer than this
     assert ids == sorted(ids) and len(set(ids)) == 20
+
+
+def _open_files_under(root: Path) -> list[str]:
+    fds = Path("/proc/self/fd")
+    if not fds.is_dir():
+        pytest.skip("needs /proc")
+    out = []
+    for fd in fds.iterdir():
+        try:
+            target = str(fd.readlink())
+        except OSError:
+            continue
+        if target.startswith(str(root)):
+            out.append(target)
+    return out
+
+
+def test_writing_and_dropping_versions_leaves_no_files_open(store: IndexStore) -> None:
+    """The writer's Chroma client is closed: a long-running bot that re-ingests would
+    otherwise keep every version's database open, pruned ones too (disk never freed)."""
+    store.publish(write(store, vid="v1"))
+    store.publish(write(store, vid="v2"))
+    store.publish(write(store, vid="v3"))  # prunes v1
+    assert _open_files_under(store.root) == []
