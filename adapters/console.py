@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import sys
+import threading
 from collections.abc import Callable
 from typing import TextIO
 
@@ -58,6 +59,40 @@ def render(reply: Reply) -> str:
     return "\n".join(lines)
 
 
+async def _read_in_daemon_thread(reader: Callable[[], str]) -> str:
+    """``reader()`` on a daemon thread of its own, not the loop's default executor.
+
+    A prompt blocked in ``input()`` cannot be interrupted: on Ctrl-C, `asyncio.run` cancels
+    the chat and then joins its default executor, which would wait for the user to press
+    Enter. A daemon thread is never joined, so the chat leaves at once.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[str] = loop.create_future()
+
+    def settle(result: str | None, error: BaseException | None) -> None:
+        if future.done():  # cancelled: nobody waits for this line any more
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result or "")
+
+    def work() -> None:
+        result: str | None = None
+        error: BaseException | None = None
+        try:
+            result = reader()
+        except BaseException as exc:  # EOFError, KeyboardInterrupt: the caller decides
+            error = exc
+        try:
+            loop.call_soon_threadsafe(settle, result, error)
+        except RuntimeError:  # the loop is closed: the chat has ended
+            pass
+
+    threading.Thread(target=work, name="docbot-chat-input", daemon=True).start()
+    return await future
+
+
 async def chat_loop(
     bot: Bot,
     *,
@@ -65,7 +100,7 @@ async def chat_loop(
     out: TextIO = sys.stdout,
     user: str | None = None,
 ) -> int:
-    """Read questions until EOF or `exit`; print each reply."""
+    """Read questions until EOF, Ctrl-C at the prompt or `exit`; print each reply."""
     user = user or getpass.getuser()
     history: list[Turn] = []
     reader = read_line or (lambda: input(PROMPT))
@@ -80,8 +115,10 @@ async def chat_loop(
     )
     while True:
         try:
-            line = await asyncio.to_thread(reader)
-        except (EOFError, KeyboardInterrupt):
+            line = await _read_in_daemon_thread(reader)
+        except (EOFError, KeyboardInterrupt, asyncio.CancelledError):
+            # CancelledError: Ctrl-C at the prompt, as `asyncio.run` delivers it; leave
+            # as on Ctrl-D, so a re-ingest started from the chat is still waited for
             print(file=out)
             break
         if line.strip().lower() in ("exit", "quit", ":q"):

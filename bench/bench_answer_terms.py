@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import rag.extractive as extractive  # noqa: E402
-from bench.live import live_retriever  # noqa: E402
+from bench.live import live_retriever, question_sets_load  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from rag.evaluate import background_loop, load_questions, run_eval, thread_turns  # noqa: E402
 from rag.pipeline import Answerer  # noqa: E402
@@ -117,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         [float(w) for w in weights]
     except ValueError:
         parser.error(f"--weights: numbers separated by commas, not {args.weights!r}")
+    if not question_sets_load(args.questions):
+        return 2
     settings = Settings.from_env()
     retriever = live_retriever(settings)
     if retriever is None:

@@ -161,11 +161,21 @@ def main() -> None:
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
 
-    config = GateConfig.from_json((args.gate / GATE_FILE).read_text())
+    # a wrong path or a bad file: one line, before the index loads, not a traceback
+    gate_file = args.gate / GATE_FILE
+    try:
+        config = GateConfig.from_json(gate_file.read_text())
+    except ValueError as exc:  # its message does not name the file
+        sys.exit(f"error: {gate_file}: {exc}")
+    except OSError as exc:
+        sys.exit(f"error: {exc}")
+    try:
+        questions = [q.question for path in args.questions for q in load_questions(path)]
+    except (OSError, ValueError) as exc:
+        sys.exit(f"error: {exc}")
     retriever = Retriever(replace(Settings.from_env(), gate_model=""))
     if not retriever.refresh():
         sys.exit("no index: run `docbot ingest` first (DOCBOT_DATA_DIR)")
-    questions = [q.question for path in args.questions for q in load_questions(path)]
     work = retrieved(retriever, questions[: args.limit], config.passages)
     print(f"{len(work)} questions, {config.passages} sections each, window {config.max_length}")
     rows = runtimes(args.gate, config.max_length, work, args.threads, args.int8)

@@ -30,7 +30,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.live import live_retriever  # noqa: E402
+from bench.live import live_retriever, question_sets_load  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from rag.citations import nearest_links  # noqa: E402
 from rag.evaluate import compute_metrics, format_table, load_questions, thread_turns  # noqa: E402
@@ -102,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, dest="json_out")
     parser.add_argument("--features", action="store_true", help="per-question decline signals")
     args = parser.parse_args(argv)
+    if not question_sets_load(args.questions):
+        return 2
     settings = Settings.from_env()
     retriever = live_retriever(settings)
     if retriever is None:

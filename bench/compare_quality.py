@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -133,8 +134,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("after", type=Path)
     parser.add_argument("--changed", action="store_true", help="list the ids that moved")
     args = parser.parse_args(argv)
-    before = json.loads(args.before.read_text())
-    after = json.loads(args.after.read_text())
+    reports = []
+    for path in (args.before, args.after):
+        try:
+            reports.append(json.loads(path.read_text()))
+        except (OSError, ValueError) as exc:  # a wrong path or not JSON: one line, no traceback
+            print(f"error: {path}: {getattr(exc, 'strerror', None) or exc}", file=sys.stderr)
+            return 2
+    before, after = reports
     print(compare(before, after, args.changed))
     return 0
 

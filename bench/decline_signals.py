@@ -39,7 +39,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.live import live_retriever  # noqa: E402
+from bench.live import live_retriever, question_sets_load  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from rag.answerability import coverage, names_missing  # noqa: E402
 from rag.calibrate import fit_threshold  # noqa: E402
@@ -189,8 +189,12 @@ def main() -> int:
     ap.add_argument("questions", type=Path, nargs="+")
     ap.add_argument("--apply", type=Path, nargs="*", default=[])
     args = ap.parse_args()
+    if not question_sets_load([*args.questions, *args.apply]):
+        return 2
     settings = Settings.from_env()
     retriever = live_retriever(settings)
+    if retriever is None:  # no live index: said on stderr
+        return 2
     retriever.embedder.accelerate()
     signals = Signals(retriever, settings.top_k)
 

@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.live import live_retriever  # noqa: E402
+from bench.live import live_retriever, question_sets_load  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from rag.evaluate import EvalQuestion, facts_found, load_questions  # noqa: E402
 from rag.extractive import ExtractiveProvider, split_passages  # noqa: E402
@@ -82,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("questions", nargs="+", type=Path)
     args = parser.parse_args(argv)
+    if not question_sets_load(args.questions):
+        return 2
     settings = Settings.from_env()
     retriever = live_retriever(settings)
     if retriever is None:

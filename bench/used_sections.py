@@ -40,7 +40,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("sets", nargs="*", type=Path, help="question files (default: all)")
     args = parser.parse_args(argv)
     files = args.sets or sorted(DATA.glob("*_questions.jsonl"))
-    used = used_sections(q for f in files for q in load_questions(f))
+    try:
+        used = used_sections(q for f in files for q in load_questions(f))
+    except (OSError, ValueError) as exc:  # a wrong path or a bad line: one line, no traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     sys.stdout.write("url\tanchor\n")
     for url, anchor in sorted(used):
         sys.stdout.write(f"{url}\t{anchor}\n")

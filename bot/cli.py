@@ -34,6 +34,7 @@ DEMO_QUESTIONS = [
     "What is the capital of Australia?",
     "Slack에 docbot을 어떻게 연결하나요?",
 ]
+NO_INDEX = "no index yet: run `docbot ingest --path DIR` first"
 
 
 def repo_docs_dir() -> Path:
@@ -50,6 +51,17 @@ def _print_json(obj: Any) -> None:
 
 def _jsonl_questions() -> list[str]:
     return [line.strip() for line in sys.stdin if line.strip()]
+
+
+def _questions(args: argparse.Namespace) -> list[str]:
+    """The questions of `retrieve` / `ask`: stdin's lines with --jsonl, else the arguments.
+
+    Stripped, so that a blank question ("  ") is refused like a missing one instead of
+    being searched, or answered with the chat's "ask me a question" and exit status 0."""
+    questions = _jsonl_questions() if args.jsonl else [" ".join(args.question).strip()]
+    if not questions or not questions[0]:
+        raise ConfigError("give a question, or --jsonl with questions on stdin")
+    return questions
 
 
 # commands ------------------------------------------------------------------------
@@ -127,10 +139,8 @@ def cmd_retrieve(args: argparse.Namespace, settings: Settings) -> int:
 
     retriever = Retriever(settings)
     if not retriever.refresh():
-        raise ConfigError("no index yet: run `docbot ingest --path DIR` first")
-    questions = _jsonl_questions() if args.jsonl else [" ".join(args.question)]
-    if not questions or not questions[0]:
-        raise ConfigError("give a question, or --jsonl with questions on stdin")
+        raise ConfigError(NO_INDEX)
+    questions = _questions(args)
     if len(questions) > 1:  # a batch: ONNX Runtime soon pays for its start-up
         retriever.embedder.accelerate()
     for question in questions:
@@ -168,9 +178,11 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
             raise ConfigError(
                 f"--model: unknown model {args.model!r}; available: {', '.join(bot.answerer.router.names())}"
             )
-    questions = _jsonl_questions() if args.jsonl else [" ".join(args.question)]
-    if not questions or not questions[0]:
-        raise ConfigError("give a question, or --jsonl with questions on stdin")
+    if not args.no_rag and not bot.answerer.retriever.refresh():
+        # the chat's "no documentation is indexed yet" reply would exit 0: a script or
+        # `docbot ask --jsonl` run would take every question for declined
+        raise ConfigError(NO_INDEX)
+    questions = _questions(args)
     if len(questions) > 1:  # a batch: ONNX Runtime soon pays for its start-up
         bot.answerer.retriever.embedder.accelerate()
 

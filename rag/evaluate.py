@@ -23,6 +23,7 @@ is given) and :func:`main` (a small command line for evaluating precomputed JSON
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import math
 import re
@@ -45,6 +46,23 @@ ANSWERABLE_KINDS = ("single", "two_page")
 # `"reviewed": false` marks a line drafted from the answer log (`bot.drafts`) that no
 # person has checked yet: refused, so a draft is never taken for a label.
 REVIEW_KEY = "reviewed"
+# Every field a question line may have (`review`: the draft's hint of what to check, which
+# may stay after review). Any other name is refused: a misspelt optional field
+# (`expected_anchors`, `answer_fact`, `histroy`) would otherwise be dropped silently and
+# score the question against "" / no facts / no thread, giving wrong metrics.
+FIELDS = (
+    "id",
+    "question",
+    "expected_urls",
+    "expected_anchor",
+    "answer_facts",
+    "kind",
+    "history",
+    "review",
+    REVIEW_KEY,
+)
+# Bad lines of a question file listed in one error, at most (a wrong file has thousands).
+MAX_LISTED_ERRORS = 20
 
 # How deep each metric looks. Recall counts distinct pages; section hit counts raw results.
 RECALL_KS = (1, 5)
@@ -116,6 +134,9 @@ def _question_from_obj(obj: Any, where: str) -> EvalQuestion:
     """Validate one parsed JSON line; raise ValueError naming ``where`` on bad input."""
     if not isinstance(obj, dict):
         raise ValueError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+    unknown = [k for k in obj if k not in FIELDS]
+    if unknown:
+        raise ValueError(f"{where}: unknown field(s) {', '.join(map(_with_guess, unknown))}")
     missing = [k for k in ("id", "question", "kind") if k not in obj]
     if missing:
         raise ValueError(f"{where}: missing field(s) {', '.join(missing)}")
@@ -159,24 +180,54 @@ def _question_from_obj(obj: Any, where: str) -> EvalQuestion:
     )
 
 
+def _with_guess(name: str) -> str:
+    """An unknown field's name, with the known field it most likely misspells."""
+    close = difflib.get_close_matches(name, FIELDS, n=1, cutoff=0.6)
+    return f"{name!r} (did you mean {close[0]!r}?)" if close else repr(name)
+
+
+def _line_question(text: str, where: str, seen: set[str]) -> EvalQuestion:
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{where}: not valid JSON ({exc.msg})") from None
+    q = _question_from_obj(obj, where)
+    if q.id in seen:
+        raise ValueError(f"{where}: duplicate id {q.id!r}")
+    return q
+
+
 def parse_questions(lines: Iterable[str], source: str = "<questions>") -> list[EvalQuestion]:
-    """Parse JSONL text lines into questions; blank lines and ``//`` comments are skipped."""
+    """Parse JSONL text lines into questions; blank lines and ``//`` comments are skipped.
+
+    A set with bad lines is refused as a whole (metrics over part of a set would pass for
+    the set's), and the error lists every bad line (up to ``MAX_LISTED_ERRORS``) with
+    ``file:line`` and the reason, so all of them can be fixed in one go.
+    """
     questions: list[EvalQuestion] = []
     seen: set[str] = set()
+    errors: list[str] = []
     for lineno, line in enumerate(lines, start=1):
         text = line.strip()
         if not text or text.startswith("//"):
             continue
-        where = f"{source}:{lineno}"
         try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{where}: not valid JSON ({exc.msg})") from None
-        q = _question_from_obj(obj, where)
-        if q.id in seen:
-            raise ValueError(f"{where}: duplicate id {q.id!r}")
+            q = _line_question(text, f"{source}:{lineno}", seen)
+        except ValueError as exc:
+            errors.append(str(exc))
+            continue
         seen.add(q.id)
         questions.append(q)
+    if len(errors) == 1:
+        raise ValueError(errors[0])
+    if errors:
+        listed = errors[:MAX_LISTED_ERRORS]
+        more = len(errors) - len(listed)
+        raise ValueError(
+            f"{source}: {len(errors)} bad lines, fix them all and run again:\n  "
+            + "\n  ".join(listed)
+            + (f"\n  ... and {more} more" if more else "")
+        )
     if not questions:
         raise ValueError(f"{source}: no questions found")
     return questions
@@ -186,7 +237,10 @@ def load_questions(path: str | Path) -> list[EvalQuestion]:
     """Read a JSONL question file. Raises ValueError (with file:line) on bad content."""
     p = Path(path)
     with p.open(encoding="utf-8") as fh:
-        return parse_questions(fh, source=str(p))
+        try:
+            return parse_questions(fh, source=str(p))
+        except UnicodeDecodeError:  # a ValueError too, but its message names no file
+            raise ValueError(f"{p}: not UTF-8 text (save it as UTF-8)") from None
 
 
 # ---------------------------------------------------------------- URL helpers
@@ -461,8 +515,11 @@ def run_eval(
     questions: Sequence[EvalQuestion],
     retrieve: Callable[[str, Sequence[str]], Sequence[Any]],
     answer: Callable[[str, Sequence[str]], Any] | None = None,
+    on_done: Callable[[], Any] | None = None,
 ) -> dict[str, Any]:
     """Run every question through ``retrieve`` (and ``answer`` when given) and compute metrics.
+
+    ``on_done`` is called after each question (a progress bar's ``update``).
 
     Both callables take the question and its thread's earlier user messages (``history``,
     empty for a question that starts a thread) and are blocking; call this from a thread
@@ -492,6 +549,8 @@ def run_eval(
                 errors.append({"id": q.id, "stage": "answer", "error": _describe(exc)})
                 answers.append(None)
             t_answer.append((time.perf_counter() - t0) * 1000)
+        if on_done is not None:
+            on_done()
 
     metrics = compute_metrics(questions, retrievals, answers)
     metrics["latency_ms"] = {
@@ -613,6 +672,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 # ---------------------------------------------------------------- `docbot eval` wiring
 
 
+def _unwritable(path: Path) -> str:
+    """Why the JSON report cannot be written to ``path`` ("" when it can be tried)."""
+    if path.is_dir():
+        return "it is a folder"
+    if not path.parent.is_dir():
+        return f"the folder {path.parent} does not exist"
+    return ""
+
+
 def register(subparsers: Any) -> argparse.ArgumentParser:
     """Add ``eval QUESTIONS.jsonl [--json OUT] [--no-answers] [--model NAME] [--k K]``."""
     p = subparsers.add_parser(
@@ -642,12 +710,19 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     """
     import asyncio
 
+    from tqdm import tqdm
+
     from rag.pipeline import Answerer
 
     try:
         questions = load_questions(args.questions)
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    # said now, not after a run of minutes whose per-question rows would then be lost
+    unwritable = args.json_out and _unwritable(args.json_out)
+    if unwritable:
+        print(f"error: cannot write {args.json_out}: {unwritable}", file=sys.stderr)
         return 2
     answerer = Answerer(settings)
     retriever = answerer.retriever
@@ -672,7 +747,16 @@ def run(args: argparse.Namespace, settings: Any) -> int:
                 coro = answerer.answer(text, model=model, history=turns(history))
                 return asyncio.run_coroutine_threadsafe(coro, loop).result()
 
-        metrics = run_eval(questions, retrieve, answer)
+        # on stderr and only on a terminal, like the ingest's bars: stdout stays the table
+        with tqdm(
+            total=len(questions),
+            desc="eval",
+            unit="question",
+            file=sys.stderr,
+            disable=not sys.stderr.isatty(),
+            leave=False,
+        ) as bar:
+            metrics = run_eval(questions, retrieve, answer, on_done=bar.update)
     print(format_table(metrics, f"{args.title}: {args.questions}"))
     if args.json_out:
         write_json(metrics, args.json_out, title=args.title, questions=str(args.questions))

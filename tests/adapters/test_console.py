@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import io
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -121,3 +124,45 @@ async def test_commands_work_in_the_terminal(bot: Bot) -> None:
     )
     assert "Answer length set to *short*." in out.getvalue()
     assert "length short" in out.getvalue()
+
+
+class _NoQuestionsBot:
+    """Only what the loop touches before a question: a prompt nobody answers never asks."""
+
+    def __init__(self) -> None:
+        self.waited_for_reingest = False
+
+    def register_notifier(self, _platform: str, _notify: object) -> None:
+        pass
+
+    async def wait_reingest(self) -> None:
+        self.waited_for_reingest = True
+
+
+def test_ctrl_c_at_the_prompt_leaves_at_once_without_waiting_for_enter() -> None:
+    """Ctrl-C while `input()` waits: `asyncio.run` cancels the chat; it must not then sit
+    until the user presses Enter (the blocked read joined at shutdown), and it leaves as
+    on Ctrl-D: exit status 0, a re-ingest still waited for."""
+    enter = threading.Event()
+
+    def prompt_nobody_answers() -> str:
+        enter.wait(10)
+        raise EOFError
+
+    bot = _NoQuestionsBot()
+
+    async def session() -> int:
+        chat = asyncio.create_task(
+            chat_loop(bot, read_line=prompt_nobody_answers, out=io.StringIO(), user="ann")  # type: ignore[arg-type]
+        )
+        await asyncio.sleep(0.2)
+        chat.cancel()  # what asyncio.run does on Ctrl-C
+        return await chat
+
+    started = time.monotonic()
+    try:
+        assert asyncio.run(session()) == 0
+        assert time.monotonic() - started < 5
+        assert bot.waited_for_reingest
+    finally:
+        enter.set()

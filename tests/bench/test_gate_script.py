@@ -58,3 +58,23 @@ def test_each_runtime_is_timed_per_question_against_torch(
 def test_start_up_names_the_runtime_that_serves_the_gate(gate: Path) -> None:
     name, seconds, peak = bench_gate.start_up(gate, runs=1)
     assert name == "ONNX Runtime" and seconds > 0 and peak > 0
+
+
+@pytest.mark.parametrize("bad", ["no gate folder", "bad gate.json", "no question file"])
+def test_bad_paths_are_one_line_before_the_index_loads(
+    bad: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gate_dir, questions = tmp_path / "gate", tmp_path / "set_questions.jsonl"
+    if bad != "no gate folder":
+        gate_dir.mkdir()
+        (gate_dir / GATE_FILE).write_text(
+            "{not json" if bad == "bad gate.json" else GateConfig(0.6, 0.5, "m").to_json()
+        )
+    argv = ["bench_gate.py", "--gate", str(gate_dir), "--questions", str(questions)]
+    monkeypatch.setattr("sys.argv", argv)
+    with pytest.raises(SystemExit) as stop:
+        bench_gate.main()
+    message = str(stop.value.code)
+    assert message.startswith("error: ") and "\n" not in message
+    named = questions if bad == "no question file" else gate_dir / GATE_FILE
+    assert str(named) in message

@@ -168,3 +168,58 @@ def test_decline_signals_blend_and_logistic_on_worked_examples() -> None:
         "Read the backup guide.",
         "Then restore it now.",
     ]
+
+
+# ---------------------------------------------------------------- bad input: one line, no traceback
+
+
+@pytest.fixture
+def no_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # no .env
+    monkeypatch.setenv("DOCBOT_DATA_DIR", str(tmp_path / "no-index"))
+
+
+def _main(script: object, argv: list[str], monkeypatch: pytest.MonkeyPatch) -> int:
+    if script is decline_signals:  # reads sys.argv itself
+        monkeypatch.setattr("sys.argv", ["decline_signals.py", *argv])
+        return decline_signals.main()
+    return script.main(argv)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "script", [bench_quality, bench_answer_terms, fact_locations, decline_signals, used_sections]
+)
+def test_a_missing_question_file_is_named_before_any_work(
+    script: object,
+    no_index: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    missing = tmp_path / "nope_questions.jsonl"
+    assert _main(script, [str(missing)], monkeypatch) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines() == [f"error: [Errno 2] No such file or directory: '{missing}'"]
+
+
+def test_decline_signals_without_an_index_says_so(
+    no_index: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = write_set(tmp_path / "set_questions.jsonl", QUESTIONS)
+    assert _main(decline_signals, [str(path)], monkeypatch) == 2
+    assert "no live index" in capsys.readouterr().err
+
+
+def test_compare_quality_names_a_missing_or_broken_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good, broken = tmp_path / "good.json", tmp_path / "broken.json"
+    good.write_text("{}", encoding="utf-8")
+    broken.write_text("{not json", encoding="utf-8")
+    assert compare_quality.main([str(tmp_path / "nope.json"), str(good)]) == 2
+    assert capsys.readouterr().err.startswith(f"error: {tmp_path / 'nope.json'}: No such file")
+    assert compare_quality.main([str(good), str(broken)]) == 2
+    assert capsys.readouterr().err.startswith(f"error: {broken}: Expecting property name")

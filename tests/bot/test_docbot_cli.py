@@ -145,6 +145,26 @@ def test_retrieve_without_an_index_is_a_clear_error(
     assert err == "docbot: no index yet: run `docbot ingest --path DIR` first\n"
 
 
+def test_ask_without_an_index_is_a_clear_error_not_a_declined_answer(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Exit 0 with the chat's "nothing indexed" reply would pass a script every decline."""
+    monkeypatch.setenv("DOCBOT_DATA_DIR", str(tmp_path / "none"))
+    monkeypatch.setenv("DOCBOT_STATE_URL", str(tmp_path / "state.sqlite3"))
+    code, out, err = run(capsys, "ask", "--json", "anything")
+    assert code == 2 and out == ""
+    assert err == "docbot: no index yet: run `docbot ingest --path DIR` first\n"
+
+
+@pytest.mark.parametrize("command", ["ask", "retrieve"])
+def test_a_blank_question_is_refused_like_a_missing_one(
+    command: str, shared_env: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, command, "--json", "   ")
+    assert code == 2 and out == ""
+    assert err.splitlines()[-1] == "docbot: give a question, or --jsonl with questions on stdin"
+
+
 ASK_KEYS = {"question", "answer", "citations", "declined", "model", "rag", "notices", "timings_ms"}
 
 

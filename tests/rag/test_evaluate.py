@@ -218,6 +218,57 @@ def test_duplicate_ids_and_empty_files_are_rejected() -> None:
         parse_questions(["", "  "])
 
 
+def test_a_set_with_several_bad_lines_is_refused_listing_every_one() -> None:
+    """Not only the first: each bad line with file:line and why, so one pass fixes all."""
+    good = '{"id": "ok", "question": "q", "kind": "unanswerable"}'
+    lines = [
+        good,
+        "{not json",
+        '{"id": "x", "question": "q", "kind": "singel", "expected_urls": ["u"]}',
+        good,  # a duplicate id
+    ]
+    with pytest.raises(ValueError) as err:
+        parse_questions(lines, source="set.jsonl")
+    message = str(err.value)
+    assert message.startswith("set.jsonl: 3 bad lines")
+    assert "set.jsonl:2: not valid JSON" in message
+    assert "set.jsonl:3: kind must be one of" in message
+    assert "set.jsonl:4: duplicate id 'ok'" in message
+
+
+def test_the_listing_of_bad_lines_is_capped() -> None:
+    lines = ["{not json"] * (evaluate.MAX_LISTED_ERRORS + 5)
+    with pytest.raises(ValueError) as err:
+        parse_questions(lines, source="set.jsonl")
+    message = str(err.value)
+    assert message.count("not valid JSON") == evaluate.MAX_LISTED_ERRORS
+    assert message.endswith("... and 5 more")
+
+
+@pytest.mark.parametrize(
+    ("field", "guess"),
+    [("expected_anchors", "expected_anchor"), ("answer_fact", "answer_facts"), ("notes", "")],
+)
+def test_an_unknown_field_is_refused_instead_of_silently_ignored(field: str, guess: str) -> None:
+    """A misspelt optional field would score the question against no anchor / no facts."""
+    line = {"id": "x", "question": "q", "kind": "single", "expected_urls": ["u"], field: "v"}
+    with pytest.raises(ValueError, match=f"set.jsonl:1: unknown field\\(s\\) '{field}'") as err:
+        parse_questions([json.dumps(line)], source="set.jsonl")
+    assert (f"did you mean '{guess}'" in str(err.value)) == bool(guess)
+
+
+def test_a_reviewed_draft_keeps_its_review_hint() -> None:
+    line = {"id": "x", "question": "q", "kind": "unanswerable", "review": "declined: ..."}
+    assert parse_questions([json.dumps(line)])[0].id == "x"
+
+
+def test_a_file_that_is_not_utf8_is_named_in_the_error(tmp_path: Path) -> None:
+    path = tmp_path / "q.jsonl"
+    path.write_bytes(b'{"id": "a", "question": "caf\xe9?", "kind": "unanswerable"}\n')
+    with pytest.raises(ValueError, match=re.escape(f"{path}: not UTF-8 text")):
+        load_questions(path)
+
+
 # ---------------------------------------------------------------- URL helpers
 
 
@@ -553,6 +604,30 @@ def test_run_without_a_live_index_says_so(tmp_path: Path, capsys: pytest.Capture
     qs.write_text('{"id": "u", "question": "lunch?", "kind": "unanswerable"}\n', "utf-8")
     rc = evaluate.run(_eval_args(["eval", str(qs)]), Settings(data_dir=tmp_path / "data"))
     assert rc == 2 and "no index is live" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("where", ["missing/m.json", "."])
+def test_an_unwritable_json_report_is_refused_before_the_run(
+    where: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Not after minutes of answering, when the per-question rows would be lost."""
+    from bot.config import Settings
+
+    qs = tmp_path / "q.jsonl"
+    qs.write_text('{"id": "u", "question": "lunch?", "kind": "unanswerable"}\n', "utf-8")
+    out = tmp_path / where
+    args = _eval_args(["eval", str(qs), "--json", str(out)])
+    rc = evaluate.run(args, Settings(data_dir=tmp_path / "data"))
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith(f"error: cannot write {out}: ") and err.count("\n") == 1
+
+
+def test_run_eval_reports_each_question_done_for_a_progress_bar() -> None:
+    done: list[int] = []
+    run_eval(
+        [q("a"), q("b"), q("u", "unanswerable")], lambda _t, _h: [], on_done=lambda: done.append(1)
+    )
+    assert len(done) == 3
 
 
 def test_a_follow_up_is_retrieved_and_answered_with_its_thread() -> None:
