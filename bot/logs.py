@@ -11,9 +11,12 @@ import time
 from bot.config import Settings
 
 # Token shapes that must never reach a log even when not configured here
-# (a token pasted into a question, a header echoed in an error).
+# (a token pasted into a question, a header echoed in an error). Slack's capability URLs
+# too: a command's response_url and the Socket Mode ticket URL, which the SDK logs at debug
+# level, JSON-escaped ("\/") or not.
 _TOKEN_SHAPES = re.compile(
-    r"(xox[abposr]-[A-Za-z0-9-]{6,}|xapp-[A-Za-z0-9-]{6,}|AKIA[0-9A-Z]{16}|Bearer\s+[A-Za-z0-9._~+/=-]{12,}|eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]+)"
+    r"(xox[abposr]-[A-Za-z0-9-]{6,}|xapp-[A-Za-z0-9-]{6,}|AKIA[0-9A-Z]{16}|Bearer\s+[A-Za-z0-9._~+/=-]{12,}|eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]+"
+    r"|(?:hooks|wss-[a-z0-9-]+)\.slack(?:-gov)?\.com(?:\\*/[^\s'\"<>\\/]*)+)"
 )
 REDACTED = "[redacted]"
 

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS settings (
@@ -61,6 +62,15 @@ class ConversationSettings:
     language: str = "auto"
 
 
+def _without_password(text: str, url: str) -> str:
+    """`text` with the URL's password masked (the whole URL when it does not parse)."""
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return text.replace(url, "<DOCBOT_STATE_URL>")
+    return text.replace(password, "***") if password else text
+
+
 def hash_id(value: str, salt: str = "docbot") -> str:
     return hashlib.sha256(f"{salt}:{value}".encode()).hexdigest()[:16]
 
@@ -76,7 +86,10 @@ class StateStore:
         if self.is_postgres:
             import psycopg
 
-            self._conn: Any = psycopg.connect(target, autocommit=True)
+            try:
+                self._conn: Any = psycopg.connect(target, autocommit=True)
+            except psycopg.Error as exc:  # libpq quotes a URL it cannot parse, password and all
+                raise type(exc)(_without_password(str(exc), target)) from None
             self.backend = "postgresql"
         else:
             Path(target).parent.mkdir(parents=True, exist_ok=True)

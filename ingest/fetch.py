@@ -473,7 +473,10 @@ async def _drain(resp: aiohttp.ClientResponse) -> None:
         await resp.content.read(64 * 1024)
 
 
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
+
+
 def _describe(exc: aiohttp.ClientError) -> str:
-    """A short error text; aiohttp messages can be long but carry no secrets."""
-    text = str(exc) or type(exc).__name__
+    """A short error text; aiohttp messages can be long and quote the URL (redacted here)."""
+    text = _URL_IN_TEXT.sub(lambda m: redact_url(m.group()), str(exc) or type(exc).__name__)
     return text if len(text) <= 200 else text[:200] + "..."

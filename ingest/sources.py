@@ -292,7 +292,7 @@ async def read_sitemap(value: str, fetcher: Fetcher) -> Sitemap:
             continue
         seen.add(current)
         if len(seen) > MAX_SITEMAPS:
-            raise SourceError(f"more than {MAX_SITEMAPS} sitemaps under {value}")
+            raise SourceError(f"more than {MAX_SITEMAPS} sitemaps under {redact_url(value)}")
         if _is_http(current):
             res = await fetcher.fetch(current, document=False)
             if res.status != "ok":

@@ -49,13 +49,15 @@ def check_scheme(url: str) -> tuple[str, int]:
     parts = urlsplit(url)
     if parts.scheme.lower() not in ALLOWED_SCHEMES:
         raise BlockedURL(f"only http and https URLs can be fetched, got {parts.scheme or 'none'!r}")
+    from ingest.fetch import redact_url  # not at the top: ingest.fetch imports this module
+
     host = parts.hostname
     if not host:
-        raise BlockedURL(f"URL has no host: {url!r}")
+        raise BlockedURL(f"URL has no host: {redact_url(url)!r}")
     try:
         port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
     except ValueError:
-        raise BlockedURL(f"URL has an invalid port: {url!r}") from None
+        raise BlockedURL(f"URL has an invalid port: {redact_url(url)!r}") from None
     return host, port
 
 
