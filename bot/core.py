@@ -91,7 +91,7 @@ class Bot:
         except Exception as exc:  # the last line of defence: never silence, never a traceback
             log.exception("failed to answer a %s message", msg.platform)
             metrics.ERRORS.labels(msg.platform).inc()
-            lang = self._language(msg)
+            lang = await asyncio.to_thread(self._language, msg)  # reads the state store
             return Reply(
                 text=t("error", lang, reason=type(exc).__name__), declined=True, language=lang
             )

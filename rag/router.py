@@ -262,7 +262,8 @@ class ModelRouter:
         for name in self.chain(model, readers_only=readers_only):
             provider = self._providers[name]
             breaker = self._breakers.get(name)
-            if not self._configured(name):
+            # Bedrock's check may read the AWS config files: off the event loop
+            if name != EXTRACTIVE and not await asyncio.to_thread(self._configured, name):
                 failures.append(f"{display_name(name)} {NOTICES['not_configured']}")
                 continue
             if breaker is not None and not breaker.allow():

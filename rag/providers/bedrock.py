@@ -263,7 +263,7 @@ class BedrockProvider:
                 raise self._error(exc) from None
 
     async def generate(self, request: GenerationRequest) -> AsyncIterator[str]:
-        if not self.configured:
+        if not await asyncio.to_thread(getattr, self, "configured"):  # may read AWS config files
             raise ProviderError(self.name, "has no AWS region configured", retryable=False)
         if not self.stream:
             response = await self._call("converse", request)
