@@ -4,9 +4,9 @@ The decline model (`docbot train-gate`) and the thresholds (`docbot calibrate`)
 are only as good as the labelled questions they learn from, and the best ones
 are the questions employees really asked. `docbot stats --draft-questions FILE`
 writes the logged questions in the `docbot eval` format, each with what the log
-knows of it filled in: the pages it cited (`expected_urls`, the first cited
-section's anchor), "unanswerable" when it declined. What the log cannot know
-is whether the bot was right, so every line says what to check (`review`) and
+knows of it filled in: the pages it cited (`expected_urls`, the anchor of the
+first section cited on the first of them), "unanswerable" when it declined.
+What the log cannot know is whether the bot was right, so every line says what to check (`review`) and
 carries `"reviewed": false`, which `docbot eval`, `calibrate` and `train-gate`
 refuse until a person has checked the line and removed it: a draft is never
 taken for a label.
@@ -16,11 +16,13 @@ declined one first, since an employee says the docs do answer it), then
 declined ones (a decline is right only if the docs really lack the answer),
 then answered ones without feedback, then those with a thumbs-up. A reply in a
 thread comes with the questions asked of docbot before it there (`history`); the
-log keeps the thread as a hash and never other people's messages.
+log keeps the thread as a hash and never other people's messages. A Slack user
+mention in a question ("@U02ABCDEF9") is written as "@someone".
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -43,6 +45,13 @@ FOLLOW_UP_HINT = "; if it was a reply in a thread, add the thread's earlier ques
 HISTORY_HINT = "; a reply in a thread: history holds the questions asked before it there"
 MAX_HISTORY = 10  # earlier questions of a thread kept as a draft's history, the latest
 FACTS_HINT = "; add answer_facts (short phrases of the page a right answer contains)"
+# A Slack user mention as the chat adapter passes it on (`<@U02ABCDEF9>` -> "@U02ABCDEF9"):
+# the log stores user ids hashed, and a question file goes into the project: no ids there.
+_SLACK_USER_MENTION = re.compile(r"@[UW](?=[A-Z0-9]*\d)[A-Z0-9]{6,}\b")
+
+
+def _without_user_ids(text: str) -> str:
+    return _SLACK_USER_MENTION.sub("@someone", text)
 
 
 def _status(answer: Mapping[str, Any]) -> str:
@@ -63,19 +72,28 @@ def draft_line(answer: Mapping[str, Any], history: Sequence[str] = ()) -> dict[s
     `history`: the questions asked before it in its thread, oldest first."""
     status = _status(answer)
     pages = [] if answer["declined"] else _pages(answer.get("sources") or [])[:2]
-    anchor = next(filter(None, map(anchor_of, answer.get("sources") or [])), "")
+    # `docbot eval` looks for expected_urls[0]#expected_anchor: the first section cited on
+    # that page, never one of another page
+    anchor = next(
+        (
+            anchor_of(url)
+            for url in answer.get("sources") or []
+            if url and pages and page_of(url) == pages[0] and anchor_of(url)
+        ),
+        "",
+    )
     kind = "unanswerable" if not pages else "single" if len(pages) == 1 else "two_page"
     thread_hint = HISTORY_HINT if history else "" if answer.get("thread_hash") else FOLLOW_UP_HINT
     line: dict[str, Any] = {
         "id": f"log-{answer['id']}",
-        "question": answer["question"],
+        "question": _without_user_ids(answer["question"]),
         "expected_urls": pages,
         "expected_anchor": anchor if pages else "",
         "answer_facts": [],
         "kind": kind,
     }
     if history:
-        line["history"] = list(history)
+        line["history"] = [_without_user_ids(text) for text in history]
     line["review"] = (
         REVIEW_HINTS[status] + thread_hint + ("" if kind == "unanswerable" else FACTS_HINT)
     )

@@ -192,8 +192,18 @@ def t(key: str, lang: str = "en", **values: object) -> str:
     return template.format(**values) if values else template
 
 
+def _is_hangul(ch: str) -> bool:
+    code = ord(ch)
+    return 0xAC00 <= code <= 0xD7AF or 0x1100 <= code <= 0x11FF or 0x3130 <= code <= 0x318F
+
+
 def detect_language(text: str) -> str:
-    """'ko' when the text is mostly Hangul among its letters, else 'en'.
+    """'ko' when the text is mostly Hangul among its letters, or when most of its words
+    are Korean, else 'en'.
+
+    A Korean question often names English products and terms ("Kubeflow 설치", "CML에서는
+    왜 HTTP Events API 말고 Socket Mode를 써?"): their letters outnumber the Hangul, but
+    the Korean words carry the grammar, so a Korean answer is what the asker expects.
 
     Japanese and Chinese are detected as their own codes for the LLM prompt
     ('ja', 'zh'); the bot's own messages fall back to English for them.
@@ -201,7 +211,7 @@ def detect_language(text: str) -> str:
     hangul = kana = han = latin = 0
     for ch in text:
         code = ord(ch)
-        if 0xAC00 <= code <= 0xD7AF or 0x1100 <= code <= 0x11FF or 0x3130 <= code <= 0x318F:
+        if _is_hangul(ch):
             hangul += 1
         elif 0x3040 <= code <= 0x30FF:
             kana += 1
@@ -209,8 +219,11 @@ def detect_language(text: str) -> str:
             han += 1
         elif ch.isalpha():
             latin += 1
-    if hangul and hangul * 3 >= latin:
-        return "ko"
+    if hangul:
+        words = text.split()
+        korean_words = sum(any(map(_is_hangul, word)) for word in words)
+        if hangul * 3 >= latin or korean_words * 2 >= len(words):
+            return "ko"
     if kana and (kana + han) * 3 >= latin:
         return "ja"
     if han and han * 3 >= latin:

@@ -10,12 +10,22 @@ import statistics
 from collections import Counter
 from typing import Any
 
-from rag.tokenize import tokenize
+from rag.multilingual import salient_tokens
+from rag.tokenize import is_cjk, tokenize
 
 
 def normalise_question(question: str) -> str:
     """A question as counted: case, spacing and closing punctuation set aside."""
     return " ".join(question.lower().split()).rstrip("?!. ")
+
+
+def _gap_words(question: str) -> set[str]:
+    """A declined question's candidate topics: its English words of three letters or more,
+    and its CJK content bigrams. Korean tokens are all two-syllable bigrams, so the length
+    rule alone would drop every one; `salient_tokens` leaves out particles, endings and
+    question words (어떻게, 하나요) instead, which every question has."""
+    words = {w for w in tokenize(question) if len(w) > 2}
+    return words | {w for w in salient_tokens(question) if is_cjk(w[0])}
 
 
 def compute_stats(
@@ -29,7 +39,7 @@ def compute_stats(
     gap_words: Counter[str] = Counter()
     examples: dict[str, list[str]] = {}
     for a in declined:
-        words = {w for w in tokenize(a["question"]) if len(w) > 2}
+        words = _gap_words(a["question"])
         for w in words:
             gap_words[w] += 1
             examples.setdefault(w, [])

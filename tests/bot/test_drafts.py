@@ -123,3 +123,29 @@ def test_a_draft_is_refused_as_a_label_until_reviewed() -> None:
     del line["reviewed"]
     [question] = parse_questions([json.dumps(line)], source="drafts.jsonl")
     assert question.expected_urls == [BASE + "a/"] and question.expected_anchor == "x"
+
+
+def test_the_anchor_is_a_section_of_the_first_expected_page() -> None:
+    # `docbot eval` scores the section as expected_urls[0]#expected_anchor: an anchor cited
+    # on another page would name a section that page does not have
+    line = draft_line(logged("a5", "q", sources=(BASE + "a/", BASE + "b/#y", BASE + "a/#x")))
+    assert line["expected_urls"] == [BASE + "a/", BASE + "b/"]
+    assert line["expected_anchor"] == "x"
+    line = draft_line(logged("a6", "q", sources=(BASE + "a/", BASE + "b/", BASE + "c/#z")))
+    assert line["expected_anchor"] == ""
+
+
+def test_slack_user_ids_mentioned_in_questions_stay_out_of_the_drafts() -> None:
+    # the chat adapter turns `<@U02ABCDEF9>` into "@U02ABCDEF9"; a question file goes into
+    # the project, where a person's id has no place (the log keeps ids only as hashes)
+    answers = [
+        logged("t1", "can @U02ABCDEF9 approve katib access?", declined=True, ts=1, thread="t"),
+        logged("t2", "and W0123ABCD too? ask @W0123ABCD", declined=True, ts=2, thread="t"),
+    ]
+    drafts = draft_questions(answers)
+    text = json.dumps(drafts)
+    assert "U02ABCDEF9" not in text and "@W0123ABCD" not in text
+    by_id = {d["id"]: d for d in drafts}
+    assert by_id["log-t1"]["question"] == "can @someone approve katib access?"
+    assert by_id["log-t2"]["history"] == ["can @someone approve katib access?"]
+    assert by_id["log-t2"]["question"] == "and W0123ABCD too? ask @someone"

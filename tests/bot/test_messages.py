@@ -50,6 +50,11 @@ def test_messages_without_placeholders_keep_their_braces_untouched() -> None:
             "Please explain the kfp.dsl.pipeline decorator and its arguments 예",
             "en",
         ),  # mixed, mostly English
+        # Korean sentences around English product names and terms: most words are Korean
+        ("CML에서는 왜 HTTP Events API 말고 Socket Mode를 써?", "ko"),
+        ("Kubeflow pipeline에서 Katib experiment 만드는 법", "ko"),
+        ("Kubeflow 설치", "ko"),
+        ("What does 설치 mean in the Kubeflow docs?", "en"),  # an English question
     ],
 )
 def test_detect_language(text: str, lang: str) -> None:

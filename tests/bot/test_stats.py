@@ -72,3 +72,16 @@ def test_format_shows_the_numbers() -> None:
     assert "Answers: 2" in text and "declined: 1 (50%)" in text
     assert "👍 1" in text and "50% positive" in text
     assert "Doc gaps" in text and "firewall" in text
+
+
+def test_declined_korean_questions_show_up_as_doc_gaps_by_their_topic_word() -> None:
+    # Korean keyword tokens are two-syllable bigrams: a length filter meant for English
+    # must not drop them all, and question endings (어떻게, 하나요) are no topic
+    answers = [
+        row("휴가 신청은 어떻게 하나요?", declined=True),
+        row("휴가는 며칠인가요?", declined=True),
+        row("휴가 일수 알려줘", declined=True),
+    ]
+    gaps = compute_stats(answers, {})["doc_gaps"]
+    assert gaps and gaps[0]["topic"] == "휴가" and gaps[0]["questions"] == 3
+    assert not {"어떻", "떻게", "하나", "나요"} & {g["topic"] for g in gaps}
