@@ -16,7 +16,7 @@ import json
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.config import Settings
 from deploy.client import (
@@ -28,6 +28,8 @@ from deploy.client import (
     CmlNotFoundError,
 )
 from deploy.plan import INDEX_JOB_NAME, SCRAPE_JOB_NAME, find_by_name
+
+T = TypeVar("T")
 
 DEFAULT_POLL_S = 15.0
 DEFAULT_TIMEOUT_S = 6 * 3600.0
@@ -83,6 +85,28 @@ def describe(status: str) -> str:
     return _WORDS.get(status, status.lower() or "in an unknown state")
 
 
+class _Polling:
+    """Calls made while polling CML: a transient API error (5xx, a slow answer) gives None,
+    up to `MAX_POLL_ERRORS` in a row, so a hiccup does not abandon a long ingest; auth and
+    not-found errors, and the last of too many, are raised."""
+
+    def __init__(self) -> None:
+        self.errors = 0
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T | None:
+        try:
+            result = await asyncio.to_thread(fn, *args)
+        except (CmlAuthError, CmlNotFoundError):
+            raise
+        except CmlError:
+            self.errors += 1
+            if self.errors >= MAX_POLL_ERRORS:
+                raise
+            return None
+        self.errors = 0
+        return result
+
+
 async def _follow(
     client: CmlClient,
     job_id: str,
@@ -96,7 +120,7 @@ async def _follow(
     current = dict(run)
     run_id = str(current.get("id") or "")
     last = ""
-    errors = 0
+    polling = _Polling()
     while True:
         status = str(current.get("status") or "ENGINE_UNKNOWN")
         if status != last:
@@ -113,16 +137,9 @@ async def _follow(
                 run_status=status,
             )
         await asyncio.sleep(poll_s)
-        try:
-            current = await asyncio.to_thread(client.get_job_run, job_id, run_id)
-            errors = 0
-        except (CmlAuthError, CmlNotFoundError):
-            raise
-        except CmlError:
-            # A transient API hiccup (5xx, a slow answer) should not abandon a long ingest.
-            errors += 1
-            if errors >= MAX_POLL_ERRORS:
-                raise
+        fetched = await polling.call(client.get_job_run, job_id, run_id)
+        if fetched is not None:
+            current = fetched
 
 
 async def _wait_for_new_run(
@@ -133,20 +150,11 @@ async def _wait_for_new_run(
     poll_s: float,
 ) -> dict[str, Any] | None:
     """The first run of `job_id` not in `known` (the one the dependency started), or None."""
-    errors = 0
+    # the scrape succeeded and CML starts the index run by itself: one API hiccup while we
+    # wait for it is not a failed re-ingest
+    polling = _Polling()
     while True:
-        try:
-            runs = await asyncio.to_thread(client.list_job_runs, job_id, 5)
-            errors = 0
-        except (CmlAuthError, CmlNotFoundError):
-            raise
-        except CmlError:
-            # As in `_follow`: the scrape succeeded and CML starts the index run by itself;
-            # one API hiccup while we wait for it is not a failed re-ingest.
-            errors += 1
-            if errors >= MAX_POLL_ERRORS:
-                raise
-            runs = []
+        runs = await polling.call(client.list_job_runs, job_id, 5) or []
         fresh = [r for r in runs if str(r.get("id")) not in known]
         if fresh:
             return min(fresh, key=lambda r: str(r.get("created_at") or ""))
