@@ -7,6 +7,7 @@ Connector at the activity's `serviceUrl`, which records them and checks the bot'
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -178,8 +179,13 @@ async def test_bad_tokens_are_rejected_with_401_before_the_bot_runs(
     assert docbot.store.answers() == []
 
 
-async def test_key_not_endorsed_for_msteams_is_rejected(tmp_path: Path) -> None:
-    issuer = OpenIdIssuer(endorsements=("slack",)).start()
+@contextlib.asynccontextmanager
+async def trusting_issuer(
+    tmp_path: Path, endorsements: tuple[str, ...]
+) -> AsyncIterator[tuple[TestClient, StandInConnector, OpenIdIssuer, Bot]]:
+    """A Teams endpoint that trusts a stand-in issuer whose keys are endorsed for
+    `endorsements`: (test client, connector, issuer, bot)."""
+    issuer = OpenIdIssuer(endorsements=endorsements).start()
     connector = await StandInConnector().start()
     settings = settings_for(
         tmp_path,
@@ -188,18 +194,22 @@ async def test_key_not_endorsed_for_msteams_is_rejected(tmp_path: Path) -> None:
         DOCBOT_TEAMS_OPENID_METADATA_URL=issuer.metadata_url,
     )
     bot = Bot.from_settings(settings)
-    adapter = TeamsAdapter(bot, settings)
     app = web.Application()
-    app.add_routes(adapter.routes())
+    app.add_routes(TeamsAdapter(bot, settings).routes())
     try:
         async with TestClient(TestServer(app, host="127.0.0.1")) as client:
-            body = payload("teams_personal_message.json", connector)
-            response = await post(client, body, issuer.token(service_url=connector.url))
-            assert response.status == 401
+            yield client, connector, issuer, bot
     finally:
         bot.store.close()
         await connector.stop()
         issuer.stop()
+
+
+async def test_key_not_endorsed_for_msteams_is_rejected(tmp_path: Path) -> None:
+    async with trusting_issuer(tmp_path, ("slack",)) as (client, connector, issuer, _):
+        body = payload("teams_personal_message.json", connector)
+        response = await post(client, body, issuer.token(service_url=connector.url))
+        assert response.status == 401
 
 
 @pytest.mark.parametrize(
@@ -219,31 +229,19 @@ async def test_only_teams_activities_with_a_service_url_are_accepted(
     # Framework keys are endorsed for many channels: a Web Chat or Direct Line message (whose
     # client picks its own `from`) must not be answered as Teams, where user ids, the admins'
     # Entra object ids included, are vouched for by Teams.
-    issuer = OpenIdIssuer(endorsements=("msteams", "webchat")).start()
-    connector = await StandInConnector().start()
-    settings = settings_for(
-        tmp_path,
-        MicrosoftAppId=APP_ID,
-        MicrosoftAppPassword=PASSWORD,
-        DOCBOT_TEAMS_OPENID_METADATA_URL=issuer.metadata_url,
-    )
-    bot = Bot.from_settings(settings)
-    adapter = TeamsAdapter(bot, settings)
-    app = web.Application()
-    app.add_routes(adapter.routes())
-    try:
-        async with TestClient(TestServer(app, host="127.0.0.1")) as client:
-            body = payload("teams_personal_message.json", connector)
-            body.update(change)
-            body = {key: value for key, value in body.items() if value is not None}
-            response = await post(client, body, issuer.token(service_url=connector.url))
-            assert response.status == 401
+    async with trusting_issuer(tmp_path, ("msteams", "webchat")) as (
+        client,
+        connector,
+        issuer,
+        bot,
+    ):
+        body = payload("teams_personal_message.json", connector)
+        body.update(change)
+        body = {key: value for key, value in body.items() if value is not None}
+        response = await post(client, body, issuer.token(service_url=connector.url))
+        assert response.status == 401
         assert connector.attempts == 0
         assert bot.store.answers() == []
-    finally:
-        bot.store.close()
-        await connector.stop()
-        issuer.stop()
 
 
 async def test_malformed_requests_get_4xx(teams) -> None:
