@@ -137,6 +137,8 @@ GATE_WORDS = {
 def cmd_retrieve(args: argparse.Namespace, settings: Settings) -> int:
     from rag.retrieve import Retriever
 
+    if args.k < 1:  # a negative k would slice hits off the end, 0 show none
+        raise ConfigError(f"-k must be at least 1, got {args.k}")
     retriever = Retriever(settings)
     if not retriever.refresh():
         raise ConfigError(NO_INDEX)

@@ -181,6 +181,15 @@ def _state_url(env: Env) -> str:
             "DOCBOT_STATE_URL must be a postgresql://user@host:5432/db URL "
             f"(or empty for SQLite under DOCBOT_DATA_DIR), got a {scheme}:// URL"
         )
+    if value.startswith(STATE_URL_SCHEMES):
+        try:
+            urlsplit(value)  # what secrets() and the masked repr parse at startup
+        except ValueError:
+            # neither the value nor urlsplit's message: either may show the password
+            raise ConfigError(
+                "DOCBOT_STATE_URL is not a valid postgresql://user@host:5432/db URL "
+                "(check the host: an IPv6 address goes in [brackets])"
+            ) from None
     return value
 
 

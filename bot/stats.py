@@ -28,6 +28,13 @@ def _gap_words(question: str) -> set[str]:
     return words | {w for w in salient_tokens(question) if is_cjk(w[0])}
 
 
+def _nearest_rank(n: int, percent: int) -> int:
+    """The 1-based nearest rank, ceil(percent / 100 * n), in integers: floor + 1 (as before)
+    is one rank too high whenever percent / 100 * n is whole (n a multiple of 20 for p95),
+    and a float product may land just above or below a whole number."""
+    return -(-percent * n // 100)
+
+
 def compute_stats(
     answers: list[dict[str, Any]], feedback: dict[str, int], *, top: int = 5
 ) -> dict[str, Any]:
@@ -65,7 +72,7 @@ def compute_stats(
         "feedback_down": down,
         "up_ratio": round(up / (up + down), 3) if up + down else None,
         "latency_ms_p50": round(statistics.median(latencies), 1) if latencies else None,
-        "latency_ms_p95": round(latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))], 1)
+        "latency_ms_p95": round(latencies[_nearest_rank(len(latencies), 95) - 1], 1)
         if latencies
         else None,
         "top_questions": [{"question": q, "count": n} for q, n in questions.most_common(top)],

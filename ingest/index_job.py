@@ -46,7 +46,7 @@ def run_index_job(
     if rollback:
         try:
             version = IndexStore(settings).rollback()
-        except IndexStoreError as exc:  # nothing earlier to roll back to
+        except (IndexStoreError, IngestBusyError) as exc:  # nothing earlier, or an ingest runs
             return 2, {"error": str(exc)}
         return 0, {
             "rolled_back_to": version.id,

@@ -68,6 +68,27 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
+def fsync_tree(root: Path) -> None:
+    """Flush every file and directory under `root` to disk, and `root`'s entry in its parent.
+
+    Renames and the pointer's fsync order nothing else: without this, after a power loss
+    `current` could name a version whose files were still only in the page cache.
+    """
+    for dirpath, _dirnames, filenames in os.walk(root):
+        for name in filenames:
+            _fsync_path(Path(dirpath) / name)
+        _fsync_path(Path(dirpath))
+    _fsync_path(root.parent)
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)  # directories too: that syncs their entries (Linux)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def chroma_client(settings: Settings, version_dir: Path | None = None) -> Any:
     """Embedded PersistentClient for a version dir, or an HttpClient to the configured server."""
     import chromadb
@@ -246,6 +267,7 @@ class IndexStore:
 
     def publish(self, version: VersionInfo) -> None:
         """Make `version` live, then prune old versions."""
+        fsync_tree(version.path)  # durable before `current` names it (a few dozen files)
         atomic_write_text(self.pointer, version.id + "\n")
         log.info(
             "published index version %s (%d pages, %d chunks)",
@@ -256,14 +278,21 @@ class IndexStore:
         self.prune()
 
     def rollback(self) -> VersionInfo:
-        """Point `current` at the version before the live one."""
-        versions = self.list_versions()
-        live = self.current_id()
-        ids = [v.id for v in versions]
-        if live not in ids or ids.index(live) == 0:
-            raise IndexStoreError("no earlier index version to roll back to")
-        previous = versions[ids.index(live) - 1]
-        atomic_write_text(self.pointer, previous.id + "\n")
+        """Point `current` at the version before the live one.
+
+        Under the ingest lock (IngestBusyError while an ingest runs): a publish prunes old
+        versions, and a rollback in between could name one that the prune just deleted.
+        """
+        from rag.index_build import ingest_lock  # imported here: index_build imports this module
+
+        with ingest_lock(self.settings):
+            versions = self.list_versions()
+            live = self.current_id()
+            ids = [v.id for v in versions]
+            if live not in ids or ids.index(live) == 0:
+                raise IndexStoreError("no earlier index version to roll back to")
+            previous = versions[ids.index(live) - 1]
+            atomic_write_text(self.pointer, previous.id + "\n")
         log.info("rolled back index from %s to %s", live, previous.id)
         return previous
 

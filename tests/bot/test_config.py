@@ -239,6 +239,13 @@ def test_a_password_in_the_state_url_never_prints_but_is_redacted() -> None:
     assert "pg-pass-4242" in s.secrets()
 
 
+def test_a_malformed_state_url_is_a_config_error_naming_it_without_its_password() -> None:
+    # an unclosed IPv6 bracket: urlsplit raises ValueError, which was a traceback at startup
+    with pytest.raises(ConfigError, match="^DOCBOT_STATE_URL") as err:
+        load(DOCBOT_STATE_URL="postgresql://u:pg-pass-4242@[::1/db")
+    assert "pg-pass-4242" not in str(err.value)
+
+
 def test_a_state_url_without_a_password_is_shown_as_is() -> None:
     s = load(DOCBOT_STATE_URL="postgresql://db.internal/docbot")
     assert "postgresql://db.internal/docbot" in repr(s)

@@ -145,6 +145,40 @@ def test_retrieve_without_an_index_is_a_clear_error(
     assert err == "docbot: no index yet: run `docbot ingest --path DIR` first\n"
 
 
+@pytest.mark.parametrize("k", ["-3", "0"])
+def test_retrieve_refuses_a_k_below_one_in_one_line(
+    k: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """-k -3 would silently drop the last three hits (a negative slice), -k 0 show none."""
+    monkeypatch.setenv("DOCBOT_DATA_DIR", str(tmp_path / "none"))
+    code, out, err = run(capsys, "retrieve", "-k", k, "anything")
+    assert code == 2 and out == ""
+    assert err == f"docbot: -k must be at least 1, got {k}\n"
+
+
+def test_a_malformed_state_url_is_one_configuration_error_line_without_the_password(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCBOT_STATE_URL", "postgresql://u:pg-pass-4242@[::1/db")
+    code, out, err = run(capsys, "retrieve", "x")
+    assert code == 2 and out == ""
+    assert err.startswith("docbot: configuration error: DOCBOT_STATE_URL")
+    assert err.count("\n") == 1 and "pg-pass-4242" not in err
+
+
+def test_index_rollback_is_refused_while_an_ingest_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rag.index_build import ingest_lock
+
+    monkeypatch.setenv("DOCBOT_DATA_DIR", str(tmp_path / "data"))
+    settings = Settings.from_env({"DOCBOT_DATA_DIR": str(tmp_path / "data")}, env_file=None)
+    with ingest_lock(settings):
+        code, out, err = run(capsys, "index", "--rollback")
+    assert code == 2 and out == ""  # busy, as for an ingest (the CML job's exit status too)
+    assert err == "docbot: another ingest is running\n"
+
+
 def test_ask_without_an_index_is_a_clear_error_not_a_declined_answer(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

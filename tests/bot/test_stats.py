@@ -34,6 +34,17 @@ def test_counts_rates_and_latency() -> None:
     assert stats["models"] == {"extractive": 2, "none": 1}
 
 
+def test_p95_latency_is_the_nearest_rank_even_for_a_multiple_of_twenty_answers() -> None:
+    """Nearest rank: the ceil(0.95 * n)-th smallest. Of 20 answers that is the 19th, not
+    the slowest one, which would make a single outlier the p95."""
+    answers = [row(f"q{i}?", latency_ms=float(i)) for i in range(1, 21)]
+    assert compute_stats(answers, {})["latency_ms_p95"] == 19
+    answers = [row(f"q{i}?", latency_ms=float(i)) for i in range(1, 41)]
+    assert compute_stats(answers, {})["latency_ms_p95"] == 38
+    answers = [row(f"q{i}?", latency_ms=float(i)) for i in range(1, 22)]  # ceil(19.95) = 20
+    assert compute_stats(answers, {})["latency_ms_p95"] == 20
+
+
 def test_top_questions_ignore_case_spacing_and_punctuation() -> None:
     answers = [
         row("How do I install?"),

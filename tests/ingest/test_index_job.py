@@ -51,6 +51,29 @@ def test_a_rollback_with_no_earlier_version_says_so(tmp_path: Path) -> None:
     assert code == 2 and result == {"error": "no earlier index version to roll back to"}
 
 
+def test_a_rollback_while_an_ingest_runs_is_busy_and_leaves_current_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A publish prunes old versions under the ingest lock: a rollback at that moment could
+    point `current` at a version just deleted, so it waits its turn like an ingest."""
+    from rag.index_build import ingest_lock
+
+    settings = _settings(tmp_path)
+    (tmp_path / "index").mkdir()
+    (tmp_path / "index" / "current").write_text("v2\n")
+    with ingest_lock(settings):
+        code, result = index_job.run_index_job(settings, rollback=True)
+        assert code == 2 and result == {"error": "another ingest is running"}
+
+        monkeypatch.setenv("DOCBOT_DATA_DIR", str(tmp_path))
+        monkeypatch.setattr("bot.logs.setup_logging", lambda settings: None)
+        assert index_job.main(["--rollback"]) == 2
+    out = capsys.readouterr()
+    assert out.err == "index job: another ingest is running\n"
+    assert json.loads(out.out.strip().splitlines()[-1]) == {"error": "another ingest is running"}
+    assert (tmp_path / "index" / "current").read_text() == "v2\n"
+
+
 def test_a_live_version_that_is_gone_is_a_clear_error(tmp_path: Path) -> None:
     from ingest.model import Page, Section
 

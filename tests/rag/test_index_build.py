@@ -23,6 +23,7 @@ from rag.index_build import (
 )
 from rag.index_store import IndexStore
 from rag.retrieve import Retriever
+from tests.open_files import open_files_under
 
 BASE = "https://docs.example.com/"
 
@@ -295,22 +296,6 @@ def test_an_unexpected_error_in_the_checks_leaves_no_unpublished_version_behind(
     assert store.rollback().id == first.version  # never the unchecked one
 
 
-def _open_files_under(root: Path) -> list[str]:
-    """Paths under `root` this process holds open (Linux), deleted ones marked so."""
-    fds = Path("/proc/self/fd")
-    if not fds.is_dir():
-        pytest.skip("needs /proc")
-    out = []
-    for fd in fds.iterdir():
-        try:
-            target = str(fd.readlink())
-        except OSError:
-            continue
-        if target.startswith(str(root)):
-            out.append(target)
-    return out
-
-
 def test_a_serving_retriever_lets_go_of_pruned_versions_so_their_disk_space_is_freed(
     corpus_dir: Path, tmp_path: Path, make_settings, embedder: Embedder
 ) -> None:  # noqa: ANN001
@@ -322,7 +307,7 @@ def test_a_serving_retriever_lets_go_of_pruned_versions_so_their_disk_space_is_f
         edit(corpus_dir, n)
         build(corpus_dir, settings, embedder)
         assert retriever.search("restore a backup")
-    held = _open_files_under(settings.index_dir)
+    held = open_files_under(settings.index_dir)
     assert not [p for p in held if p.endswith("(deleted)")]
     live = IndexStore(settings).current_id()
     assert all(f"/versions/{live}/" in p for p in held)  # the builds' own clients closed too

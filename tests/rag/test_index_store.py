@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 
 from bot.config import Settings
 from rag.chunking import Chunk
+from rag.index_build import IngestBusyError, ingest_lock
 from rag.index_store import (
     IndexStore,
     IndexStoreError,
@@ -17,6 +19,7 @@ from rag.index_store import (
     collection_name,
     page_counts,
 )
+from tests.open_files import open_files_under
 
 
 def chunks(n: int, page: str = "https://docs.example.com/a/") -> list[Chunk]:
@@ -81,6 +84,55 @@ def test_publish_moves_the_pointer(store: IndexStore) -> None:
     assert (store.root / "current").read_text().strip() == "v1"
     assert store.current().chunk_count == 3  # type: ignore[union-attr]
     assert store.pointer_stamp() is not None
+
+
+def test_publish_makes_the_versions_files_durable_before_the_pointer_names_it(
+    store: IndexStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a power loss `current` must never name a version whose files were still only in
+    the page cache: every file and directory of the version (and its entry in versions/) is
+    fsynced before the pointer file is replaced."""
+    version = write(store, vid="v1")
+    synced: list[tuple[int, int]] = []  # (st_dev, st_ino) of each fsynced file or directory
+    synced_before_pointer: list[tuple[int, int]] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def recording_fsync(fd: int) -> None:
+        st = os.fstat(fd)
+        synced.append((st.st_dev, st.st_ino))
+        real_fsync(fd)
+
+    def recording_replace(src: str | Path, dst: str | Path) -> None:
+        if Path(dst) == store.pointer:
+            synced_before_pointer.extend(synced)
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    monkeypatch.setattr(os, "replace", recording_replace)
+    store.publish(version)
+
+    assert store.current_id() == "v1"
+    must_be_durable = [store.versions_dir, version.path, *sorted(version.path.rglob("*"))]
+    missing = [
+        str(p.relative_to(store.root))
+        for p in must_be_durable
+        if ((st := p.stat()).st_dev, st.st_ino) not in synced_before_pointer
+    ]
+    assert missing == []
+
+
+def test_rollback_is_refused_while_an_ingest_holds_the_lock(store: IndexStore) -> None:
+    """A publish prunes under the ingest lock; a rollback in between could name a version
+    the prune just deleted."""
+    store.publish(write(store, vid="v1"))
+    store.publish(write(store, vid="v2"))
+    with (
+        ingest_lock(store.settings),
+        pytest.raises(IngestBusyError, match="another ingest is running"),
+    ):
+        store.rollback()
+    assert store.current_id() == "v2"
+    assert store.rollback().id == "v1"  # the lock is free again afterwards
 
 
 def test_mismatched_chunks_and_vectors_are_refused(store: IndexStore) -> None:
@@ -159,25 +211,10 @@ def test_version_ids_sort_in_creation_order_even_within_one_second() -> None:
     assert ids == sorted(ids) and len(set(ids)) == 20
 
 
-def _open_files_under(root: Path) -> list[str]:
-    fds = Path("/proc/self/fd")
-    if not fds.is_dir():
-        pytest.skip("needs /proc")
-    out = []
-    for fd in fds.iterdir():
-        try:
-            target = str(fd.readlink())
-        except OSError:
-            continue
-        if target.startswith(str(root)):
-            out.append(target)
-    return out
-
-
 def test_writing_and_dropping_versions_leaves_no_files_open(store: IndexStore) -> None:
     """The writer's Chroma client is closed: a long-running bot that re-ingests would
     otherwise keep every version's database open, pruned ones too (disk never freed)."""
     store.publish(write(store, vid="v1"))
     store.publish(write(store, vid="v2"))
     store.publish(write(store, vid="v3"))  # prunes v1
-    assert _open_files_under(store.root) == []
+    assert open_files_under(store.root) == []
