@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import json
 import time
 import urllib.parse
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -479,47 +481,52 @@ async def test_admin_commands_refuse_non_admins_politely(slack: SlackHttp) -> No
     assert json.loads(body)["text"] != t("admin_only", command="stats")
 
 
+@contextlib.asynccontextmanager
+async def slow_command_server(
+    tmp_path: Path, stand_in: SlackStandIn, bot: ScriptedBot
+) -> AsyncIterator[SlackHttp]:
+    """An HTTP-mode adapter that acks a command after 0.2 s, with the bot held at its gate
+    (`bot.gate.set()` lets it answer)."""
+    adapter = SlackAdapter(bot, make_settings(tmp_path, stand_in), command_ack_s=0.2)
+    server = await SlackHttp(adapter).start()
+    bot.gate = asyncio.Event()
+    try:
+        yield server
+    finally:
+        await server.close()
+
+
+def slash_command_form(**changes: str) -> bytes:
+    form = dict(urllib.parse.parse_qsl(fixture_bytes("slack_slash_command.txt").decode()))
+    form.update(changes)
+    return urllib.parse.urlencode(form).encode()
+
+
 async def test_slow_command_is_acked_then_answered_by_ephemeral_post(
     tmp_path: Path, stand_in: SlackStandIn, bot: ScriptedBot
 ) -> None:
-    adapter = SlackAdapter(bot, make_settings(tmp_path, stand_in), command_ack_s=0.2)
-    server = await SlackHttp(adapter).start()
-    try:
-        bot.gate = asyncio.Event()
-        form = dict(urllib.parse.parse_qsl(fixture_bytes("slack_slash_command.txt").decode()))
-        _, body, _ = await server.post(
-            urllib.parse.urlencode(form).encode(), "application/x-www-form-urlencoded"
-        )
+    async with slow_command_server(tmp_path, stand_in, bot) as server:
+        _, body, _ = await server.post(slash_command_form(), "application/x-www-form-urlencoded")
         assert json.loads(body)["text"] == "Searching the docs…"
         bot.gate.set()
         posted = (await stand_in.wait_calls("chat.postEphemeral"))[0].args
         assert posted["user"] == "U04KLMNOP5"
         assert posted["text"].startswith("Kubeflow")
         assert bot.handled[0].text == "how do I request a new laptop?"
-    finally:
-        await server.close()
 
 
 async def test_slow_command_from_a_channel_the_bot_is_not_in_is_answered_by_response_url(
     tmp_path: Path, stand_in: SlackStandIn, bot: ScriptedBot
 ) -> None:
     # chat.postEphemeral needs the bot in the channel; /docbot works everywhere
-    adapter = SlackAdapter(bot, make_settings(tmp_path, stand_in), command_ack_s=0.2)
-    server = await SlackHttp(adapter).start()
-    try:
-        bot.gate = asyncio.Event()
+    async with slow_command_server(tmp_path, stand_in, bot) as server:
         stand_in.fail("chat.postEphemeral", "not_in_channel")
-        form = dict(urllib.parse.parse_qsl(fixture_bytes("slack_slash_command.txt").decode()))
-        form["response_url"] = stand_in.response_url
-        await server.post(
-            urllib.parse.urlencode(form).encode(), "application/x-www-form-urlencoded"
-        )
+        form = slash_command_form(response_url=stand_in.response_url)
+        await server.post(form, "application/x-www-form-urlencoded")
         bot.gate.set()
         posted = (await stand_in.wait_calls("response_url"))[0].args
         assert posted["response_type"] == "ephemeral" and posted["replace_original"] is False
         assert posted["text"].startswith("Kubeflow")
-    finally:
-        await server.close()
 
 
 def test_a_response_url_is_only_used_where_slack_would_send_it(
