@@ -17,6 +17,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.messages import t
+
 COMMANDS = (
     "help",
     "status",
@@ -73,8 +75,12 @@ def _split(rest: str) -> tuple[str, list[str], bool]:
     return ALIASES.get(name, name), words[1:], channel
 
 
-def parse_command(text: str, *, is_command: bool = False) -> Command | CommandError | None:
-    """None when the text is a question, not a command."""
+def parse_command(
+    text: str, *, is_command: bool = False, lang: str = "en"
+) -> Command | CommandError | None:
+    """None when the text is a question, not a command.
+
+    `lang` is the reply's language, for the words an error message is filled with."""
     match = _PREFIX.match(text)
     if match:
         rest = text[match.end() :]
@@ -90,7 +96,7 @@ def parse_command(text: str, *, is_command: bool = False) -> Command | CommandEr
         if explicit:
             return CommandError("unknown_command", {"command": name})
         return None
-    return _validate(name, args, channel)
+    return _validate(name, args, channel, lang)
 
 
 def addressed_command(text: str) -> str:
@@ -114,11 +120,22 @@ def addressed_command(text: str) -> str:
     return text
 
 
-def _validate(name: str, args: list[str], channel: bool) -> Command | CommandError:
+def _one_of(choices: tuple[str, ...], lang: str) -> str:
+    """The choices as `a`, `b` or `c`, in the reply's language."""
+    quoted = [f"`{c}`" for c in choices]
+    return t("bad_value_one_of", lang, choices=", ".join(quoted[:-1]), last=quoted[-1])
+
+
+def _validate(name: str, args: list[str], channel: bool, lang: str) -> Command | CommandError:
     arg = " ".join(args).strip()
     low = arg.lower()
-    if name in ("help", "status", "reset", "reingest", "stats"):
+    shown = arg or t("bad_value_nothing", lang)  # the value as a refusal quotes it
+    if name == "reset":
         return Command(name, low, channel)
+    if name in ("help", "status", "reingest", "stats"):
+        # `channel` only scopes settings (and their reset); here it means nothing and is
+        # ignored, so it cannot turn `status` into an "admins only" refusal.
+        return Command(name, low)
     if name == "model":
         if not arg:
             return Command("model", "", channel)  # lists the models
@@ -130,7 +147,7 @@ def _validate(name: str, args: list[str], channel: bool) -> Command | CommandErr
             return Command("rag", "off", channel)
         return CommandError(
             "bad_value",
-            {"command": "rag", "expected": "`on` or `off`", "value": arg or "(nothing)"},
+            {"command": "rag", "expected": _one_of(("on", "off"), lang), "value": shown},
         )
     if name == "temperature":
         try:
@@ -142,8 +159,8 @@ def _validate(name: str, args: list[str], channel: bool) -> Command | CommandErr
                 "bad_value",
                 {
                     "command": "temperature",
-                    "expected": "a number from 0 to 1",
-                    "value": arg or "(nothing)",
+                    "expected": t("bad_value_number", lang),
+                    "value": shown,
                 },
             )
         return Command("temperature", f"{value:g}", channel)
@@ -151,9 +168,8 @@ def _validate(name: str, args: list[str], channel: bool) -> Command | CommandErr
         allowed = CHOICES[name]
         if low in allowed:
             return Command(name, low, channel)
-        expected = ", ".join(f"`{c}`" for c in allowed[:-1]) + f" or `{allowed[-1]}`"
         return CommandError(
-            "bad_value", {"command": name, "expected": expected, "value": arg or "(nothing)"}
+            "bad_value", {"command": name, "expected": _one_of(allowed, lang), "value": shown}
         )
     return CommandError(
         "unknown_command", {"command": name}

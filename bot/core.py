@@ -173,7 +173,7 @@ class Bot:
         conv = await self._settings_or_defaults(msg)
         lang = self._language(msg, conv.language)
         text = msg.text.strip()
-        parsed = parse_command(text, is_command=msg.is_command)
+        parsed = parse_command(text, is_command=msg.is_command, lang=lang)
         if isinstance(parsed, CommandError):
             return Reply(
                 text=t(parsed.key, lang, **parsed.params),

@@ -110,6 +110,19 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "`{command}` expects {expected}; got `{value}`.",
         "ko": "`{command}`에는 {expected} 값이 필요합니다. 입력값: `{value}`",
     },
+    # the parts `bad_value` is filled with, so a Korean reply has no English in it
+    "bad_value_number": {
+        "en": "a number from 0 to 1",
+        "ko": "0에서 1 사이의 숫자",
+    },
+    "bad_value_one_of": {
+        "en": "{choices} or {last}",
+        "ko": "{choices}, {last} 중 하나의",
+    },
+    "bad_value_nothing": {
+        "en": "(nothing)",
+        "ko": "(없음)",
+    },
     "unknown_model": {
         "en": "I don't know the model `{value}`. Available: {models}.",
         "ko": "`{value}` 모델은 없습니다. 사용 가능한 모델: {models}",

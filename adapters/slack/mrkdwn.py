@@ -40,6 +40,14 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def unescape(text: str) -> str:
+    """Undo `escape`: Slack sends `&amp; &lt; &gt;` in text it delivers to apps.
+
+    `&amp;` goes last, so `&amp;lt;` (a typed "&lt;") becomes "&lt;", not "<".
+    """
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def is_web_url(url: str) -> bool:
     """Only these make a clickable Slack link; a relative path would show as broken markup."""
     return url.startswith(("https://", "http://", "mailto:"))
@@ -147,7 +155,7 @@ def to_plain(text: str, bot_user_id: str = "") -> str:
         return target
 
     plain = _INCOMING_LINK.sub(replace, text)
-    plain = plain.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    plain = unescape(plain)
     return re.sub(r"[ \t]{2,}", " ", plain).strip()
 
 

@@ -176,7 +176,11 @@ def parse_command(body: Mapping[str, Any], docbot_command: str = DOCBOT_COMMAND)
         platform=PLATFORM,
         conversation_id=channel,
         user_id=user,
-        text=f"{docbot_command} {text}".strip() if is_docbot else mrkdwn.to_plain(text),
+        # Slack escapes `&`, `<`, `>` in `text`: `/docbot` takes it unescaped but otherwise
+        # verbatim (the command grammar reads it); a question is read like a message.
+        text=f"{docbot_command} {mrkdwn.unescape(text)}".strip()
+        if is_docbot
+        else mrkdwn.to_plain(text),
         workspace_id=team,
         message_id=str(body.get("trigger_id") or ""),
         event_id=f"cmd:{body.get('trigger_id') or ''}",

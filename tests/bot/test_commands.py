@@ -81,6 +81,16 @@ def test_a_trailing_channel_changes_the_scope() -> None:
     assert parse_command("docbot rag off") == Command("rag", "off", channel_scope=False)
 
 
+@pytest.mark.parametrize("name", ["help", "status", "reingest", "stats"])
+def test_a_trailing_channel_on_a_command_without_settings_is_ignored(name: str) -> None:
+    # `channel` only means something for the settings commands and `reset` (docs/commands.md)
+    assert parse_command(f"/docbot {name} channel") == Command(name)
+
+
+def test_reset_channel_keeps_its_scope() -> None:
+    assert parse_command("docbot reset channel") == Command("reset", channel_scope=True)
+
+
 @pytest.mark.parametrize(
     ("text", "command"),
     [
@@ -106,6 +116,30 @@ def test_every_bad_value_is_a_command_error_naming_the_command(text: str, comman
 def test_a_missing_value_is_reported_as_nothing() -> None:
     parsed = parse_command("docbot length")
     assert isinstance(parsed, CommandError) and parsed.params["value"] == "(nothing)"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "value"),
+    [
+        ("docbot temperature 5", "0에서 1 사이의 숫자", "5"),
+        ("docbot rag", "`on`, `off` 중 하나의", "(없음)"),
+        ("docbot length huge", "`short`, `medium`, `long` 중 하나의", "huge"),
+    ],
+)
+def test_a_bad_value_in_korean_describes_the_expected_value_in_korean(
+    text: str, expected: str, value: str
+) -> None:
+    parsed = parse_command(text, lang="ko")
+    assert isinstance(parsed, CommandError) and parsed.key == "bad_value"
+    assert (parsed.params["expected"], parsed.params["value"]) == (expected, value)
+
+
+def test_a_bad_value_in_english_lists_the_choices_with_or() -> None:
+    parsed = parse_command("docbot length huge")
+    assert isinstance(parsed, CommandError)
+    assert parsed.params["expected"] == "`short`, `medium` or `long`"
+    parsed = parse_command("docbot rag maybe")
+    assert isinstance(parsed, CommandError) and parsed.params["expected"] == "`on` or `off`"
 
 
 @pytest.mark.parametrize("name", COMMANDS)

@@ -136,6 +136,12 @@ async def test_channel_wide_settings_need_an_admin_outside_dms(bot: Bot) -> None
     )  # everyone's default now
 
 
+async def test_channel_on_status_or_help_is_ignored_not_refused_as_admin_only(bot: Bot) -> None:
+    for command in ("status", "help"):
+        reply = await ask(bot, f"docbot {command} channel", direct=False, user="U1")
+        assert reply.text == (await ask(bot, f"docbot {command}", direct=False, user="U1")).text
+
+
 async def test_admins_get_stats(bot: Bot) -> None:
     assert (
         bot.is_admin("slack", ADMIN)

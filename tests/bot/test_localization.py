@@ -157,6 +157,15 @@ async def test_a_bad_language_value_is_explained_in_the_askers_language(bot: Bot
     assert reply.language == "en"  # Latin command text, no setting: English
 
 
+async def test_a_bad_value_is_explained_in_korean_without_english_fragments(bot: Bot) -> None:
+    await ask(bot, "docbot language ko")
+    temperature = await ask(bot, "docbot temperature 5")
+    assert temperature.language == "ko"
+    assert temperature.text == "`temperature`에는 0에서 1 사이의 숫자 값이 필요합니다. 입력값: `5`"
+    rag = await ask(bot, "docbot rag")
+    assert rag.text == "`rag`에는 `on`, `off` 중 하나의 값이 필요합니다. 입력값: `(없음)`"
+
+
 async def test_the_teams_locale_picks_korean_when_the_text_has_no_words(bot: Bot) -> None:
     reply = await bot.handle(msg("", platform="teams", locale="ko-KR"))
     assert reply.language == "ko" and reply.text == t("empty_question", "ko")

@@ -106,6 +106,16 @@ def test_slash_command_docbot_and_question_commands() -> None:
     assert parse_command({**form, "command": "/docbot", "text": ""}).text == "/docbot"
 
 
+def test_docbot_slash_command_text_is_unescaped_like_ask() -> None:
+    # Slack HTML-escapes `&`, `<`, `>` in a slash command's text; `&amp;` is undone last,
+    # so a literal "&lt;" typed by the user (sent as "&amp;lt;") stays "&lt;".
+    form = dict(urllib.parse.parse_qsl(fixture_bytes("slack_slash_command.txt").decode()))
+    docbot = parse_command(
+        {**form, "command": "/docbot", "text": "model r&amp;d &lt;new&gt; &amp;lt;"}
+    )
+    assert docbot.text == "/docbot model r&d <new> &lt;"
+
+
 def test_feedback_action() -> None:
     action = parse_feedback(fixture_json("slack_block_actions.json"))
     assert action is not None
