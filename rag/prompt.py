@@ -214,6 +214,14 @@ def build_messages(
     return system, _alternate([*history, question])
 
 
+def rejects_system_role(error_message: str) -> bool:
+    """Whether an API's error says the model takes no system message (Bedrock's
+    "doesn't support system messages", a chat template's "System role not supported"):
+    the request is then sent again with `fold_system`."""
+    lowered = error_message.lower()
+    return "system message" in lowered or "system role" in lowered
+
+
 def fold_system(system: str, messages: list[dict[str, str]]) -> list[dict[str, str]]:
     """Put the system prompt into the first user turn, for models that reject a system role."""
     if not system:

@@ -12,14 +12,21 @@ docs set's own vocabulary, one entry a line:
     # question word: words the docs use
     kfp: kubeflow pipelines
     sso: single sign-on oidc
+    터미널: cli
+
+Words may be in any language. Korean writes particles onto a word ("터미널에서",
+"from the terminal"), so a Korean entry also matches a question word starting with it.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from itertools import groupby
 from pathlib import Path
 
 from bot.config import ConfigError
+from rag.tokenize import is_cjk
 
 Synonyms = dict[str, tuple[str, ...]]
 
@@ -43,8 +50,9 @@ DEFAULT_SYNONYMS: Synonyms = {
     "documentation": ("website",),
 }
 
-_WORD = re.compile(r"[a-z0-9][a-z0-9._-]*")
-_ENTRY = re.compile(r"^\s*([a-z0-9][a-z0-9._-]*)\s*:\s*(\S.*)$")
+# A word in any script (letters and digits, inner `.`, `_`, `-`): the file may list Korean.
+_WORD = re.compile(r"[^\W_][\w.-]*")
+_ENTRY = re.compile(r"^\s*([^\W_][\w.-]*)\s*:\s*(\S.*)$")
 
 
 def parse_synonyms(text: str, source: str = "synonyms") -> Synonyms:
@@ -80,11 +88,26 @@ def load_synonyms(path: str) -> Synonyms:
     return merged
 
 
+def _entries(question: str, synonyms: Synonyms) -> Iterator[tuple[str, ...]]:
+    """The entries the question's words name. A word is cut where the script changes
+    ("k8s에서" is "k8s" and "에서"); a Korean run names the longest entry it starts with."""
+    for word in _WORD.findall(question.lower()):
+        for cjk, chars in groupby(word, key=is_cjk):
+            run = "".join(chars)
+            if not cjk:
+                yield synonyms.get(run.strip(".-_"), ())
+                continue
+            for end in range(len(run), 0, -1):
+                if run[:end] in synonyms:
+                    yield synonyms[run[:end]]
+                    break
+
+
 def expansion(question: str, synonyms: Synonyms) -> str:
     """The docs' words for the question's shorthand, once each ("" when it has none)."""
     words: list[str] = []
-    for word in _WORD.findall(question.lower()):
-        for other in synonyms.get(word.rstrip(".-_"), ()):
+    for entry in _entries(question, synonyms):
+        for other in entry:
             if other not in words:
                 words.append(other)
     return " ".join(words)

@@ -30,7 +30,7 @@ from botocore.exceptions import (
 )
 
 from rag.generation import GenerationRequest, ProviderError
-from rag.prompt import approx_tokens, build_messages, fold_system
+from rag.prompt import approx_tokens, build_messages, fold_system, rejects_system_role
 from rag.providers._http import Sleep, backoff_delay
 
 DEFAULT_MODEL_ID = "mistral.mistral-7b-instruct-v0:2"
@@ -249,7 +249,7 @@ class BedrockProvider:
                 code, message = str(error.get("Code", "")), str(error.get("Message", ""))
                 if (
                     code == "ValidationException"
-                    and "system message" in message.lower()
+                    and rejects_system_role(message)
                     and not self._fold_system
                 ):
                     self._fold_system = True  # remembered for later calls to this model

@@ -6,6 +6,9 @@ bearer JWT: DOCBOT_CAII_TOKEN, else the `access_token` of `/tmp/jwt`, which
 CML workbench sessions carry and refresh (so it is read on every call).
 Streams over SSE (`data: {...}` chunks, `data: [DONE]` at the end); a stream
 that ends without `[DONE]` or a finish reason was cut off and counts as a failure.
+Chat templates without a system role (Mistral's, Gemma's) answer HTTP 400: the
+request is sent again with the instructions in the first user turn, and that
+is remembered for the model (as for Bedrock).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import aiohttp
 
 from bot.config import Secret
 from rag.generation import GenerationRequest, ProviderError
-from rag.prompt import approx_tokens, build_messages
+from rag.prompt import approx_tokens, build_messages, fold_system, rejects_system_role
 from rag.providers._http import (
     RETRY_STATUSES,
     SessionHolder,
@@ -97,6 +100,7 @@ class CAIIProvider:
         self.max_attempts = max(1, max_attempts)
         self._sleep = sleep
         self._sessions = SessionHolder()
+        self._fold_system = False  # set once the model has rejected a system message
 
     @property
     def configured(self) -> bool:
@@ -114,9 +118,13 @@ class CAIIProvider:
         system, messages = build_messages(
             request, max_context_tokens=self.context_tokens, count_tokens=approx_tokens
         )
+        if self._fold_system:
+            messages = fold_system(system, messages)
+        else:
+            messages = [{"role": "system", "content": system}, *messages]
         return {
             "model": self.model,
-            "messages": [{"role": "system", "content": system}, *messages],
+            "messages": messages,
             "temperature": request.temperature,
             "max_tokens": request.max_tokens,
             "stream": self.stream,
@@ -132,7 +140,8 @@ class CAIIProvider:
         timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=self.timeout_s, sock_read=self.timeout_s
         )
-        for attempt in range(1, self.max_attempts + 1):
+        attempt = 1
+        while True:
             try:
                 async with session.post(
                     self.url, json=body, headers=headers, timeout=timeout
@@ -140,9 +149,19 @@ class CAIIProvider:
                     if resp.status in RETRY_STATUSES and attempt < self.max_attempts:
                         await resp.read()
                         await self._sleep(retry_after_s(resp.headers, backoff_delay(attempt)))
+                        attempt += 1
                         continue
                     if resp.status >= 400:
-                        await resp.read()
+                        detail = await resp.read()
+                        if (
+                            resp.status == 400
+                            and not self._fold_system
+                            and rejects_system_role(detail.decode("utf-8", "replace"))
+                        ):
+                            # not a retry of the same request: it does not use up an attempt
+                            self._fold_system = True  # remembered for later calls to this model
+                            body = self.body(request)
+                            continue
                         if resp.status == 401:
                             raise ProviderError(
                                 self.name, "rejected the token (expired?)", retryable=False

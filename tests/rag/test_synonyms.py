@@ -33,6 +33,28 @@ def test_a_file_lists_word_and_the_docs_words_with_comments() -> None:
     }
 
 
+def test_a_korean_word_is_an_entry_like_any_other(tmp_path: Path) -> None:
+    # the documented format is `word: words the docs use`, in any language (docs/ko too)
+    text = "터미널: cli command\nk8s: 쿠버네티스 kubernetes\n"
+    assert parse_synonyms(text) == {
+        "터미널": ("cli", "command"),
+        "k8s": ("쿠버네티스", "kubernetes"),
+    }
+    path = tmp_path / "syn.txt"
+    path.write_text(text, "utf-8")
+    assert load_synonyms(str(path))["터미널"] == ("cli", "command")  # start-up goes on
+
+
+def test_a_korean_word_brings_the_docs_words_also_with_a_particle_attached() -> None:
+    synonyms = {**DEFAULT_SYNONYMS, "터미널": ("cli", "command"), "저장소": ("repository",)}
+    assert expansion("터미널 명령", synonyms) == "cli command"
+    # Korean writes particles onto the word: "터미널에서" is "from the terminal"
+    assert expansion("터미널에서 할 수 있나요?", synonyms) == "cli command"
+    assert expansion("원격저장소", synonyms) == ""  # the word must start with the entry
+    # an English word with a particle attached still finds its entry
+    assert expansion("k8s에서 repo를 만드는 법", synonyms) == "kubernetes repository"
+
+
 @pytest.mark.parametrize("line", ["kfp kubeflow pipelines", ": pipelines", "kfp:"])
 def test_a_bad_line_is_named(line: str) -> None:
     with pytest.raises(ValueError, match="syn.txt, line 2"):

@@ -139,6 +139,41 @@ async def test_429_is_retried_then_succeeds(serve) -> None:
     assert calls == 2
 
 
+async def test_a_model_without_a_system_role_is_retried_folded_and_remembered(serve) -> None:
+    # e.g. a Mistral or Gemma chat template behind vLLM: HTTP 400 "System role not supported"
+    bodies: list[dict] = []
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        bodies.append(body)
+        if any(m["role"] == "system" for m in body["messages"]):
+            error = {"object": "error", "message": "System role not supported", "code": 400}
+            return web.json_response(error, status=400)
+        return await sse(request, [chunk("ok", finish="stop"), b"data: [DONE]\n\n"])
+
+    url = await serve(handler)
+    p = provider(url, max_attempts=1)  # the fallback is not one of the retries
+    assert await collect(p) == ["ok"]
+    assert len(bodies) == 2
+    folded = bodies[1]["messages"]
+    assert folded[0]["role"] == "user" and folded[0]["content"].startswith("You are docbot")
+    assert folded[0]["content"].endswith(bodies[0]["messages"][1]["content"])
+    assert await collect(p) == ["ok"] and len(bodies) == 3  # remembered: folded at once
+
+
+async def test_another_400_is_not_retried_without_the_system_role(serve) -> None:
+    bodies: list[dict] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        bodies.append(await request.json())
+        return web.json_response({"message": "max_tokens is too large", "code": 400}, status=400)
+
+    url = await serve(handler)
+    with pytest.raises(ProviderError, match=r"rejected the request \(HTTP 400\)"):
+        await collect(provider(url))
+    assert len(bodies) == 1 and bodies[0]["messages"][0]["role"] == "system"
+
+
 async def test_401_expired_token(serve) -> None:
     async def handler(request: web.Request) -> web.Response:
         return web.Response(status=401, text="token expired")
