@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from dotenv import dotenv_values
 
@@ -298,14 +299,15 @@ class Settings:
     default_language: str = "auto"
 
     def __repr__(self) -> str:
-        # Secrets hide themselves; a password inside DOCBOT_STATE_URL is masked here.
-        shown = ", ".join(
-            f"{f.name}={mask_url_password(self.state_url)!r}"
-            if f.name == "state_url"
-            else f"{f.name}={getattr(self, f.name)!r}"
-            for f in fields(self)
-        )
-        return f"Settings({shown})"
+        # Secrets hide themselves; credentials written into a URL setting are masked here.
+        def shown(name: str) -> str:
+            value = getattr(self, name)
+            if isinstance(value, str):
+                for credential in url_credentials(value):
+                    value = value.replace(credential, "***")
+            return f"{name}={value!r}"
+
+        return f"Settings({', '.join(shown(f.name) for f in fields(self))})"
 
     @property
     def index_dir(self) -> Path:
@@ -409,22 +411,30 @@ class Settings:
         )
 
     def secrets(self) -> list[str]:
-        """Every secret value, for redaction filters (the state URL's password included)."""
+        """Every secret value, for redaction filters: the `Secret` settings, and credentials
+        written into a URL setting (a password, an `?accessKey=` value)."""
         values = [
             v.reveal() for f in fields(self) if isinstance(v := getattr(self, f.name), Secret) and v
         ]
-        password = urlsplit(self.state_url).password if self.state_url else None
-        if password:
-            values.append(password)
+        for url in (self.state_url, self.cml_model_url, self.caii_url, self.ingest_source):
+            values.extend(url_credentials(url))
         return values
 
 
-def mask_url_password(url: str) -> str:
-    """`postgresql://user:pw@host/db` -> `postgresql://user:***@host/db`."""
-    if not url:
-        return url
-    parts = urlsplit(url)
-    if not parts.password:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
+# Query parameters whose values are credentials (`?accessKey=`, `?token=`, `?sig=`)
+SECRET_PARAM = re.compile(
+    r"token|key|sig|signature|secret|password|passwd|auth|credential|session", re.IGNORECASE
+)
+
+
+def url_credentials(url: str) -> list[str]:
+    """The credentials written into a URL: its password and secret-looking query values."""
+    if "://" not in url:
+        return []  # a path, or empty
+    try:
+        parts = urlsplit(url)
+        found = [parts.password] if parts.password else []
+    except ValueError:  # unparseable: its settings check refuses it
+        return []
+    found += [v for k, v in parse_qsl(parts.query) if v and SECRET_PARAM.search(k)]
+    return found

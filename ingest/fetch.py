@@ -29,6 +29,7 @@ from urllib.parse import parse_qsl, urldefrag, urlencode, urljoin, urlsplit, url
 
 import aiohttp
 
+from bot.config import SECRET_PARAM
 from ingest.robots import RobotsRules, robots_url, rules_for_response
 from ingest.ssrf import BlockedURL, Guard, PublicOnlyResolver
 
@@ -149,11 +150,6 @@ def _media_type(header: str) -> tuple[str, str]:
     return media.strip().lower(), charset
 
 
-_SECRET_PARAM = re.compile(
-    r"token|key|sig|signature|secret|password|passwd|auth|credential|session", re.IGNORECASE
-)
-
-
 def redact_url(url: str) -> str:
     """A URL fit for logs and chat: no user:password@, secret-looking query values masked."""
     try:
@@ -163,7 +159,7 @@ def redact_url(url: str) -> str:
         if query:
             pairs = parse_qsl(query, keep_blank_values=True)
             query = urlencode(
-                [(k, "***" if _SECRET_PARAM.search(k) else v) for k, v in pairs], safe="*"
+                [(k, "***" if SECRET_PARAM.search(k) else v) for k, v in pairs], safe="*"
             )
         return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
     except ValueError:

@@ -239,6 +239,17 @@ def test_a_password_in_the_state_url_never_prints_but_is_redacted() -> None:
     assert "pg-pass-4242" in s.secrets()
 
 
+def test_credentials_in_any_url_setting_never_print_but_are_redacted() -> None:
+    s = load(
+        DOCBOT_CML_MODEL_URL="https://modelservice.ml.example/model?accessKey=mk-4242secret",
+        DOCBOT_INGEST_SOURCE="https://reader:src-pass-77@docs.example/sitemap.xml",
+    )
+    assert "mk-4242secret" not in repr(s) and "src-pass-77" not in repr(s)
+    assert "accessKey=***" in repr(s) and "reader:***@docs.example" in repr(s)
+    assert {"mk-4242secret", "src-pass-77"} <= set(s.secrets())
+    assert s.cml_model_url.endswith("accessKey=mk-4242secret")  # still usable
+
+
 def test_a_malformed_state_url_is_a_config_error_naming_it_without_its_password() -> None:
     # an unclosed IPv6 bracket: urlsplit raises ValueError, which was a traceback at startup
     with pytest.raises(ConfigError, match="^DOCBOT_STATE_URL") as err:
