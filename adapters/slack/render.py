@@ -14,6 +14,7 @@ from typing import Any
 
 from adapters.slack import mrkdwn
 from adapters.slack.parse import PLACEHOLDER_TEXT
+from bot.messages import t
 from bot.types import Citation, Reply, section_label
 
 MAX_BLOCKS = 50
@@ -79,17 +80,20 @@ def error_message() -> SlackMessage:
     return SlackMessage(ERROR_TEXT, [section(f":warning: {mrkdwn.escape(ERROR_TEXT)}")])
 
 
-def sources_block(citations: list[Citation], block_id: str = "") -> Block:
-    """Sources as a context block of numbered `<url|title › section>` links."""
+def sources_block(citations: list[Citation], block_id: str = "", language: str = "en") -> Block:
+    """Sources as a context block of numbered `<url|title › section>` links, each with its
+    page's last-updated date when known."""
     items = []
     for c in citations:
         label = section_label(c.title, c.section) or c.url
         label = label if len(label) <= 150 else label[:149] + "…"
+        updated = f" · {mrkdwn.escape(t('updated', language, date=c.last_updated))}"
+        updated = updated if c.last_updated else ""
         if mrkdwn.is_web_url(c.url):
-            items.append(f"*[{c.n}]* {mrkdwn.link(c.url, label)}")
+            items.append(f"*[{c.n}]* {mrkdwn.link(c.url, label)}{updated}")
         else:  # a local path (docs indexed without a base URL): show it, it cannot be a link
             where = f" (`{mrkdwn.escape(c.url)}`)" if c.url else ""
-            items.append(f"*[{c.n}]* {mrkdwn.escape(label)}{where}")
+            items.append(f"*[{c.n}]* {mrkdwn.escape(label)}{where}{updated}")
     if items:
         items[0] = f"*Sources:* {items[0]}"
     if len(items) > MAX_CONTEXT_ELEMENTS:
@@ -151,7 +155,7 @@ def render_reply(reply: Reply, *, elapsed_s: float | None = None) -> list[SlackM
         tail.append(context([mrkdwn.truncate(notes, 2000)], f"notices:{aid}" if aid else ""))
     is_command = reply.is_command or reply.ephemeral
     if reply.citations and not reply.declined:
-        tail.append(sources_block(reply.citations, f"sources:{aid}" if aid else ""))
+        tail.append(sources_block(reply.citations, f"sources:{aid}" if aid else "", reply.language))
     if not is_command:
         tail.append(context([footer_text(reply, elapsed_s)], f"footer:{aid}" if aid else ""))
         if aid:

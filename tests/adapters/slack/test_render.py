@@ -44,6 +44,21 @@ def test_answer_with_sources_footer_and_feedback_buttons() -> None:
     assert len(set(block_ids)) == len(block_ids)
 
 
+def test_each_source_shows_its_pages_last_updated_date_when_known() -> None:
+    cites = [
+        Citation(
+            1, "Pipelines", "https://kf.io/p/#install", section="Install", last_updated="2026-11-20"
+        ),
+        Citation(2, "Katib", "https://kf.io/k/"),  # no date known: none shown
+    ]
+    [message] = render.render_reply(reply(citations=cites))
+    sources = [e["text"] for e in message.blocks[1]["elements"]]
+    assert sources[0].endswith("|Pipelines › Install> · updated 2026-11-20")
+    assert sources[1] == "*[2]* <https://kf.io/k/|Katib>"
+    [korean] = render.render_reply(reply(citations=cites[:1], language="ko"))
+    assert korean.blocks[1]["elements"][0]["text"].endswith("· 2026-11-20 수정")
+
+
 def test_footer_without_docs_and_timing_from_the_core() -> None:
     r = reply(used_docs=False, citations=[], timings_ms={"total": 1500.0})
     [message] = render.render_reply(r)
