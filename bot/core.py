@@ -262,7 +262,7 @@ class Bot:
             return reply(await asyncio.to_thread(self.status_text, conv, lang))
         if cmd.name == "model":
             if not cmd.value:
-                return reply(t("unknown_model", lang, value="?", models=", ".join(router.names())))
+                return reply(t("models", lang, models=", ".join(router.names())))
             name = router.resolve(cmd.value)
             if name is None:
                 return reply(

@@ -127,6 +127,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "I don't know the model `{value}`. Available: {models}.",
         "ko": "`{value}` 모델은 없습니다. 사용 가능한 모델: {models}",
     },
+    "models": {
+        "en": "Models you can choose: {models}. Pick one with `/docbot model <name>`.",
+        "ko": "선택할 수 있는 모델: {models}. `/docbot model <이름>`으로 고르세요.",
+    },
     "set_model": {
         "en": "Model set to *{value}* for this conversation.",
         "ko": "이 대화의 모델을 *{value}*(으)로 바꿨습니다.",

@@ -87,6 +87,15 @@ async def test_model_set_and_unknown(bot: Bot) -> None:
     assert "bedrock" in listing.text and "extractive" in listing.text
 
 
+async def test_model_without_a_name_lists_the_models_instead_of_refusing(bot: Bot) -> None:
+    listing = await ask(bot, "docbot model")
+    assert listing.text == t("models", "en", models="bedrock, extractive")
+    assert "don't know" not in listing.text and "`?`" not in listing.text
+    await ask(bot, "docbot language ko")
+    korean = await ask(bot, "docbot model")
+    assert korean.text == t("models", "ko", models="bedrock, extractive")
+
+
 async def test_settings_are_per_user_unless_channel_wide(bot: Bot) -> None:
     await ask(bot, "docbot length short")
     assert bot.conversation_settings(msg("", user="U1")).length == "short"
