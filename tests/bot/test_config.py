@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -323,3 +324,68 @@ def test_a_state_url_of_another_scheme_is_refused_without_showing_its_password(
 )
 def test_a_state_url_may_be_postgres_or_a_sqlite_file(value: str) -> None:
     assert load(DOCBOT_STATE_URL=value).state_url == value
+
+
+# the settings documentation against the code ----------------------------------------------------
+ROOT = Path(__file__).resolve().parents[2]
+CODE_DIRS = ("bot", "adapters", "rag", "ingest", "deploy")
+READ = re.compile(r'\benv\.(?:str|int|float|bool|list|secret|choice|raw)\(\s*"([A-Za-z_0-9]+)"')
+REFERENCES = [ROOT / "docs" / "configuration.md", ROOT / "docs" / "ko" / "configuration.md"]
+# every page with a settings table: a table whose first column is headed Variable / 변수
+SETTINGS_PAGES = sorted((ROOT / "docs").glob("*.md")) + sorted((ROOT / "docs" / "ko").glob("*.md"))
+
+
+def variables_read() -> set[str]:
+    names: set[str] = set()
+    for folder in CODE_DIRS:
+        for source in (ROOT / folder).rglob("*.py"):
+            names.update(READ.findall(source.read_text(encoding="utf-8")))
+    return names
+
+
+def settings_rows(page: Path) -> list[tuple[list[str], str | None]]:
+    """(variable names, documented default) of each row of the page's settings tables. The
+    default is None unless the table has a Default column holding one `value` in backticks."""
+    rows: list[tuple[list[str], str | None]] = []
+    header: list[str] | None = None
+    for line in page.read_text(encoding="utf-8").splitlines():
+        if not line.startswith("|"):
+            header = None
+            continue
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if header is None:
+            header = [c.lower() for c in cells]
+            continue
+        if set(line) <= set("|-: ") or header[0] not in ("variable", "변수"):
+            continue
+        default = None
+        if len(header) > 1 and header[1] in ("default", "기본값"):
+            single = re.fullmatch(r"`([^`]*)`", cells[1])
+            default = single.group(1) if single else None
+        rows.append((re.findall(r"`([^`]+)`", cells[0]), default))
+    return rows
+
+
+def test_the_settings_tables_are_found() -> None:
+    for reference in REFERENCES:
+        assert len(settings_rows(reference)) >= 60, reference
+
+
+@pytest.mark.parametrize("reference", REFERENCES, ids=["en", "ko"])
+def test_every_variable_docbot_reads_is_in_the_configuration_reference(reference: Path) -> None:
+    text = reference.read_text(encoding="utf-8")
+    missing = sorted(name for name in variables_read() if f"`{name}`" not in text)
+    assert not missing, f"{reference.relative_to(ROOT)} does not document {missing}"
+
+
+@pytest.mark.parametrize("page", SETTINGS_PAGES, ids=lambda p: str(p.relative_to(ROOT / "docs")))
+def test_every_documented_variable_is_read_with_its_documented_default(page: Path) -> None:
+    read = variables_read()
+    unset = load()
+    for names, default in settings_rows(page):
+        for name in names:
+            assert name in read, f"{page.name} documents {name}, which docbot never reads"
+        if default is not None:
+            (name,) = names
+            # setting a variable to its documented default changes nothing
+            assert load(**{name: default}) == unset, f"{page.name}: {name} default {default!r}"

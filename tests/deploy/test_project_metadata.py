@@ -79,6 +79,15 @@ def test_environment_variables_are_documented_and_read_by_docbot(amp: dict[str, 
         assert f'"{name}"' in config_source or name in AWS_SDK_VARS, f"docbot never reads {name}"
 
 
+@pytest.mark.parametrize("reference", ["docs/configuration.md", "docs/ko/configuration.md"])
+def test_environment_variables_are_in_the_configuration_reference(
+    amp: dict[str, Any], reference: str
+) -> None:
+    text = (ROOT / reference).read_text(encoding="utf-8")
+    missing = sorted(name for name in amp["environment_variables"] if f"`{name}`" not in text)
+    assert not missing, f"{reference} does not document the AMP's {missing}"
+
+
 def test_environment_variables_cover_every_platform(amp: dict[str, Any]) -> None:
     names = set(amp["environment_variables"])
     assert {"SLACK_BOT_TOKEN", "SLACK_APP_TOKEN"} <= names
