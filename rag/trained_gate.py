@@ -47,6 +47,7 @@ from typing import Any, Protocol, TypeVar
 
 from bot.config import ConfigError
 from rag.embeddings import resolve_device
+from rag.evaluate import page_of
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -131,10 +132,20 @@ class GateConfig:
         except TypeError as exc:  # a required field missing
             raise ValueError(str(exc).replace("__init__() ", "")) from None
         for name in ("min_relevance", "llm_min_relevance", "weight"):
-            if not isinstance(getattr(config, name), int | float):
+            value = getattr(config, name)
+            # NaN would make every comparison with the score false: no decline, or all
+            if not isinstance(value, int | float) or not math.isfinite(value):
                 raise ValueError(f"{name} must be a number")
         if not isinstance(config.probe_logit, int | float | None):
             raise ValueError("probe_logit must be a number")
+        # checked before they are compared: "2" would raise a TypeError (a traceback at
+        # start, a failed question on reload), 2.5 would pass and fail every question later
+        for name in ("passages", "max_length"):
+            value = getattr(config, name)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ValueError(f"{name} must be a whole number")
+        if not isinstance(config.trained_on, list) or not isinstance(config.fitted_on, list):
+            raise ValueError("trained_on and fitted_on must be lists")  # /healthz counts them
         if config.weight < 0 or config.passages < 1 or config.max_length < 16:
             raise ValueError("weight must be >= 0, passages >= 1 and max_length >= 16")
         return config
@@ -162,9 +173,11 @@ def training_pairs(
     top = list(hits[:PASSAGES])
     if not expected_urls:
         return [Pair(question, hit_passage(h), 0.0) for h in top[:2]]
-    expected = set(expected_urls)
-    positives = [h for h in top if h.page_url in expected][:2]
-    negatives = [h for h in top if h.page_url not in expected][:1]
+    # pages compared as `docbot eval` compares them: `.../page`, `.../page/` and
+    # `.../page/#anchor` are one page (drafts write `page_of` URLs, the index may not)
+    expected = {page_of(url) for url in expected_urls}
+    positives = [h for h in top if page_of(h.page_url) in expected][:2]
+    negatives = [h for h in top if page_of(h.page_url) not in expected][:1]
     return [Pair(question, hit_passage(h), 1.0) for h in positives] + [
         Pair(question, hit_passage(h), 0.0) for h in negatives
     ]

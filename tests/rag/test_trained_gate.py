@@ -68,6 +68,13 @@ def test_an_answerable_question_pairs_its_expected_pages_with_one_other() -> Non
     assert all(p.question == "how do i install it" for p in pairs)
 
 
+def test_an_expected_page_is_matched_however_its_url_is_written() -> None:
+    # as `docbot eval` matches it: drafts write `.../install/`, a site may serve `.../install`
+    hits = [FakeHit("https://docs.example.com/install"), FakeHit(BASE + "b/")]
+    for expected in (BASE + "install/", BASE + "install", BASE + "install/#requirements"):
+        assert [p.label for p in training_pairs("q", [expected], hits)] == [1.0, 0.0]
+
+
 def test_an_unanswerable_question_teaches_that_its_best_matches_do_not_answer() -> None:
     hits = [FakeHit(BASE + "a/"), FakeHit(BASE + "b/"), FakeHit(BASE + "c/")]
     assert [p.label for p in training_pairs("is there a mobile app", [], hits)] == [0.0, 0.0]
@@ -148,6 +155,30 @@ def test_gate_json_round_trips() -> None:
             '{"format": 1, "min_relevance": 0.5, "llm_min_relevance": 0.5, "embedding_model": "m",'
             ' "probe_logit": "high"}',
             "probe_logit must be a number",
+        ),
+        (
+            '{"format": 1, "min_relevance": NaN, "llm_min_relevance": 0.5, "embedding_model": "m"}',
+            "min_relevance must be a number",
+        ),
+        (
+            '{"format": 1, "min_relevance": 0.5, "llm_min_relevance": 0.5, "embedding_model": "m",'
+            ' "passages": "2"}',
+            "passages must be a whole number",
+        ),
+        (
+            '{"format": 1, "min_relevance": 0.5, "llm_min_relevance": 0.5, "embedding_model": "m",'
+            ' "passages": 2.5}',
+            "passages must be a whole number",
+        ),
+        (
+            '{"format": 1, "min_relevance": 0.5, "llm_min_relevance": 0.5, "embedding_model": "m",'
+            ' "max_length": "160"}',
+            "max_length must be a whole number",
+        ),
+        (
+            '{"format": 1, "min_relevance": 0.5, "llm_min_relevance": 0.5, "embedding_model": "m",'
+            ' "trained_on": null}',
+            "trained_on and fitted_on must be lists",
         ),
     ],
 )
