@@ -8,15 +8,16 @@ requires. Adapters that die are restarted by the server's supervisor.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
-from pathlib import Path
 
 if __name__ == "__main__":
     # Run as a script, sys.path[0] is bot/ itself, whose modules (bot/types.py...) would
-    # shadow top-level ones: use the project root instead.
-    sys.path[:1] = [str(Path(__file__).resolve().parents[1])]
+    # shadow top-level ones: use the project root instead, before any other import
+    # (on Python 3.10, `import asyncio` imports `types`).
+    sys.path[:1] = [os.path.dirname(os.path.dirname(os.path.realpath(__file__)))]
+
+import asyncio
 
 
 def main() -> int:

@@ -21,18 +21,21 @@ Exit status: 0 trained, 2 nothing to train on or a bad option, else train-gate's
 
 from __future__ import annotations
 
+import os
+import sys
+
+if __name__ == "__main__":
+    # As a script, sys.path[0] is rag/ itself, whose modules would shadow top-level
+    # ones (rag/tokenize.py, rag/keyword.py vs the standard library's): use the project
+    # root, before any other import (on Python 3.10, argparse and re import `keyword`).
+    sys.path[:1] = [os.path.dirname(os.path.dirname(os.path.realpath(__file__)))]
+
 import argparse
 import glob
 import re
 import shutil
-import sys
 from collections.abc import Sequence
 from pathlib import Path
-
-if __name__ == "__main__":
-    # As a script, sys.path[0] is rag/ itself, whose modules would shadow top-level
-    # ones (rag/tokenize.py vs the standard library's): use the project root.
-    sys.path[:1] = [str(Path(__file__).resolve().parent.parent)]
 
 from bot.config import Settings  # noqa: E402
 

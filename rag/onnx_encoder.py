@@ -180,7 +180,11 @@ def bert_graph(
         [output],
         inits,
     )
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    opsets = [helper.make_opsetid("", OPSET)]
+    # The oldest IR version the opset allows, not the installed onnx's newest: ONNX Runtime
+    # refuses IR versions newer than it knows (1.23, the last for Python 3.10, reads up to 11).
+    ir_version = helper.find_min_ir_version_for(opsets)
+    return helper.make_model(graph, opset_imports=opsets, ir_version=ir_version)
 
 
 def graph_feed(ids: np.ndarray, mask: np.ndarray, types: np.ndarray) -> dict[str, np.ndarray]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,6 +23,7 @@ from tests.rag.question_sets import FIT_ROWS, TRAIN_ROWS, write_question_set
 from tests.tiny_models import cross_encoder
 
 PACKAGED = Settings().embedding_model
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def touch(root: Path, *names: str) -> None:
@@ -145,3 +149,17 @@ def test_the_job_trains_fits_and_swaps_in_a_model_the_bot_loads(
     assert (served / GATE_FILE).read_text() == before
     assert not served.with_name("gate.training").exists()
     assert not served.with_name("gate.previous").exists()
+
+
+def test_the_job_script_runs_as_cml_runs_it(tmp_path: Path) -> None:
+    # `python rag/gate_job.py` from the project root: rag/ comes first on sys.path, and its
+    # keyword.py / tokenize.py must not shadow the standard library's, even on Python 3.10,
+    # which imports them for argparse and re (3.11 may have them loaded at startup already).
+    env = {**os.environ, "DOCBOT_DATA_DIR": str(tmp_path)}
+    env.pop("DOCBOT_CML_GATE_SETS", None)
+    done = subprocess.run(
+        [sys.executable, "rag/gate_job.py"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 2, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("gate job: DOCBOT_CML_GATE_SETS is not set")
