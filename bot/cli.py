@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bot.config import ConfigError, Settings
+from bot.config import STATE_URL_SCHEMES, ConfigError, Settings
 from bot.types import section_label
 
 log = logging.getLogger("docbot")
@@ -273,7 +273,15 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     from bot.state import StateStore
     from bot.stats import compute_stats, format_stats
 
-    store = StateStore(settings.state_url or settings.state_path)
+    if args.days < 1:
+        raise ConfigError(f"--days must be at least 1, got {args.days}")
+    target = settings.state_url or settings.state_path
+    if not str(target).startswith(STATE_URL_SCHEMES) and not Path(target).is_file():
+        # a wrong data dir must not read as "Answers: 0", nor leave an empty database there
+        raise ConfigError(
+            f"no state database at {target} (set DOCBOT_DATA_DIR or DOCBOT_STATE_URL to the bot's)"
+        )
+    store = StateStore(target)
     since = time.time() - args.days * 86400
     if args.draft_questions is not None:
         return _write_drafts(args.draft_questions, store.answers(since), args.days)

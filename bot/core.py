@@ -16,7 +16,9 @@ from dataclasses import asdict
 from bot import metrics
 from bot.commands import ADMIN_COMMANDS, Command, CommandError, parse_command
 from bot.config import Settings
+from bot.history import question_history
 from bot.limits import RateLimiter
+from bot.logs import RedactingFilter
 from bot.messages import t
 from bot.state import ConversationSettings, StateStore
 from bot.stats import compute_stats, format_stats
@@ -46,6 +48,8 @@ class Bot:
         self._reingest_task: asyncio.Task[None] | None = None
         self._in_flight: set[asyncio.Task[object]] = set()
         self.started = time.time()
+        # the answer log keeps questions as the logs do: without a pasted token or secret
+        self._redactor = RedactingFilter(settings.secrets())
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Bot:
@@ -100,7 +104,7 @@ class Bot:
             if task is not None:
                 self._in_flight.discard(task)
         metrics.REQUESTS.labels(msg.platform, "command" if reply.is_command else "question").inc()
-        if not reply.is_command:
+        if not reply.is_command and not reply.ephemeral:  # the hint to a bare mention is neither
             metrics.LATENCY.labels(msg.platform).observe(time.perf_counter() - started)
             if reply.declined:
                 metrics.DECLINES.labels(msg.platform).inc()
@@ -157,7 +161,7 @@ class Bot:
                 platform=msg.platform,
                 user_id=msg.user_id,
                 conversation_id=msg.conversation_id,
-                question=text,
+                question=self._redactor.redact(text),
                 sources=[c.url for c in reply.citations],
                 model=reply.model,
                 latency_ms=reply.timings_ms.get("total", 0.0),
@@ -213,7 +217,7 @@ class Bot:
                 temperature=conv.temperature,
                 length=conv.length,
                 language=lang,
-                history=msg.history,
+                history=question_history(msg.history, max_chars=self.settings.max_question_chars),
                 on_delta=on_delta,
             )
         finally:
@@ -232,12 +236,18 @@ class Bot:
         return reply
 
     async def record_feedback(self, answer_id: str, platform: str, user_id: str, value: str) -> str:
-        lang = await asyncio.to_thread(self.store.answer_language, answer_id) or "en"
-        if value not in ("up", "down"):
-            return t("feedback_unknown", lang)
-        ok = await asyncio.to_thread(
-            self.store.record_feedback, answer_id, f"{platform}:{user_id}", value
-        )
+        """Store a 👍/👎 click; what to tell the user, in the answer's language."""
+        lang = "en"
+        try:
+            lang = await asyncio.to_thread(self.store.answer_language, answer_id) or "en"
+            if value not in ("up", "down"):
+                return t("feedback_unknown", lang)
+            ok = await asyncio.to_thread(
+                self.store.record_feedback, answer_id, f"{platform}:{user_id}", value
+            )
+        except Exception as exc:  # a locked or unreachable database: say so, never silence
+            log.warning("could not store feedback (%s)", type(exc).__name__)
+            return t("feedback_unavailable", lang)
         if not ok:
             return t("feedback_unknown", lang)
         metrics.FEEDBACK.labels(value).inc()
@@ -295,7 +305,7 @@ class Bot:
             since = time.time() - STATS_DAYS * 86400
             answers = await asyncio.to_thread(self.store.answers, since)
             feedback = await asyncio.to_thread(self.store.feedback_counts, since)
-            return reply(format_stats(compute_stats(answers, feedback), days=STATS_DAYS))
+            return reply(format_stats(compute_stats(answers, feedback), days=STATS_DAYS, lang=lang))
         if cmd.name == "reingest":
             return reply(self.start_reingest(msg, lang))
         return reply(t("unknown_command", lang, command=cmd.name))  # pragma: no cover

@@ -72,6 +72,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "I couldn't match that feedback to an answer; it may be too old.",
         "ko": "이 피드백에 해당하는 답변을 찾지 못했습니다. 오래된 답변일 수 있습니다.",
     },
+    "feedback_unavailable": {
+        "en": "I couldn't save your feedback just now. Please click again in a minute.",
+        "ko": "지금은 피드백을 저장하지 못했습니다. 잠시 후 다시 눌러 주세요.",
+    },
     "help": {
         "en": (
             "*docbot* answers questions from the documentation, with links to the sections it used.\n"
@@ -196,6 +200,32 @@ MESSAGES: dict[str, dict[str, str]] = {
     "footer": {
         "en": "{model} · {docs} · {seconds:.1f}s",
         "ko": "{model} · {docs} · {seconds:.1f}초",
+    },
+    "stats_title": {
+        "en": "*docbot usage, last {days} days*",
+        "ko": "*docbot 사용 현황, 최근 {days}일*",
+    },
+    "stats_answers": {
+        "en": "Answers: {answers} · declined: {declined} ({rate})",
+        "ko": "답변: {answers} · 거절: {declined} ({rate})",
+    },
+    "stats_no_feedback": {"en": "Feedback: none yet", "ko": "피드백: 아직 없음"},
+    "stats_feedback": {
+        "en": "Feedback: 👍 {up} · 👎 {down} ({ratio} positive)",
+        "ko": "피드백: 👍 {up} · 👎 {down} (긍정 {ratio})",
+    },
+    "stats_latency": {
+        "en": "Latency: p50 {p50:.1f}s · p95 {p95:.1f}s",
+        "ko": "응답 시간: p50 {p50:.1f}초 · p95 {p95:.1f}초",
+    },
+    "stats_top_questions": {"en": "*Top questions*", "ko": "*자주 묻는 질문*"},
+    "stats_doc_gaps": {
+        "en": "*Doc gaps* (declined questions by topic)",
+        "ko": "*문서 공백* (답하지 못한 질문, 주제별)",
+    },
+    "stats_doc_gap": {
+        "en": "• {topic}: {questions} — e.g. “{example}”",
+        "ko": "• {topic}: {questions} — 예: “{example}”",
     },
     "docs_used": {"en": "from the docs", "ko": "문서 기반"},
     "docs_not_used": {"en": "docs not used", "ko": "문서 미사용"},

@@ -225,11 +225,12 @@ class StateStore:
         self._execute("DELETE FROM kv WHERE expires < ?", (now,))
         if answer_retention_days:
             cutoff = now - answer_retention_days * 86400
-            self._execute(
-                "DELETE FROM feedback WHERE answer_id IN (SELECT id FROM answers WHERE ts < ?)",
-                (cutoff,),
-            )
             self._execute("DELETE FROM answers WHERE ts < ?", (cutoff,))
+            # their feedback, and any click stored while another replica purged its answer
+            self._execute(
+                "DELETE FROM feedback WHERE NOT EXISTS "
+                "(SELECT 1 FROM answers a WHERE a.id = feedback.answer_id)"
+            )
 
     # small shared values (adapters' per-thread memory) ---------------------------
     def put(self, key: str, value: str, ttl_s: float) -> None:
@@ -291,14 +292,16 @@ class StateStore:
         """Store 'up' or 'down' from one user for one answer (their last click wins)."""
         if value not in ("up", "down"):
             raise ValueError("feedback value must be 'up' or 'down'")
-        if not self._query("SELECT 1 FROM answers WHERE id = ?", (answer_id,)):
-            return False
         with self._transaction():
+            if not self._query("SELECT 1 FROM answers WHERE id = ?", (answer_id,)):
+                return False
             self._execute(
                 "INSERT INTO feedback (answer_id, user_hash, value, ts) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (answer_id, user_hash) DO UPDATE SET value = excluded.value, ts = excluded.ts",
                 (answer_id, hash_id(user_id), value, time.time()),
             )
+            # the latest click by anyone, for earlier docbots sharing this database (`answers`
+            # reads the feedback table instead)
             self._execute("UPDATE answers SET feedback = ? WHERE id = ?", (value, answer_id))
         return True
 
@@ -307,9 +310,13 @@ class StateStore:
         return str(rows[0][0]) if rows else None
 
     def answers(self, since: float = 0.0) -> list[dict[str, Any]]:
+        """The answers logged since `since`, oldest first. `feedback`: 'down' while any user's
+        vote is 👎 (one colleague's 👍 does not hide another's 👎), else 'up' or None."""
         rows = self._query(
             "SELECT id, ts, platform, user_hash, question, sources, model, latency_ms, declined, language, "
-            "feedback, thread_hash FROM answers WHERE ts >= ? ORDER BY ts",
+            "CASE WHEN EXISTS (SELECT 1 FROM feedback f WHERE f.answer_id = answers.id AND f.value = 'down') "
+            "THEN 'down' WHEN EXISTS (SELECT 1 FROM feedback f WHERE f.answer_id = answers.id) "
+            "THEN 'up' END, thread_hash FROM answers WHERE ts >= ? ORDER BY ts",
             (since,),
         )
         keys = (

@@ -10,7 +10,8 @@ import statistics
 from collections import Counter
 from typing import Any
 
-from rag.multilingual import salient_tokens
+from bot.messages import t
+from rag.multilingual import salient_words
 from rag.tokenize import is_cjk, tokenize
 
 
@@ -19,13 +20,18 @@ def normalise_question(question: str) -> str:
     return " ".join(question.lower().split()).rstrip("?!. ")
 
 
-def _gap_words(question: str) -> set[str]:
-    """A declined question's candidate topics: its English words of three letters or more,
-    and its CJK content bigrams. Korean tokens are all two-syllable bigrams, so the length
-    rule alone would drop every one; `salient_tokens` leaves out particles, endings and
-    question words (어떻게, 하나요) instead, which every question has."""
-    words = {w for w in tokenize(question) if len(w) > 2}
-    return words | {w for w in salient_tokens(question) if is_cjk(w[0])}
+def _gap_words(question: str) -> list[str]:
+    """A declined question's candidate topics, each once, in the order the question has them
+    (so that ties between topics go the same way on every run): its English words of three
+    letters or more, and its CJK content words. Korean tokens are all two-syllable bigrams,
+    so the length rule alone would drop every one; `salient_words` leaves out particles,
+    endings and question words (어떻게, 하나요) instead, which every question has. A long
+    word's overlapping bigrams (쿠버 버네 네티 티스) are joined back into it (쿠버네티스)."""
+    words = [w for w in tokenize(question) if len(w) > 2]
+    for tokens in salient_words(question):
+        if tokens and is_cjk(tokens[0][0]):
+            words.append(tokens[0] + "".join(token[-1] for token in tokens[1:]))
+    return list(dict.fromkeys(words))
 
 
 def _nearest_rank(n: int, percent: int) -> int:
@@ -81,28 +87,63 @@ def compute_stats(
     }
 
 
-def format_stats(stats: dict[str, Any], *, days: int) -> str:
+REPORT_QUESTION_CHARS = 120  # a question as the report quotes it (up to 2000 may be logged)
+
+
+def _clip(question: str) -> str:
+    return (
+        question
+        if len(question) <= REPORT_QUESTION_CHARS
+        else question[:REPORT_QUESTION_CHARS].rstrip() + "…"
+    )
+
+
+def format_stats(stats: dict[str, Any], *, days: int, lang: str = "en") -> str:
+    """The report as chat text (Slack mrkdwn), in `lang` ('en' or 'ko')."""
     lines = [
-        f"*docbot usage, last {days} days*",
-        f"Answers: {stats['answers']} · declined: {stats['declined']} ({stats['decline_rate']:.0%})",
+        t("stats_title", lang, days=days),
+        t(
+            "stats_answers",
+            lang,
+            answers=stats["answers"],
+            declined=stats["declined"],
+            rate=f"{stats['decline_rate']:.0%}",
+        ),
     ]
     if stats["up_ratio"] is None:
-        lines.append("Feedback: none yet")
+        lines.append(t("stats_no_feedback", lang))
     else:
         lines.append(
-            f"Feedback: 👍 {stats['feedback_up']} · 👎 {stats['feedback_down']} ({stats['up_ratio']:.0%} positive)"
+            t(
+                "stats_feedback",
+                lang,
+                up=stats["feedback_up"],
+                down=stats["feedback_down"],
+                ratio=f"{stats['up_ratio']:.0%}",
+            )
         )
     if stats["latency_ms_p50"] is not None:
         lines.append(
-            f"Latency: p50 {stats['latency_ms_p50'] / 1000:.1f}s · p95 {stats['latency_ms_p95'] / 1000:.1f}s"
+            t(
+                "stats_latency",
+                lang,
+                p50=stats["latency_ms_p50"] / 1000,
+                p95=stats["latency_ms_p95"] / 1000,
+            )
         )
     if stats["top_questions"]:
-        lines.append("*Top questions*")
-        lines.extend(f"• {q['question']} ({q['count']})" for q in stats["top_questions"])
+        lines.append(t("stats_top_questions", lang))
+        lines.extend(f"• {_clip(q['question'])} ({q['count']})" for q in stats["top_questions"])
     if stats["doc_gaps"]:
-        lines.append("*Doc gaps* (declined questions by topic)")
+        lines.append(t("stats_doc_gaps", lang))
         lines.extend(
-            f"• {g['topic']}: {g['questions']} — e.g. “{g['examples'][0]}”"
+            t(
+                "stats_doc_gap",
+                lang,
+                topic=g["topic"],
+                questions=g["questions"],
+                example=_clip(g["examples"][0]),
+            )
             for g in stats["doc_gaps"]
         )
     return "\n".join(lines)

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from adapters.slack import mrkdwn
 from bot.commands import addressed_command
+from bot.history import question_history
 from bot.messages import MESSAGES
 from bot.types import IncomingMessage, ReplyTarget, Turn
 
@@ -246,8 +247,14 @@ def thread_history(
 ) -> list[Turn]:
     """Earlier turns of a thread, oldest first, for a follow-up question.
 
-    The bot's messages are `assistant` turns (placeholders skipped); other bots
-    are left out; people's messages are `user` turns with the bot mention removed.
+    The bot's messages are `assistant` turns (placeholders skipped), read as the answer
+    said it: its `[n]` markers without the links behind them, without the sources,
+    footer and buttons (`_answer_text`); the messages of one long answer are one turn.
+    People's messages are `user` turns with the bot mention removed. Messages that ask
+    nothing (a command, `@docbot rag off` included, a thank-you, an emoji or a mention)
+    and the bot's replies to them are left out before the last `max_turns` are taken
+    (`bot.history.question_history`). Other bots are left out, except when one posted
+    the thread's parent (an alert, a workflow's form): the thread is about it.
     """
     turns: list[Turn] = []
     for m in messages:
@@ -256,15 +263,49 @@ def thread_history(
             continue
         if m.get("subtype") not in _HANDLED_SUBTYPES and m.get("subtype") != "bot_message":
             continue
-        text = mrkdwn.to_plain(str(m.get("text") or ""), bot_user_id)
-        if not text:
-            continue
         if _is_bot_message(m, bot_user_id, bot_id):
-            if text not in _PLACEHOLDERS:
-                turns.append(Turn("assistant", text))
-        elif not m.get("bot_id"):
-            turns.append(Turn("user", text))
-    return turns[-max_turns:]
+            text = _answer_text(m, bot_user_id)
+            if not text or text in _PLACEHOLDERS:
+                continue
+            if turns and turns[-1].role == "assistant":  # the next part of a long answer
+                text = f"{turns.pop().text}\n\n{text}"
+            turns.append(Turn("assistant", text))
+            continue
+        raw = str(m.get("text") or "")
+        text = mrkdwn.to_plain(raw, bot_user_id)
+        is_parent = m.get("thread_ts") == ts  # a thread's parent has its own ts as thread_ts
+        if not text or (m.get("bot_id") and not is_parent):
+            continue
+        turns.append(Turn("user", _mention_command(raw, text, bot_user_id)))
+    return question_history(turns)[-max_turns:]
+
+
+# How much of one of the bot's messages a thread's history reads: as much as its
+# notification text holds (`render.FALLBACK_CHARS`); the prompt fits the rest by tokens.
+ANSWER_CHARS = 3_900
+# A citation marker the renderer made a link to its source (`mrkdwn.to_mrkdwn`).
+_CITATION_LINK = re.compile(r"<[^<>|\n]+\|(\[\d{1,3}\])>")
+
+
+def _answer_text(message: Mapping[str, Any], bot_user_id: str) -> str:
+    """What one of the bot's messages said, as plain text: its section blocks (the answer;
+    the sources, footer and feedback buttons are context and actions blocks), or its
+    `text` when it has no blocks. A message holding only the sources and footer (the last
+    of a long answer) says nothing."""
+    blocks = message.get("blocks")
+    if isinstance(blocks, list) and blocks:
+        sections = [
+            str(b["text"].get("text") or "")
+            for b in blocks
+            if isinstance(b, Mapping)
+            and b.get("type") == "section"
+            and isinstance(b.get("text"), Mapping)
+        ]
+        raw = "\n\n".join(sections)
+    else:
+        raw = str(message.get("text") or "")
+    raw = mrkdwn.truncate(_CITATION_LINK.sub(r"\1", raw), ANSWER_CHARS)
+    return mrkdwn.to_plain(raw, bot_user_id)
 
 
 def _ts_key(ts: str) -> tuple[int, int]:

@@ -26,6 +26,7 @@ from adapters.core_api import BotLike
 from adapters.teams import cards, parse
 from adapters.teams.retry import RetryPolicy, with_retry
 from bot import messages
+from bot.history import asks_nothing
 from bot.types import IncomingMessage, Reply, Turn
 
 log = logging.getLogger(__name__)
@@ -161,7 +162,10 @@ class DocbotTeamsHandler(ActivityHandler):
             reference = uuid.uuid4().hex[:8]
             log.exception("teams: answering failed (reference %s)", reference)
             return Reply(text=cards.error_text(reference), is_command=True)
-        if thread and not reply.is_command and not reply.declined:
+        # Only a question and its answer: a thread keeps few turns, and a "thanks!" or a
+        # bare mention (its hint is ephemeral) would push the thread's question out.
+        asked = not (reply.is_command or reply.ephemeral or reply.declined)
+        if thread and asked and not asks_nothing(msg.text):
             turns = [*msg.history, Turn("user", msg.text), Turn("assistant", reply.text)]
             await self._save_turns(thread, turns[-HISTORY_TURNS:])
         return reply

@@ -6,6 +6,7 @@ import dataclasses
 import io
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,7 +15,7 @@ from bot.config import Settings
 from bot.core import Bot
 from bot.messages import t
 from bot.state import hash_id
-from bot.types import IncomingMessage, Reply
+from bot.types import IncomingMessage, Reply, Turn
 from rag.index_store import IndexStore
 
 ADMIN = "UADMIN"
@@ -165,6 +166,13 @@ async def test_admins_get_stats(bot: Bot) -> None:
     )
 
 
+async def test_stats_in_the_admins_language(bot: Bot) -> None:
+    await ask(bot, "휴가 신청은 어떻게 하나요?")
+    await ask(bot, "docbot language ko", user=ADMIN)
+    reply = await ask(bot, "docbot stats", user=ADMIN)
+    assert reply.text.startswith("*docbot 사용 현황, 최근 30일*\n답변: 1 · 거절: 1 (100%)")
+
+
 async def test_reingest_without_a_source_says_how_to_set_one(bot: Bot) -> None:
     assert (await ask(bot, "docbot reingest", user=ADMIN)).text == t("reingest_unavailable", "en")
 
@@ -181,11 +189,58 @@ async def test_a_question_is_answered_cited_and_logged(bot: Bot) -> None:
     assert logged["thread_hash"] is None  # a direct message outside any thread
 
 
+async def test_a_secret_pasted_into_a_question_is_not_kept_in_the_answer_log(
+    settings: Settings,
+) -> None:
+    """The state database never holds a token: not even one pasted into a question, which
+    `/docbot stats` would show in chat and `--draft-questions` would write into a file."""
+    from bot.config import Secret
+
+    bot = Bot.from_settings(
+        dataclasses.replace(settings, teams_app_password=Secret("hunter2-teams-password"))
+    )
+    await ask(bot, "How do I restore a backup? my token is xoxb-1234567890-abcdefghijkl")
+    await ask(bot, "is hunter2-teams-password the right password for backups?")
+    questions = [a["question"] for a in bot.store.answers()]
+    assert questions == [
+        "How do I restore a backup? my token is [redacted]",
+        "is [redacted] the right password for backups?",
+    ]
+
+
 async def test_a_reply_in_a_thread_is_logged_with_its_thread(bot: Bot) -> None:
     in_thread = dataclasses.replace(msg("How do I restore a backup?"), thread_id="1700.01")
     await bot.handle(in_thread)
     [logged] = bot.store.answers()
     assert logged["thread_hash"] == hash_id("C1:1700.01")
+
+
+async def test_a_follow_up_is_answered_with_the_thread_that_asked_something(
+    bot: Bot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The thread goes to rag without the messages that asked nothing (a typed command, a
+    thank-you, an emoji) and the bot's replies to them (`bot.history`)."""
+    seen: list[list[Turn]] = []
+    answer = bot.answerer.answer
+
+    async def recording(question: str, **kwargs: Any) -> Reply:
+        seen.append(list(kwargs["history"]))
+        return await answer(question, **kwargs)
+
+    monkeypatch.setattr(bot.answerer, "answer", recording)
+    asked = [Turn("user", "How do I restore a backup?"), Turn("assistant", "Run restore [1].")]
+    thread = [
+        *asked,
+        Turn("user", "docbot length short"),
+        Turn("assistant", "Answer length set to short."),
+        Turn("user", "thanks!"),
+        Turn("assistant", "I couldn't find this in the docs."),
+        Turn("user", ":+1:"),
+    ]
+    follow_up = dataclasses.replace(msg("and from the CLI?"), thread_id="1700.01", history=thread)
+    await bot.handle(follow_up)
+    assert seen == [asked]
+    assert follow_up.history == thread  # the adapter's message is left as it came
 
 
 async def test_feedback_round_trip(bot: Bot) -> None:
@@ -213,9 +268,55 @@ async def test_feedback_thanks_in_the_answers_language(bot: Bot) -> None:
     )
 
 
+async def test_feedback_while_the_state_database_is_locked_gets_a_clear_reply(
+    bot: Bot, settings: Settings
+) -> None:
+    """A click the bot cannot store gets a reply saying so, in the answer's language: never
+    silence (Slack) nor a generic error (Teams)."""
+    import sqlite3
+
+    reply = await ask(bot, "백업을 복원하려면 어떻게 하나요? restore backup")
+    locker = sqlite3.connect(settings.state_url, timeout=0.1, isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")  # another process holds the database
+    try:
+        said = await bot.record_feedback(reply.answer_id, "slack", "U1", "down")
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    assert said == t("feedback_unavailable", "ko")
+    assert bot.store.feedback_counts() == {"up": 0, "down": 0}
+    assert await bot.record_feedback(reply.answer_id, "slack", "U1", "down") == t(
+        "feedback_thanks_down", "ko"
+    )
+
+
 async def test_an_empty_question_gets_a_hint(bot: Bot) -> None:
     reply = await ask(bot, "   ")
     assert reply.text == t("empty_question", "en") and reply.ephemeral
+
+
+def metric(name: str, **labels: str) -> float:
+    from bot.metrics import REGISTRY
+
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def test_metrics_count_answers_declines_and_feedback_clicks(bot: Bot) -> None:
+    """docbot_answers_total counts answers given: a bare mention's hint is not one."""
+    before = {
+        "answers": metric("docbot_answers_total", platform="slack", model="none"),
+        "declines": metric("docbot_declines_total", platform="slack"),
+        "down": metric("docbot_feedback_total", value="down"),
+    }
+    await ask(bot, "   ")  # a hint, neither an answer nor a decline
+    assert metric("docbot_answers_total", platform="slack", model="none") == before["answers"]
+    assert metric("docbot_declines_total", platform="slack") == before["declines"]
+    declined = await ask(bot, "What is the capital of Australia?")
+    assert declined.declined
+    assert metric("docbot_declines_total", platform="slack") == before["declines"] + 1
+    await bot.record_feedback(declined.answer_id, "slack", "U1", "down")
+    await bot.record_feedback("no-such-answer", "slack", "U1", "down")  # not stored: not counted
+    assert metric("docbot_feedback_total", value="down") == before["down"] + 1
 
 
 async def test_a_too_long_question_is_refused_with_the_numbers(

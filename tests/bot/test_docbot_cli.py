@@ -366,3 +366,60 @@ def test_stats_drafts_the_logged_questions_to_review(
     assert code == 2 and "not reviewed yet" in err and "Traceback" not in err
     code, _, err = run(capsys, "stats", "--draft-questions", "no/such/dir/d.jsonl")
     assert code == 2 and err.startswith("error: cannot write no/such/dir/d.jsonl")
+
+
+def test_stats_reports_the_logged_answers_and_feedback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.state import StateStore
+
+    state = tmp_path / "state.sqlite3"
+    monkeypatch.setenv("DOCBOT_STATE_URL", str(state))
+    store = StateStore(str(state))
+    answer_id = store.log_answer(
+        platform="teams",
+        user_id="U1",
+        conversation_id="C1",
+        question="모바일 앱이 있나요?",
+        sources=[],
+        model="",
+        latency_ms=80.0,
+        declined=True,
+    )
+    store.record_feedback(answer_id, "teams:U1", "down")
+    store.close()
+    code, out, err = run(capsys, "stats", "--days", "7")
+    assert code == 0, err
+    assert out.splitlines()[:3] == [
+        "docbot usage, last 7 days",
+        "Answers: 1 · declined: 1 (100%)",
+        "Feedback: 👍 0 · 👎 1 (0% positive)",
+    ]
+    code, out, err = run(capsys, "stats", "--json")
+    stats = json.loads(out)
+    assert (stats["answers"], stats["feedback_down"], stats["latency_ms_p95"]) == (1, 1, 80.0)
+
+
+@pytest.mark.parametrize("days", ["0", "-3"])
+def test_stats_refuses_a_period_that_is_not_a_positive_number_of_days(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, days: str
+) -> None:
+    monkeypatch.setenv("DOCBOT_STATE_URL", str(tmp_path / "state.sqlite3"))
+    code, out, err = run(capsys, "stats", "--days", days)
+    assert (code, out) == (2, "")  # not "docbot usage, last -3 days: Answers: 0"
+    assert err.strip() == f"docbot: --days must be at least 1, got {days}"
+
+
+def test_stats_without_a_state_database_says_where_it_looked_and_creates_none(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A wrong DOCBOT_DATA_DIR must not read as "Answers: 0" (and leave an empty database)."""
+    monkeypatch.setenv("DOCBOT_DATA_DIR", str(tmp_path / "typo"))
+    for args in (("stats",), ("stats", "--draft-questions", "d.jsonl")):
+        code, out, err = run(capsys, *args)
+        assert code == 2 and out == ""
+        assert err.strip() == (
+            f"docbot: no state database at {tmp_path / 'typo' / 'state.sqlite3'} "
+            "(set DOCBOT_DATA_DIR or DOCBOT_STATE_URL to the bot's)"
+        )
+    assert not (tmp_path / "typo").exists()

@@ -172,9 +172,22 @@ def test_a_users_last_click_wins(state: StateStore) -> None:
     answer_id = log(state)
     assert state.record_feedback(answer_id, "slack:U1", "up")
     assert state.record_feedback(answer_id, "slack:U1", "down")
+    assert state.feedback_counts() == {"up": 0, "down": 1}
+    assert state.answers()[0]["feedback"] == "down"
+    assert state.record_feedback(answer_id, "slack:U1", "up")  # changes their mind
+    assert state.answers()[0]["feedback"] == "up"
+
+
+def test_another_users_thumbs_up_does_not_hide_a_thumbs_down(state: StateStore) -> None:
+    """An answer's feedback in the log is 'down' while any user's vote is 👎: one colleague's
+    👍 must not hide that another says it is wrong (drafts put 👎 answers first)."""
+    answer_id = log(state)
+    assert state.record_feedback(answer_id, "slack:U1", "down")
     assert state.record_feedback(answer_id, "slack:U2", "up")
     assert state.feedback_counts() == {"up": 1, "down": 1}
-    assert state.answers()[0]["feedback"] == "up"  # the latest click on the answer
+    assert state.answers()[0]["feedback"] == "down"
+    assert state.record_feedback(answer_id, "slack:U1", "up")  # the 👎 withdrawn
+    assert state.answers()[0]["feedback"] == "up"
 
 
 def test_answers_and_feedback_since(state: StateStore) -> None:
@@ -194,6 +207,22 @@ def test_purge_drops_answers_older_than_the_retention_and_their_feedback(state: 
     state.purge(answer_retention_days=90)
     assert [a["question"] for a in state.answers()] == ["recent?"]
     assert state.feedback_counts() == {"up": 0, "down": 0}
+
+
+def test_purge_drops_feedback_left_without_its_answer(path: Path, state: StateStore) -> None:
+    """A click stored while another replica purged its answer must not outlive the retention."""
+    import sqlite3
+
+    kept = log(state, "recent?")
+    state.record_feedback(kept, "u", "up")
+    with sqlite3.connect(path) as other:  # what the race leaves: feedback of a purged answer
+        other.execute("INSERT INTO feedback VALUES ('purged', 'h', 'down', 1.0)")
+    other.close()
+    state.purge(answer_retention_days=90)
+    with sqlite3.connect(path) as other:
+        rows = other.execute("SELECT answer_id FROM feedback").fetchall()
+    other.close()
+    assert rows == [(kept,)]
 
 
 def test_purge_without_retention_keeps_answers(state: StateStore) -> None:

@@ -170,3 +170,26 @@ def test_two_replicas_changing_one_scope_at_once_keep_both_changes(connect) -> N
     other.join()
     merged = connect().get_settings("slack:T1:C-race")
     assert (merged.model, merged.temperature) == ("bedrock", 0.9)
+
+
+def test_votes_from_two_replicas_keep_a_thumbs_down_and_purge_keeps_recent_feedback(
+    connect,
+) -> None:
+    """Two users vote on one answer through two replicas: the 👎 stays visible in the log;
+    the retention purge drops an old answer's feedback only."""
+    first, second = connect(), connect()
+    log = dict(platform="teams", conversation_id="C-votes", sources=[], model="m", latency_ms=1.0)
+    recent = first.log_answer(user_id="U1", question="recent?", declined=False, **log)
+    old = first.log_answer(
+        user_id="U1", question="old?", declined=True, ts=time.time() - 100 * 86400, **log
+    )
+    assert first.record_feedback(recent, "teams:U1", "down")
+    assert second.record_feedback(recent, "teams:U2", "up")
+    assert second.record_feedback(old, "teams:U2", "down")
+    feedback = {a["id"]: a["feedback"] for a in second.answers()}
+    assert (feedback[recent], feedback[old]) == ("down", "down")
+    second.purge(answer_retention_days=90)
+    assert old not in {a["id"] for a in first.answers()}
+    assert first.record_feedback(old, "teams:U2", "up") is False  # too old now
+    assert {a["id"]: a["feedback"] for a in first.answers()}[recent] == "down"
+    assert first.feedback_counts(time.time() - 86400)["up"] >= 1

@@ -96,3 +96,76 @@ def test_declined_korean_questions_show_up_as_doc_gaps_by_their_topic_word() -> 
     gaps = compute_stats(answers, {})["doc_gaps"]
     assert gaps and gaps[0]["topic"] == "휴가" and gaps[0]["questions"] == 3
     assert not {"어떻", "떻게", "하나", "나요"} & {g["topic"] for g in gaps}
+
+
+def test_a_korean_doc_gap_is_named_by_the_whole_word_the_same_on_every_run() -> None:
+    # a long Korean word is several bigram tokens (쿠버 버네 네티 티스): the topic is the word,
+    # not whichever fragment a set happened to list first (which changed from run to run)
+    answers = [
+        row("쿠버네티스 클러스터에 설치하려면?", declined=True),
+        row("쿠버네티스 버전은?", declined=True),
+        row("모바일 앱이 있나요?", declined=True),
+    ]
+    gaps = compute_stats(answers, {})["doc_gaps"]
+    assert [(g["topic"], g["questions"]) for g in gaps] == [("쿠버네티스", 2), ("모바일", 1)]
+
+
+def test_doc_gap_ties_go_to_the_earlier_word_whatever_the_hash_seed() -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import json; from bot.stats import compute_stats; "
+        "rows = [{'question': q, 'declined': True, 'latency_ms': 1.0, 'model': 'm'} "
+        "for q in ('widget quota limits?', 'gadget backup schedule?')]; "
+        "print(json.dumps([g['topic'] for g in compute_stats(rows, {})['doc_gaps']]))"
+    )
+    runs = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in range(6)
+    }
+    assert [json.loads(out) for out in runs] == [["widget", "gadget"]]
+
+
+def test_a_very_long_question_is_shortened_in_the_report_but_counted_whole() -> None:
+    long = "How do I configure the firewall " + "and the proxy " * 150 + "?"
+    answers = [row(long, declined=True), row(long, declined=True)]
+    stats = compute_stats(answers, {})
+    assert stats["top_questions"][0]["count"] == 2
+    text = format_stats(stats, days=30)
+    assert max(len(line) for line in text.splitlines()) <= 200
+    assert "• how do i configure the firewall and the proxy and the proxy" in text
+    assert "… (2)" in text
+
+
+def test_the_report_speaks_korean_to_a_korean_admin() -> None:
+    answers = [
+        row("휴가 신청은 어떻게 하나요?", declined=True, latency_ms=1500),
+        row("install?", latency_ms=500),
+    ]
+    text = format_stats(compute_stats(answers, {"up": 1, "down": 1}), days=7, lang="ko")
+    assert text.splitlines() == [
+        "*docbot 사용 현황, 최근 7일*",
+        "답변: 2 · 거절: 1 (50%)",
+        "피드백: 👍 1 · 👎 1 (긍정 50%)",
+        "응답 시간: p50 1.0초 · p95 1.5초",
+        "*자주 묻는 질문*",
+        "• 휴가 신청은 어떻게 하나요 (1)",
+        "• install (1)",
+        "*문서 공백* (답하지 못한 질문, 주제별)",
+        "• 휴가: 1 — 예: “휴가 신청은 어떻게 하나요?”",
+    ]
+    empty = format_stats(compute_stats([], {}), days=30, lang="ko")
+    assert empty.splitlines() == [
+        "*docbot 사용 현황, 최근 30일*",
+        "답변: 0 · 거절: 0 (0%)",
+        "피드백: 아직 없음",
+    ]

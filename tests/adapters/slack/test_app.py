@@ -241,7 +241,8 @@ async def test_thread_follow_up_without_mention_uses_the_history(
     msg = bot.handled[-1]
     assert msg.text == "and for interns?"
     assert [t.role for t in msg.history] == ["user", "assistant"]
-    assert msg.history[1].text.startswith("Kubeflow Pipelines runs")
+    # the answer as it said it: no link behind its marker, no sources, footer or buttons
+    assert msg.history[1].text == "Kubeflow Pipelines runs *ML workflows* on Kubernetes [1]."
 
 
 async def test_thread_without_the_bot_is_not_joined(
@@ -410,6 +411,30 @@ async def test_feedback_round_trip(slack: SlackHttp, stand_in: SlackStandIn, cor
     assert thanks["text"] == t("feedback_thanks_up")
     assert core.store.answers()[0]["feedback"] == "up"
     assert core.store.feedback_counts() == {"up": 1, "down": 0}
+
+
+async def test_feedback_the_bot_cannot_store_is_answered_not_ignored(
+    slack: SlackHttp, stand_in: SlackStandIn, core: Bot
+) -> None:
+    import sqlite3
+
+    await slack.post(fixture_bytes("slack_app_mention.json"))
+    final = (await wait_answers(stand_in))[0]
+    down = next(b for b in final["blocks"] if b["type"] == "actions")["elements"][1]
+    click = fixture_json("slack_block_actions.json")
+    click["actions"][0].update(action_id=down["action_id"], value=down["value"])
+    form = urllib.parse.urlencode({"payload": json.dumps(click)}).encode()
+    locker = sqlite3.connect(core.settings.state_path, timeout=0.1, isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")  # another process holds the state database
+    try:
+        status, _, _ = await slack.post(form, "application/x-www-form-urlencoded")
+        assert status == 200
+        said = (await stand_in.wait_calls("chat.postEphemeral"))[0].args
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    assert said["user"] == "U04KLMNOP5" and said["text"] == t("feedback_unavailable")
+    assert core.store.feedback_counts() == {"up": 0, "down": 0}
 
 
 async def test_feedback_fixture_signed_form_is_verified_and_answered(

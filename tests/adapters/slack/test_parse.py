@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import urllib.parse
 from typing import Any
 
+from adapters.slack import render
 from adapters.slack.parse import (
     Ignored,
     SlackEvent,
@@ -16,6 +18,7 @@ from adapters.slack.parse import (
     parse_feedback,
     thread_history,
 )
+from bot.types import Citation, Reply
 from tests.adapters.slack.support import fixture_bytes, fixture_json
 
 BOT = "U07HLPBOT1"
@@ -151,6 +154,151 @@ def test_thread_history_roles_order_and_placeholder() -> None:
     assert not bot_in_thread(replies[:1], BOT, BOT_ID)
     # ts compares numerically by parts: "100.000010" is after "100.000009" and "99.9".
     assert len(thread_history(replies, bot_user_id=BOT, before_ts="100.000002")) == 1
+
+
+def _posted(messages: list[render.SlackMessage], first_ts: int) -> list[dict[str, Any]]:
+    """Rendered messages as `conversations.replies` gives them back (text, blocks, bot ids)."""
+    return [
+        {"ts": f"{first_ts + n}.000001", "user": BOT, "bot_id": BOT_ID, **m.kwargs()}
+        for n, m in enumerate(messages)
+    ]
+
+
+def test_thread_history_reads_an_answer_without_its_links_sources_footer_or_buttons() -> None:
+    """An answer comes back as what it said, with its `[n]` markers: the links behind them,
+    the sources list, the footer and the feedback buttons are the message's furniture."""
+    source = Citation(
+        1, "Notebooks", "https://docs.example.com/notebooks/#install", section="Install"
+    )
+    answer = Reply(
+        text="Install the **notebook controller** first [1].",
+        citations=[source],
+        model="extractive",
+        used_docs=True,
+        answer_id="ans-1",
+        timings_ms={"total": 1200.0},
+    )
+    # An answer too long for one message: its sources, footer and buttons come last, alone.
+    steps = "\n\n".join(f"Step {n}: " + "configure the notebook server " * 90 for n in range(4))
+    long = dataclasses.replace(answer, text=steps + " Done [1].")
+    long_messages = render.render_reply(long)
+    assert not any(b["type"] == "section" for b in long_messages[-1].blocks)
+    replies = [
+        {"ts": "100.000001", "user": "U1", "text": "<@U07HLPBOT1> how do I install notebooks?"},
+        *_posted(render.render_reply(answer), 101),
+        {"ts": "110.000001", "user": "U1", "text": "and the long version?"},
+        *_posted(long_messages, 111),
+    ]
+    turns = thread_history(replies, bot_user_id=BOT, bot_id=BOT_ID, before_ts="200.000001")
+    assert [t.role for t in turns] == ["user", "assistant", "user"] + ["assistant"] * (
+        len(long_messages) - 1
+    )
+    assert turns[1].text == "Install the *notebook controller* first [1]."
+    said = "\n".join(t.text for t in turns)
+    for furniture in ("https://", "Sources", "Model:", "Helpful", "1.2 s"):
+        assert furniture not in said
+    # a long answer reads as much as its notification text holds
+    assert turns[-1].text.startswith("Step 0: configure the notebook server")
+    assert len(turns[-1].text) <= render.FALLBACK_CHARS
+
+
+def test_thread_history_reads_an_answer_split_over_messages_as_one_turn() -> None:
+    """Turns are counted (the last 10 here, the last 6 in a prompt): the parts of one long
+    answer are one turn, and do not push the thread's questions out."""
+    steps = "\n\n".join(f"Step {n}: " + "configure the notebook server " * 95 for n in range(4))
+    parts = render.render_reply(Reply(text=steps, model="extractive", answer_id="ans-2"))
+    assert sum(any(b["type"] == "section" for b in m.blocks) for m in parts) == 2
+    replies: list[dict[str, Any]] = []
+    for n in range(4):
+        replies.append({"ts": f"{100 + 10 * n}.000001", "user": "U1", "text": f"question {n}?"})
+        replies.extend(_posted(parts, 101 + 10 * n))
+    turns = thread_history(replies, bot_user_id=BOT, bot_id=BOT_ID, before_ts="200.000001")
+    assert [t.role for t in turns] == ["user", "assistant"] * 4
+    assert turns[1].text.startswith("Step 0:") and "Step 3:" in turns[1].text
+
+
+def test_thread_history_counts_only_turns_that_asked_something() -> None:
+    """The last 10 turns are read: thanks, okays and emoji (each answered by the bot, which
+    answers every message of its threads) must not push the thread's question out."""
+    replies: list[dict[str, Any]] = [
+        {"ts": "100.000001", "user": "U1", "text": "<@U07HLPBOT1> how do I install katib?"},
+        {"ts": "100.000002", "user": BOT, "bot_id": BOT_ID, "text": "Apply the manifest [1]."},
+    ]
+    for n, said in enumerate(["thanks!", "ok", ":+1:", "<@U0ALICE>", "great, thx"]):
+        replies.append({"ts": f"{101 + n}.000001", "user": "U2", "text": said})
+        replies.append({"ts": f"{101 + n}.000002", "user": BOT, "bot_id": BOT_ID, "text": "Hm?"})
+    turns = thread_history(replies, bot_user_id=BOT, bot_id=BOT_ID, before_ts="200.000001")
+    assert [(t.role, t.text) for t in turns] == [
+        ("user", "how do I install katib?"),
+        ("assistant", "Apply the manifest [1]."),
+    ]
+
+
+def test_thread_history_leaves_out_a_command_and_its_reply() -> None:
+    """`@docbot rag off` in a thread is the typed command `docbot rag off`, no question; a
+    mention with a question that starts with a command word stays a question."""
+    replies = [
+        {"ts": "100.000001", "user": "U1", "text": "<@U07HLPBOT1> rag off"},
+        {"ts": "100.000002", "user": BOT, "bot_id": BOT_ID, "text": "RAG is now off."},
+        {"ts": "100.000003", "user": "U1", "text": "<@U07HLPBOT1> help me install katib"},
+    ]
+    turns = thread_history(replies, bot_user_id=BOT, bot_id=BOT_ID, before_ts="100.000004")
+    assert [t.text for t in turns] == ["help me install katib"]
+
+
+def test_thread_history_keeps_a_parent_another_bot_posted() -> None:
+    """A thread under an alert or a workflow's message is about that message: it is the
+    thread's first turn. Other bots' replies inside the thread stay out."""
+    root = "200.000001"
+    replies = [
+        {
+            "ts": root,
+            "thread_ts": root,
+            "subtype": "bot_message",
+            "bot_id": "B0ALERTS",
+            "text": "Pipeline run *nightly-train* failed: `ImagePullBackOff` &amp; retries exhausted",
+        },
+        {"ts": "200.000002", "thread_ts": root, "bot_id": "B0ALERTS", "text": "Retrying in 5 min"},
+        {"ts": "200.000003", "thread_ts": root, "user": "U1", "text": "<@U07HLPBOT1> why?"},
+    ]
+    turns = thread_history(replies, bot_user_id=BOT, bot_id=BOT_ID, before_ts="200.000004")
+    assert [(t.role, t.text) for t in turns] == [
+        (
+            "user",
+            "Pipeline run *nightly-train* failed: `ImagePullBackOff` & retries exhausted",
+        ),
+        ("user", "why?"),
+    ]
+
+
+def test_thread_history_skips_deleted_and_textless_messages() -> None:
+    root = "300.000001"
+    replies = [
+        # a deleted parent that has replies stays as a tombstone
+        {
+            "ts": root,
+            "thread_ts": root,
+            "subtype": "tombstone",
+            "text": "This message was deleted.",
+        },
+        {
+            "ts": "300.000002",
+            "thread_ts": root,
+            "user": "U1",
+            "subtype": "file_share",
+            "text": "",
+            "files": [{"id": "F1", "name": "trace.png"}],
+        },
+        {
+            "ts": "300.000003",
+            "thread_ts": root,
+            "user": "U1",
+            "text": "how do I install katib?",
+            "edited": {"user": "U1", "ts": "300.000009"},
+        },
+    ]
+    turns = thread_history(replies, bot_user_id=BOT, bot_id=BOT_ID, before_ts="300.000010")
+    assert [(t.role, t.text) for t in turns] == [("user", "how do I install katib?")]
 
 
 def test_mention_followed_by_a_command_is_the_typed_command() -> None:

@@ -291,6 +291,43 @@ async def test_follow_ups_in_a_channel_thread_carry_the_earlier_turns(
     assert seen[1][0][1] == "what is the parental leave policy for contractors?"
 
 
+async def test_a_thread_keeps_its_question_through_thanks_and_bare_mentions(
+    docbot: Bot, channel_mention: Activity
+) -> None:
+    """Only the last few turns of a thread are kept: messages that ask nothing (a bare
+    mention, a thank-you, an emoji) must not push its question out (`bot.history`)."""
+    seen: list[list[tuple[str, str]]] = []
+
+    class RecordingBot:
+        """The real core; records the history each question arrives with."""
+
+        store = docbot.store
+
+        async def handle(self, msg, on_delta=None):
+            seen.append([(turn.role, turn.text) for turn in msg.history])
+            reply = await docbot.handle(msg, on_delta)
+            reply.declined = False  # as if the docs had answered (the test index is empty)
+            return reply
+
+        async def record_feedback(self, *args):  # pragma: no cover - not used here
+            return ""
+
+    adapter = adapter_for(DocbotTeamsHandler(RecordingBot()), channel_mention)
+    await adapter.receive_activity(activity_from("teams_channel_mention.json", id="q1"))
+    for n, said in enumerate(("", "thanks!", "👍", "docbot status")):
+        text = f"<at>HelpDesk Bot</at> {said}"
+        await adapter.receive_activity(
+            activity_from("teams_channel_mention.json", id=f"ack{n}", text=text)
+        )
+    await adapter.receive_activity(
+        activity_from(
+            "teams_channel_mention.json", id="q2", text="<at>HelpDesk Bot</at> and interns?"
+        )
+    )
+    assert [role for role, _ in seen[-1]] == ["user", "assistant"]
+    assert seen[-1][0][1] == "what is the parental leave policy for contractors?"
+
+
 async def test_personal_chats_have_no_thread_history(docbot: Bot, personal: Activity) -> None:
     seen: list[int] = []
 
