@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import unquote_plus, urlsplit
 
 from dotenv import dotenv_values
 
@@ -417,18 +417,43 @@ class Settings:
             v.reveal() for f in fields(self) if isinstance(v := getattr(self, f.name), Secret) and v
         ]
         for url in (self.state_url, self.cml_model_url, self.caii_url, self.ingest_source):
-            values.extend(url_credentials(url))
+            found = url_credentials(url)
+            password = _password(url)
+            values.extend(v for v in found if v == password or len(v) >= MIN_QUERY_SECRET)
         return values
 
 
-# Query parameters whose values are credentials (`?accessKey=`, `?token=`, `?sig=`)
-SECRET_PARAM = re.compile(
-    r"token|key|sig|signature|secret|password|passwd|auth|credential|session", re.IGNORECASE
+# Words of a query parameter's name that make its value a credential (`?accessKey=`,
+# `?api_key=`, `?X-Amz-Signature=`, `?sig=`). Whole words of the name, not substrings:
+# `?design=` or `?keyword=` are not secrets, and their values must not be redacted.
+SECRET_WORDS = frozenset(
+    {"token", "key", "apikey", "accesskey", "sig", "signature", "secret", "password"}
+    | {"passwd", "pwd", "auth", "authorization", "credential", "credentials", "session"}
+    | {"sessionid", "accesstoken", "authtoken", "apitoken", "sas"}
 )
+_NAME_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+# Query values shorter than this are not handed to the log filter, which replaces them
+# anywhere in any line: `?key=docs` would otherwise redact every "docs" in every URL.
+MIN_QUERY_SECRET = 8
+
+
+def is_secret_param(name: str) -> bool:
+    """Whether a query parameter's value is a credential, by the words of its name."""
+    if name.lower() in SECRET_WORDS:
+        return True
+    return any(word.lower() in SECRET_WORDS for word in _NAME_WORDS.findall(name))
+
+
+def _password(url: str) -> str | None:
+    try:
+        return urlsplit(url).password if "://" in url else None
+    except ValueError:
+        return None
 
 
 def url_credentials(url: str) -> list[str]:
-    """The credentials written into a URL: its password and secret-looking query values."""
+    """The credentials written into a URL: its password and secret-looking query values,
+    each as written in the URL and as decoded (`ab%2Bc` and `ab+c`)."""
     if "://" not in url:
         return []  # a path, or empty
     try:
@@ -436,5 +461,8 @@ def url_credentials(url: str) -> list[str]:
         found = [parts.password] if parts.password else []
     except ValueError:  # unparseable: its settings check refuses it
         return []
-    found += [v for k, v in parse_qsl(parts.query) if v and SECRET_PARAM.search(k)]
+    for pair in parts.query.split("&"):
+        name, _, raw = pair.partition("=")
+        if raw and is_secret_param(unquote_plus(name)):
+            found += [raw] if raw == unquote_plus(raw) else [raw, unquote_plus(raw)]
     return found

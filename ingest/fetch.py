@@ -29,7 +29,7 @@ from urllib.parse import parse_qsl, urldefrag, urlencode, urljoin, urlsplit, url
 
 import aiohttp
 
-from bot.config import SECRET_PARAM
+from bot.config import is_secret_param
 from ingest.robots import RobotsRules, robots_url, rules_for_response
 from ingest.ssrf import BlockedURL, Guard, PublicOnlyResolver
 
@@ -158,9 +158,7 @@ def redact_url(url: str) -> str:
         query = parts.query
         if query:
             pairs = parse_qsl(query, keep_blank_values=True)
-            query = urlencode(
-                [(k, "***" if SECRET_PARAM.search(k) else v) for k, v in pairs], safe="*"
-            )
+            query = urlencode([(k, "***" if is_secret_param(k) else v) for k, v in pairs], safe="*")
         return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
     except ValueError:
         return "<unparseable URL>"

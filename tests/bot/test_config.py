@@ -251,6 +251,31 @@ def test_credentials_in_any_url_setting_never_print_but_are_redacted() -> None:
     assert s.cml_model_url.endswith("accessKey=mk-4242secret")  # still usable
 
 
+def test_a_query_parameter_is_a_credential_by_the_words_of_its_name_not_a_substring() -> None:
+    # `?design=docs` held "sig", `?keyword=` "key": their values were redacted from every
+    # log line ("https://[redacted].example.com/[redacted]/install")
+    s = load(
+        DOCBOT_INGEST_SOURCE="https://docs.example/sitemap.xml?design=docs&keyword=install"
+        "&X-Amz-Signature=0123456789abcdef&api_key=k-99887766"
+    )
+    assert s.secrets() == ["0123456789abcdef", "k-99887766"]
+    assert "design=docs&keyword=install" in repr(s)
+
+
+def test_a_percent_encoded_credential_is_masked_as_written_and_redacted_as_decoded() -> None:
+    s = load(DOCBOT_CML_MODEL_URL="https://model.ml.example/m?accessKey=mk%2B4242%2Fsecret")
+    assert "mk%2B4242%2Fsecret" not in repr(s) and "accessKey=***" in repr(s)
+    assert {"mk%2B4242%2Fsecret", "mk+4242/secret"} <= set(s.secrets())
+
+
+def test_a_short_query_credential_is_masked_but_not_redacted_from_every_log_line() -> None:
+    # the log filter replaces a secret wherever it appears: a 4-letter value would take
+    # ordinary words with it; URLs in logs and chat go through redact_url, which masks it
+    s = load(DOCBOT_INGEST_SOURCE="https://docs.example/sitemap.xml?token=docs")
+    assert "token=***" in repr(s)
+    assert s.secrets() == []
+
+
 def test_a_malformed_state_url_is_a_config_error_naming_it_without_its_password() -> None:
     # an unclosed IPv6 bracket: urlsplit raises ValueError, which was a traceback at startup
     with pytest.raises(ConfigError, match="^DOCBOT_STATE_URL") as err:

@@ -108,3 +108,12 @@ def test_urls_in_logs_and_summaries_hide_credentials():
         "https://docs.example.com/a?page=2&token=***"
     )
     assert redact_url("https://docs.example.com/a/") == "https://docs.example.com/a/"
+
+
+def test_redact_url_masks_credentials_by_parameter_name_words_only() -> None:
+    from ingest.fetch import redact_url
+
+    url = "https://docs.example.com/a?design=docs&keyword=x&X-Amz-Signature=s1&apiKey=k1"
+    assert redact_url(url) == (
+        "https://docs.example.com/a?design=docs&keyword=x&X-Amz-Signature=***&apiKey=***"
+    )
