@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Collection
 
 from ingest.model import Page, Section
 
@@ -22,9 +23,14 @@ _CUSTOM_ID = re.compile(r"\s*\{#([^}]+)\}\s*$")
 FENCE = re.compile(r"^\s*(```|~~~)")  # a code fence line (also rag.chunking, rag.extractive)
 _SHORTCODE = re.compile(r"\{\{[<%].*?[>%]\}\}", re.S)
 _LINK = re.compile(r"!?\[([^\]]*)\]\(([^)\s]*)(?:\s+\"[^\"]*\")?\)")
-_REF_LINK = re.compile(r"!?\[([^\]]+)\]\[[^\]]*\]")  # [text][ref], [text][]
+_REF_LINK = re.compile(r"!?\[([^\]]+)\]\[([^\]]*)\]")  # [text][ref], [text][]
 # A link reference definition line, `[ref]: url "title"`: not rendered on the site.
-_LINK_DEF = re.compile(r"^ {0,3}\[[^\]]+\]:\s*<?\S+>?(?:\s+(?:\"[^\"]*\"|'[^']*'|\([^)]*\)))?\s*$")
+_LINK_DEF = re.compile(
+    r"^ {0,3}\[([^\]]+)\]:\s*<?\S+>?(?:\s+(?:\"[^\"]*\"|'[^']*'|\([^)]*\)))?\s*$"
+)
+# Lines after which a definition may follow (it cannot interrupt a paragraph): a closed
+# HTML comment, a thematic break or setext underline (ATX headings are matched apart).
+_PARAGRAPH_END = re.compile(r"-->\s*$|^ {0,3}(?:=+|-{3,}|\*{3,}|_{3,})\s*$")
 _CODE_SPAN = re.compile(r"(`+).+?\1")  # inline code, within one line
 _HELD = re.compile(r"\x00(\d+)\x00")
 _HTML_TAG = re.compile(r"</?[a-zA-Z][^>]*>")
@@ -112,11 +118,46 @@ def unwrap(lines: list[str]) -> list[str]:
     return out
 
 
-def clean_inline(text: str) -> str:
+def _label(text: str) -> str:
+    """A link label as CommonMark matches them: case-folded, whitespace collapsed."""
+    return " ".join(text.split()).casefold()
+
+
+def _link_definitions(lines: list[str]) -> tuple[set[int], set[str]]:
+    """The indices of the lines that are link reference definitions, and their labels.
+
+    A definition cannot interrupt a paragraph: `[key]: value` right after a line of
+    text is text, and the site shows it.
+    """
+    indices: set[int] = set()
+    labels: set[str] = set()
+    in_fence = False
+    in_paragraph = False
+    for i, line in enumerate(lines):
+        if FENCE.match(line):
+            in_fence = not in_fence
+            in_paragraph = False
+            continue
+        if in_fence:
+            continue
+        match = _LINK_DEF.match(line)
+        if match and match.group(1).strip() and not in_paragraph:
+            indices.add(i)
+            labels.add(_label(match.group(1)))
+            continue
+        in_paragraph = bool(
+            line.strip() and not _HEADING.match(line) and not _PARAGRAPH_END.search(line)
+        )
+    return indices, labels
+
+
+def clean_inline(text: str, labels: Collection[str] = ()) -> str:
     """Markdown/HTML inline noise removed, words and code kept.
 
     Inline code spans are kept as written: the site shows `<namespace>` in code
-    literally, so it is a placeholder the reader needs, not an HTML tag.
+    literally, so it is a placeholder the reader needs, not an HTML tag. A reference
+    link, `[text][ref]` or `[text][]`, is reduced to its text only when its label is
+    among the page's `labels`; otherwise the site shows it as written (`a[0][1]`).
     """
     text = _SHORTCODE.sub("", text)
     held: list[str] = []
@@ -127,12 +168,15 @@ def clean_inline(text: str) -> str:
 
     text = _CODE_SPAN.sub(hold, text)
     text = _LINK.sub(r"\1", text)
-    text = _REF_LINK.sub(r"\1", text)
+    text = _REF_LINK.sub(
+        lambda m: m.group(1) if _label(m.group(2) or m.group(1)) in labels else m.group(),
+        text,
+    )
     text = _HTML_TAG.sub("", text)
     return _HELD.sub(lambda m: held[int(m.group(1))], text)
 
 
-def _clean_body(lines: list[str]) -> str:
+def _clean_body(lines: list[str], labels: Collection[str] = ()) -> str:
     """`clean_inline` for prose; fenced code keeps its text (only shortcodes go, as Hugo
     expands them there too): `kubectl -n <ns>` or `x[0](y)` are code, not tags or links."""
     segments: list[tuple[bool, list[str]]] = []  # (is code, lines)
@@ -147,7 +191,7 @@ def _clean_body(lines: list[str]) -> str:
         if fence_line:
             in_fence = not in_fence
     return "\n".join(
-        _SHORTCODE.sub("", "\n".join(block)) if code else clean_inline("\n".join(block))
+        _SHORTCODE.sub("", "\n".join(block)) if code else clean_inline("\n".join(block), labels)
         for code, block in segments
     )
 
@@ -162,19 +206,21 @@ def parse_markdown(text: str, url: str, *, source: str = "", last_modified: str 
     anchor = ""
     lines: list[str] = []
     in_fence = False
+    source_lines = body.split("\n")
+    definitions, labels = _link_definitions(source_lines)
 
     def flush() -> None:
-        body_text = _MULTI_BLANK.sub("\n\n", _clean_body(unwrap(lines))).strip()
+        body_text = _MULTI_BLANK.sub("\n\n", _clean_body(unwrap(lines), labels)).strip()
         heading_path = [title] + [h for _, h in path] if title else [h for _, h in path]
         if body_text or path:
             sections.append(Section(anchor=anchor, heading_path=heading_path, text=body_text))
 
-    for line in body.split("\n"):
+    for number, line in enumerate(source_lines):
         if FENCE.match(line):
             in_fence = not in_fence
             lines.append(line)
             continue
-        if not in_fence and _LINK_DEF.match(line):
+        if number in definitions:
             continue  # a link reference definition renders as nothing
         match = None if in_fence else _HEADING.match(line)
         if not match:
@@ -182,7 +228,7 @@ def parse_markdown(text: str, url: str, *, source: str = "", last_modified: str 
             continue
         level, raw = len(match.group(1)), match.group(2)
         custom = _CUSTOM_ID.search(raw)
-        heading = clean_inline(_CUSTOM_ID.sub("", raw)).strip()
+        heading = clean_inline(_CUSTOM_ID.sub("", raw), labels).strip()
         if level == 1 and not title and not sections and not lines and not path:
             title = heading  # a leading H1 is the page title
             continue

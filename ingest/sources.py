@@ -313,7 +313,7 @@ async def read_sitemap(value: str, fetcher: Fetcher) -> Sitemap:
                 out.urls.append(url)
         out.lastmod.update(parsed.lastmod)
         if len(out.urls) > MAX_URLS:
-            raise SourceError(f"more than {MAX_URLS} URLs in sitemap {value}")
+            raise SourceError(f"more than {MAX_URLS} URLs in sitemap {redact_url(value)}")
     return out
 
 

@@ -114,10 +114,28 @@ def _split_units(text: str) -> list[str]:
     return units
 
 
+def _cut_chars(word: str, budget: int, count: Callable[[str], int]) -> list[str]:
+    """One word over `budget` (a base64 blob, a signed URL) cut into consecutive pieces
+    within it: each the longest prefix of what is left that the counter accepts."""
+    pieces: list[str] = []
+    while word:
+        lo, hi = 1, len(word)
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if count(word[:mid]) <= budget:
+                lo = mid
+            else:
+                hi = mid - 1
+        pieces.append(word[:lo])
+        word = word[lo:]
+    return pieces
+
+
 def _cut_words(text: str, budget: int, count: Callable[[str], int]) -> list[str]:
     """Text with no line or sentence break to cut at, cut by words into pieces within
     `budget`: ~1.5 tokens a word to start, fewer words while the counter disagrees
-    (URLs and identifiers run to many tokens a word)."""
+    (URLs and identifiers run to many tokens a word); a word over budget on its own
+    is cut by characters."""
     words = text.split()
     pieces: list[str] = []
     start = 0
@@ -127,7 +145,10 @@ def _cut_words(text: str, budget: int, count: Callable[[str], int]) -> list[str]
         while take > 1 and (n := count(piece)) > budget:
             take = max(1, min(take - 1, take * budget // n))
             piece = " ".join(words[start : start + take])
-        pieces.append(piece)
+        if take == 1 and count(piece) > budget:
+            pieces.extend(_cut_chars(piece, budget, count))
+        else:
+            pieces.append(piece)
         start += take
     return pieces
 

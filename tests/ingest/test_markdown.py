@@ -268,6 +268,29 @@ def test_reference_links_are_reduced_to_their_text_and_definitions_dropped() -> 
     ]
 
 
+def test_brackets_without_a_link_definition_stay_as_written() -> None:
+    # `[x][y]` is a link only when the page defines `[y]:`; otherwise the site shows it
+    # literally, as in an index expression. Labels match case- and space-insensitively.
+    text = (
+        "---\ntitle: T\n---\n## Math\n\n"
+        "Set a[0][1] = 5 and b[i][j] in the formula.\n\n"
+        "See the [Kubectl  Guide][] and the [API][Api   Ref], not [this][nowhere].\n\n"
+        "[kubectl guide]: https://kubernetes.io/docs/\n[API REF]: /docs/api\n"
+    )
+    assert [s.text for s in parse_markdown(text, "u").sections] == [
+        "Set a[0][1] = 5 and b[i][j] in the formula.\n\n"
+        "See the Kubectl  Guide and the API, not [this][nowhere]."
+    ]
+
+
+def test_a_definition_line_continuing_a_paragraph_is_text() -> None:
+    # A link reference definition cannot interrupt a paragraph: the site shows the line.
+    text = "---\ntitle: T\n---\n## Keys\n\nThe config maps\n[key]: value\n\nUse [the key][key].\n"
+    assert [s.text for s in parse_markdown(text, "u").sections] == [
+        "The config maps [key]: value\n\nUse [the key][key]."
+    ]
+
+
 def test_a_table_without_outer_pipes_keeps_one_row_a_line() -> None:
     # GFM rows need no leading '|'; joined as prose, the table became one line of soup.
     text = (

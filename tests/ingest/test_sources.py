@@ -193,6 +193,28 @@ async def test_sitemap_index_and_links_file_over_http():
     assert listed == [f"{base}/a/", f"{base}/b/"]
 
 
+async def test_a_sitemap_over_the_url_limit_is_refused_without_its_secret(monkeypatch):
+    # the message is shown in chat as it is: a signed sitemap URL's token must not be in it
+    import ingest.sources
+
+    async def sitemap(request: web.Request) -> web.Response:
+        locs = "".join(f"<url><loc>/p{i}/</loc></url>" for i in range(3))
+        return web.Response(text=f"<urlset>{locs}</urlset>", content_type="application/xml")
+
+    monkeypatch.setattr(ingest.sources, "MAX_URLS", 2)
+    app = web.Application()
+    app.router.add_get("/sitemap.xml", sitemap)
+    runner, base = await start_app(app)
+    try:
+        async with Fetcher(FetchPolicy(allow_private=True)) as fetcher:
+            with pytest.raises(SourceError, match="more than 2 URLs") as refused:
+                await read_sitemap(f"{base}/sitemap.xml?token=SECRET123", fetcher)
+    finally:
+        await runner.cleanup()
+    assert "SECRET123" not in str(refused.value)
+    assert "/sitemap.xml" in str(refused.value)
+
+
 async def test_links_file_on_disk(tmp_path: Path):
     file = tmp_path / "html_links.txt"
     file.write_text("https://docs.example.com/a.html\n")

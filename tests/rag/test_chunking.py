@@ -221,3 +221,27 @@ def test_a_long_table_is_cut_between_rows_never_inside_one() -> None:
     lines = [line for c in chunks for line in c.text.split("\n") if line.strip()]
     assert all(line.startswith("|") and line.endswith("|") for line in lines), lines
     assert all(f"| `param{i}` |" in "\n".join(lines) for i in range(40))
+
+
+def test_one_word_longer_than_the_window_is_cut_by_characters_with_nothing_lost(
+    embedder,  # noqa: ANN001
+) -> None:
+    # A 4 kB base64 blob (a certificate, a signed URL) is one word of thousands of tokens:
+    # every chunk stays within the model window, and the blob is all there, in order.
+    import base64
+    import hashlib
+
+    raw = b"".join(hashlib.sha256(str(i).encode()).digest() for i in range(96))
+    blob = base64.b64encode(raw).decode()
+    assert len(blob) >= 4096
+    for text in (f"The CA bundle:\n\n{blob}\n\nThen restart.", f"```\n{blob}\n```"):
+        chunks = chunk_page(
+            page(Section("x", ["Katib", "X"], text)),
+            max_tokens=embedder.info.max_tokens,
+            overlap_tokens=0,
+            count_tokens=embedder.count_tokens,
+        )
+        sizes = [embedder.count_tokens(c.embed_text) + 2 for c in chunks]
+        assert all(n <= embedder.info.max_tokens for n in sizes), sizes
+        joined = "".join(line for c in chunks for line in c.text.split() if line != "```")
+        assert blob in joined
