@@ -168,6 +168,7 @@ class Bot:
                 declined=reply.declined,
                 language=lang,
                 thread_id=msg.thread_id,
+                unavailable=reply.unavailable,
             )
         except Exception as exc:
             log.warning("could not log an answer (%s); it was still delivered", type(exc).__name__)

@@ -117,9 +117,11 @@ def draft_questions(answers: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]
             continue
         thread = asked_in.setdefault(answer.get("thread_hash") or "", [])
         history = thread[-MAX_HISTORY:] if answer.get("thread_hash") else []
+        thread.append(question)
+        if answer.get("unavailable"):  # declined unsearched: says nothing about the docs
+            continue
         key = tuple(normalise_question(q) for q in (*history, question))
         latest[key] = (answer, history)
-        thread.append(question)
         if answer.get("feedback") == "down":
             down.add(key)
     for key in down:

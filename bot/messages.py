@@ -209,6 +209,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Answers: {answers} · declined: {declined} ({rate})",
         "ko": "답변: {answers} · 거절: {declined} ({rate})",
     },
+    "stats_unavailable": {
+        "en": "Not searched (no index yet, index unavailable or RAG off): {count}",
+        "ko": "문서를 검색하지 못한 질문(색인 없음, 색인 사용 불가, RAG 꺼짐): {count}",
+    },
     "stats_no_feedback": {"en": "Feedback: none yet", "ko": "피드백: 아직 없음"},
     "stats_feedback": {
         "en": "Feedback: 👍 {up} · 👎 {down} ({ratio} positive)",

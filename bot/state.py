@@ -31,7 +31,7 @@ SCHEMA = [
         id TEXT PRIMARY KEY, ts DOUBLE PRECISION NOT NULL, platform TEXT NOT NULL, user_hash TEXT NOT NULL,
         conversation_hash TEXT NOT NULL, question TEXT NOT NULL, sources TEXT NOT NULL, model TEXT NOT NULL,
         latency_ms DOUBLE PRECISION NOT NULL, declined INTEGER NOT NULL, language TEXT NOT NULL,
-        feedback TEXT, thread_hash TEXT)""",
+        feedback TEXT, thread_hash TEXT, unavailable INTEGER)""",
     """CREATE TABLE IF NOT EXISTS feedback (
         answer_id TEXT NOT NULL, user_hash TEXT NOT NULL, value TEXT NOT NULL, ts DOUBLE PRECISION NOT NULL,
         PRIMARY KEY (answer_id, user_hash))""",
@@ -43,7 +43,7 @@ SCHEMA = [
 
 # Columns added to a table after it was first released: (table, column, type). A database
 # made by an earlier docbot gets them at start-up; its old rows hold NULL.
-ADDED_COLUMNS = [("answers", "thread_hash", "TEXT")]
+ADDED_COLUMNS = [("answers", "thread_hash", "TEXT"), ("answers", "unavailable", "INTEGER")]
 
 EVENT_TTL_S = 24 * 3600
 SCHEMA_LOCK_ID = 0x646F63626F74  # "docbot": the advisory lock that serialises schema creation
@@ -262,15 +262,17 @@ class StateStore:
         answer_id: str | None = None,
         ts: float | None = None,
         thread_id: str | None = None,
+        unavailable: bool = False,
     ) -> str:
         """Log one answer. `thread_id`: the thread it answered in (hashed, as the ids are), so
-        that a follow-up's earlier questions can be found again (`bot.drafts`)."""
+        that a follow-up's earlier questions can be found again (`bot.drafts`). `unavailable`:
+        declined without searching the docs (no index, RAG off offline): no doc gap."""
         answer_id = answer_id or uuid.uuid4().hex[:12]
         thread_hash = hash_id(f"{conversation_id}:{thread_id}") if thread_id else None
         self._execute(
             "INSERT INTO answers (id, ts, platform, user_hash, conversation_hash, question, sources, model, "
-            "latency_ms, declined, language, feedback, thread_hash) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)",
+            "latency_ms, declined, language, feedback, thread_hash, unavailable) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)",
             (
                 answer_id,
                 ts if ts is not None else time.time(),
@@ -284,6 +286,7 @@ class StateStore:
                 int(declined),
                 language,
                 thread_hash,
+                int(unavailable),
             ),
         )
         return answer_id
@@ -316,7 +319,7 @@ class StateStore:
             "SELECT id, ts, platform, user_hash, question, sources, model, latency_ms, declined, language, "
             "CASE WHEN EXISTS (SELECT 1 FROM feedback f WHERE f.answer_id = answers.id AND f.value = 'down') "
             "THEN 'down' WHEN EXISTS (SELECT 1 FROM feedback f WHERE f.answer_id = answers.id) "
-            "THEN 'up' END, thread_hash FROM answers WHERE ts >= ? ORDER BY ts",
+            "THEN 'up' END, thread_hash, unavailable FROM answers WHERE ts >= ? ORDER BY ts",
             (since,),
         )
         keys = (
@@ -332,12 +335,14 @@ class StateStore:
             "language",
             "feedback",
             "thread_hash",
+            "unavailable",
         )
         out = []
         for row in rows:
             item = dict(zip(keys, row, strict=True))
             item["sources"] = json.loads(item["sources"])
             item["declined"] = bool(item["declined"])
+            item["unavailable"] = bool(item["unavailable"])  # NULL in an earlier docbot's rows
             out.append(item)
         return out
 

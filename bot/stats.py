@@ -45,7 +45,10 @@ def compute_stats(
     answers: list[dict[str, Any]], feedback: dict[str, int], *, top: int = 5
 ) -> dict[str, Any]:
     total = len(answers)
-    declined = [a for a in answers if a["declined"]]
+    # declined without searching the docs (no index, RAG off offline): no gap in the docs
+    unavailable = sum(bool(a.get("unavailable")) for a in answers)
+    declined = [a for a in answers if a["declined"] and not a.get("unavailable")]
+    searched = total - unavailable
     latencies = sorted(a["latency_ms"] for a in answers)
     questions = Counter(normalise_question(a["question"]) for a in answers if a["question"])
     # keyword document frequency across declined questions; each question counts once per word
@@ -73,7 +76,8 @@ def compute_stats(
     return {
         "answers": total,
         "declined": len(declined),
-        "decline_rate": round(len(declined) / total, 3) if total else 0.0,
+        "decline_rate": round(len(declined) / searched, 3) if searched else 0.0,
+        "unavailable": unavailable,
         "feedback_up": up,
         "feedback_down": down,
         "up_ratio": round(up / (up + down), 3) if up + down else None,
@@ -110,6 +114,8 @@ def format_stats(stats: dict[str, Any], *, days: int, lang: str = "en") -> str:
             rate=f"{stats['decline_rate']:.0%}",
         ),
     ]
+    if stats.get("unavailable"):
+        lines.append(t("stats_unavailable", lang, count=stats["unavailable"]))
     if stats["up_ratio"] is None:
         lines.append(t("stats_no_feedback", lang))
     else:

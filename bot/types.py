@@ -117,6 +117,10 @@ class Reply:
     ephemeral: bool = False  # command replies: visible only to the asker where possible
     is_command: bool = False
     language: str = "en"
+    # the docs could not be searched (no index yet, the index unreadable, RAG off with the
+    # offline model): declined, but it says nothing about what the docs cover, so it is
+    # no doc gap, no draft question and gets no feedback buttons
+    unavailable: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {

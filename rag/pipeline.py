@@ -123,6 +123,7 @@ class Answerer:
                 return Reply(
                     text=t("index_unavailable", language),
                     declined=True,
+                    unavailable=True,
                     language=language,
                     timings_ms={"total": (time.perf_counter() - started) * 1000},
                 )
@@ -130,6 +131,7 @@ class Answerer:
                 return Reply(
                     text=t("no_index", language),
                     declined=True,
+                    unavailable=True,
                     model="",
                     language=language,
                     timings_ms={"total": (time.perf_counter() - started) * 1000},
@@ -159,6 +161,7 @@ class Answerer:
             return Reply(
                 text=t("no_rag_extractive", language),
                 declined=True,
+                unavailable=True,
                 model=self.extractive.label,
                 language=language,
             )

@@ -103,10 +103,25 @@ async def test_settings_are_per_user_unless_channel_wide(bot: Bot) -> None:
     assert bot.conversation_settings(msg("", user="U2")).length == "medium"
 
 
+async def test_a_question_without_an_index_is_logged_as_not_searched(
+    tmp_path: Path,
+    make_settings,  # noqa: ANN001
+) -> None:
+    bot = Bot.from_settings(make_settings(tmp_path / "empty"))
+    reply = await ask(bot, "How do I install widgetron?")
+    assert reply.text.startswith(t("no_index", "en")[:20]) and reply.declined
+    [logged] = bot.store.answers()
+    assert logged["declined"] and logged["unavailable"]
+    assert reply.answer_id == logged["id"]  # its feedback buttons still work
+
+
 async def test_rag_off_then_a_question_explains_the_offline_answerer_cannot(bot: Bot) -> None:
     assert (await ask(bot, "docbot rag off")).text == t("set_rag_off", "en")
     reply = await ask(bot, "How do I install widgetron?")
     assert reply.text == t("no_rag_extractive", "en")
+    # the docs were not searched: no doc gap in the answer log
+    [logged] = bot.store.answers()
+    assert logged["declined"] and logged["unavailable"]
     assert (await ask(bot, "docbot rag on")).text == t("set_rag_on", "en")
     assert not (await ask(bot, "How do I install widgetron?")).declined
 

@@ -149,3 +149,12 @@ def test_slack_user_ids_mentioned_in_questions_stay_out_of_the_drafts() -> None:
     assert by_id["log-t1"]["question"] == "can @someone approve katib access?"
     assert by_id["log-t2"]["history"] == ["can @someone approve katib access?"]
     assert by_id["log-t2"]["question"] == "and W0123ABCD too? ask @someone"
+
+
+def test_a_question_the_docs_were_not_searched_for_is_not_drafted() -> None:
+    # "no documentation is indexed yet" says nothing about the docs: it is no "unanswerable"
+    not_searched = {
+        **logged("a1", "widgetron backup schedule?", declined=True),
+        "unavailable": True,
+    }
+    assert draft_questions([not_searched]) == []

@@ -257,6 +257,12 @@ OLD_ANSWERS = """CREATE TABLE answers (
     declined INTEGER NOT NULL, language TEXT NOT NULL, feedback TEXT)"""
 
 
+def test_a_question_the_docs_were_not_searched_for_is_logged_as_such(state: StateStore) -> None:
+    log(state, "searched?", declined=True)
+    log(state, "not searched?", declined=True, unavailable=True)
+    assert [a["unavailable"] for a in state.answers()] == [False, True]
+
+
 def test_a_database_of_an_earlier_docbot_gets_the_new_columns(path: Path) -> None:
     import sqlite3
 
@@ -273,6 +279,7 @@ def test_a_database_of_an_earlier_docbot_gets_the_new_columns(path: Path) -> Non
     old_row, new_row = store.answers()
     assert old_row["question"] == "old?" and old_row["thread_hash"] is None
     assert new_row["thread_hash"] == hash_id("C1:T1")
+    assert old_row["unavailable"] is False and new_row["unavailable"] is False
     store.close()
     StateStore(path).close()  # and opening it again changes nothing
 

@@ -8,9 +8,20 @@ from bot.stats import compute_stats, format_stats
 
 
 def row(
-    question: str, *, declined: bool = False, latency_ms: float = 1000.0, model: str = "extractive"
+    question: str,
+    *,
+    declined: bool = False,
+    latency_ms: float = 1000.0,
+    model: str = "extractive",
+    unavailable: bool = False,
 ) -> dict[str, Any]:
-    return {"question": question, "declined": declined, "latency_ms": latency_ms, "model": model}
+    return {
+        "question": question,
+        "declined": declined,
+        "latency_ms": latency_ms,
+        "model": model,
+        "unavailable": unavailable,
+    }
 
 
 def test_empty_log() -> None:
@@ -169,3 +180,27 @@ def test_the_report_speaks_korean_to_a_korean_admin() -> None:
         "답변: 0 · 거절: 0 (0%)",
         "피드백: 아직 없음",
     ]
+
+
+def test_a_question_the_docs_could_not_be_searched_for_is_no_decline_and_no_doc_gap() -> None:
+    # no index yet, the index unreadable, RAG off with the offline model: the bot declined,
+    # but the docs were never asked, so it says nothing about what they cover
+    answers = [
+        row("how do i rotate the widgetron keys?"),
+        row("widgetron quota limits?", declined=True),
+        row("widgetron backup schedule?", declined=True, unavailable=True, model=""),
+        row("widgetron backup retention?", declined=True, unavailable=True, model=""),
+    ]
+    stats = compute_stats(answers, {})
+    assert stats["answers"] == 4 and stats["unavailable"] == 2
+    assert stats["declined"] == 1 and stats["decline_rate"] == 0.5  # of the 2 searched
+    assert [g["examples"] for g in stats["doc_gaps"]] == [["widgetron quota limits?"]]
+    text = format_stats(stats, days=30)
+    assert "declined: 1 (50%)" in text and "not searched" in text.lower()
+    assert "검색하지" in format_stats(stats, days=30, lang="ko")
+
+
+def test_a_log_without_unsearched_questions_does_not_mention_them() -> None:
+    stats = compute_stats([row("a?"), row("b?", declined=True)], {})
+    assert stats["unavailable"] == 0
+    assert "not searched" not in format_stats(stats, days=30).lower()
