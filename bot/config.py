@@ -296,6 +296,8 @@ class Settings:
     rate_limit_per_minute: int = 20
     max_concurrent_answers: int = 8
     answer_log_retention_days: int = 90
+    # salts the user, conversation and thread hashes of the answer log; unset: a built-in one
+    hash_salt: Secret = Secret("")
     default_language: str = "auto"
 
     def __repr__(self) -> str:
@@ -407,6 +409,7 @@ class Settings:
             rate_limit_per_minute=env.int("DOCBOT_RATE_LIMIT_PER_MINUTE", 20, minimum=0),
             max_concurrent_answers=env.int("DOCBOT_MAX_CONCURRENT_ANSWERS", 8, minimum=1),
             answer_log_retention_days=env.int("DOCBOT_ANSWER_LOG_RETENTION_DAYS", 90, minimum=1),
+            hash_salt=env.secret("DOCBOT_HASH_SALT"),
             default_language=env.choice("DOCBOT_LANGUAGE", "auto", ("auto", "en", "ko")),
         )
 

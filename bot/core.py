@@ -56,6 +56,7 @@ class Bot:
         store = StateStore(
             settings.state_url or settings.state_path,
             defaults=ConversationSettings(model=settings.default_model),
+            salt=settings.hash_salt.reveal(),
         )
         return cls(settings, store, Answerer(settings))
 

@@ -3,7 +3,7 @@
 SQLite under the data dir by default; PostgreSQL by URL (`DOCBOT_STATE_URL=
 postgresql://...`) when several bot processes share it. The SQL is the common
 subset of both (upserts with `ON CONFLICT`), with `?` placeholders rewritten
-for psycopg. No secrets are stored; users are stored as salted hashes.
+for psycopg. No secrets are stored; users are stored as salted hashes (DOCBOT_HASH_SALT).
 """
 
 from __future__ import annotations
@@ -71,15 +71,23 @@ def _without_password(text: str, url: str) -> str:
     return text.replace(password, "***") if password else text
 
 
-def hash_id(value: str, salt: str = "docbot") -> str:
+DEFAULT_SALT = "docbot"  # public: set DOCBOT_HASH_SALT so hashes can't be matched to a user list
+
+
+def hash_id(value: str, salt: str = DEFAULT_SALT) -> str:
     return hashlib.sha256(f"{salt}:{value}".encode()).hexdigest()[:16]
 
 
 class StateStore:
     def __init__(
-        self, url_or_path: str | Path, *, defaults: ConversationSettings | None = None
+        self,
+        url_or_path: str | Path,
+        *,
+        defaults: ConversationSettings | None = None,
+        salt: str = DEFAULT_SALT,
     ) -> None:
         self.defaults = defaults or ConversationSettings()
+        self._salt = salt or DEFAULT_SALT
         target = str(url_or_path)
         self._lock = threading.RLock()
         self.is_postgres = target.startswith(("postgresql://", "postgres://"))
@@ -268,7 +276,7 @@ class StateStore:
         that a follow-up's earlier questions can be found again (`bot.drafts`). `unavailable`:
         declined without searching the docs (no index, RAG off offline): no doc gap."""
         answer_id = answer_id or uuid.uuid4().hex[:12]
-        thread_hash = hash_id(f"{conversation_id}:{thread_id}") if thread_id else None
+        thread_hash = hash_id(f"{conversation_id}:{thread_id}", self._salt) if thread_id else None
         self._execute(
             "INSERT INTO answers (id, ts, platform, user_hash, conversation_hash, question, sources, model, "
             "latency_ms, declined, language, feedback, thread_hash, unavailable) "
@@ -277,8 +285,8 @@ class StateStore:
                 answer_id,
                 ts if ts is not None else time.time(),
                 platform,
-                hash_id(user_id),
-                hash_id(conversation_id),
+                hash_id(user_id, self._salt),
+                hash_id(conversation_id, self._salt),
                 question,
                 json.dumps(sources),
                 model,
@@ -301,7 +309,7 @@ class StateStore:
             self._execute(
                 "INSERT INTO feedback (answer_id, user_hash, value, ts) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (answer_id, user_hash) DO UPDATE SET value = excluded.value, ts = excluded.ts",
-                (answer_id, hash_id(user_id), value, time.time()),
+                (answer_id, hash_id(user_id, self._salt), value, time.time()),
             )
             # the latest click by anyone, for earlier docbots sharing this database (`answers`
             # reads the feedback table instead)

@@ -40,8 +40,10 @@ APP_RESOURCES = {"cpu": 2.0, "memory": 8.0}
 # Which of the deploying process's variables travel to CML (cml task statement).
 APP_ENV_PREFIXES = ("DOCBOT_", "SLACK_", "Microsoft", "AWS_", "CHROMA_")
 JOB_ENV_PREFIXES = ("DOCBOT_", "CHROMA_")
-# Jobs never need chat or model credentials; keep them out of job definitions.
-JOB_ENV_EXCLUDED = frozenset({"DOCBOT_CML_MODEL_ACCESS_KEY", "DOCBOT_CAII_TOKEN"})
+# Jobs never need chat or model credentials, nor the answer log's salt: keep them out.
+JOB_ENV_EXCLUDED = frozenset(
+    {"DOCBOT_CML_MODEL_ACCESS_KEY", "DOCBOT_CAII_TOKEN", "DOCBOT_HASH_SALT"}
+)
 
 RUNTIME_UNKNOWN = "<chosen at deploy time>"
 PARENT_PENDING = "<id of the scrape job once created>"

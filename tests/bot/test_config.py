@@ -276,6 +276,13 @@ def test_a_short_query_credential_is_masked_but_not_redacted_from_every_log_line
     assert s.secrets() == []
 
 
+def test_the_hash_salt_is_a_secret() -> None:
+    s = load(DOCBOT_HASH_SALT="pepper-4242-salt")
+    assert s.hash_salt.reveal() == "pepper-4242-salt"
+    assert "pepper-4242-salt" not in repr(s) and "pepper-4242-salt" in s.secrets()
+    assert not load().hash_salt  # unset: the built-in salt
+
+
 def test_a_malformed_state_url_is_a_config_error_naming_it_without_its_password() -> None:
     # an unclosed IPv6 bracket: urlsplit raises ValueError, which was a traceback at startup
     with pytest.raises(ConfigError, match="^DOCBOT_STATE_URL") as err:

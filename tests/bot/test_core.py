@@ -103,6 +103,16 @@ async def test_settings_are_per_user_unless_channel_wide(bot: Bot) -> None:
     assert bot.conversation_settings(msg("", user="U2")).length == "medium"
 
 
+async def test_the_answer_log_hashes_users_with_the_configured_salt(settings: Settings) -> None:
+    from bot.config import Secret
+    from bot.state import hash_id
+
+    bot = Bot.from_settings(dataclasses.replace(settings, hash_salt=Secret("pepper-4242")))
+    await ask(bot, "How do I install widgetron?")
+    [logged] = bot.store.answers()
+    assert logged["user_hash"] == hash_id("U1", "pepper-4242")
+
+
 async def test_a_question_without_an_index_is_logged_as_not_searched(
     tmp_path: Path,
     make_settings,  # noqa: ANN001

@@ -263,6 +263,20 @@ def test_a_question_the_docs_were_not_searched_for_is_logged_as_such(state: Stat
     assert [a["unavailable"] for a in state.answers()] == [False, True]
 
 
+def test_ids_are_hashed_with_the_configured_salt(tmp_path: Path) -> None:
+    # with the public default salt, anyone holding the database and the workspace's user
+    # list could tell whose hash is whose; a secret salt (DOCBOT_HASH_SALT) prevents that
+    default = StateStore(tmp_path / "a.sqlite3")
+    salted = StateStore(tmp_path / "b.sqlite3", salt="s3cret-pepper")
+    log(default, "how?")
+    log(salted, "how?")
+    [plain], [secret] = default.answers(), salted.answers()
+    assert plain["user_hash"] == hash_id("U1")
+    assert secret["user_hash"] == hash_id("U1", "s3cret-pepper") != plain["user_hash"]
+    default.close()
+    salted.close()
+
+
 def test_a_database_of_an_earlier_docbot_gets_the_new_columns(path: Path) -> None:
     import sqlite3
 

@@ -90,6 +90,13 @@ def test_jobs_get_no_chat_or_model_credentials() -> None:
     assert desired.index_job["environment"] == desired.scrape_job["environment"]
 
 
+def test_the_answer_logs_hash_salt_goes_to_the_application_only() -> None:
+    environ = {**ENVIRON, "DOCBOT_HASH_SALT": "pepper-secret-value"}
+    desired = desired_state(settings(), environ, RUNTIMES)
+    assert desired.application["environment"]["DOCBOT_HASH_SALT"] == "pepper-secret-value"
+    assert "DOCBOT_HASH_SALT" not in desired.scrape_job["environment"]
+
+
 def test_schedule_and_subdomain_come_from_settings() -> None:
     s = settings(DOCBOT_CML_SCRAPE_SCHEDULE="0 3 * * *", DOCBOT_CML_APP_SUBDOMAIN="docs-help")
     desired = desired_state(s, {}, RUNTIMES)
