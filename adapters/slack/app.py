@@ -53,9 +53,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://slack.com/api/"
-# Where a slash command's `response_url` may point: Slack's hooks host (or, with
-# DOCBOT_SLACK_API_URL, that stand-in's host), never anywhere a body could name.
-RESPONSE_URL_PREFIX = "https://hooks.slack.com/"
+# Where a slash command's `response_url` may point: Slack's hooks hosts, GovSlack's
+# included (or, with DOCBOT_SLACK_API_URL, that stand-in's host), never anywhere a body
+# could name.
+RESPONSE_URL_PREFIXES = ("https://hooks.slack.com/", "https://hooks.slack-gov.com/")
 EVENTS_PATH = "/slack/events"
 HISTORY_LIMIT = 20  # conversations.replies is rate-limited hard for some apps: fetch once, small
 # A thread longer than that comes oldest first, so its latest turns (and the bot's own
@@ -498,7 +499,7 @@ class SlackAdapter:
     def _response_url(self, body: Mapping[str, Any]) -> str:
         """The command's `response_url` when it points where Slack's do; else ""."""
         url = str(body.get("response_url") or "")
-        allowed = [RESPONSE_URL_PREFIX]
+        allowed = list(RESPONSE_URL_PREFIXES)
         if self.settings.slack_api_url:  # a stand-in serves the hooks too
             allowed.append(self.settings.slack_api_url.rstrip("/").rsplit("/api", 1)[0] + "/")
         return url if url.startswith(tuple(allowed)) else ""

@@ -561,7 +561,14 @@ def test_a_response_url_is_only_used_where_slack_would_send_it(
     hooks = "https://hooks.slack.com/commands/T0AB12CDE/1/aBcD"
     assert adapter._response_url({"response_url": hooks}) == hooks
     assert adapter._response_url({"response_url": stand_in.response_url}) == stand_in.response_url
-    for elsewhere in ("https://evil.example/commands/x", "http://hooks.slack.com/x", ""):
+    gov = "https://hooks.slack-gov.com/commands/T0AB12CDE/1/aBcD"  # GovSlack's hooks host
+    assert adapter._response_url({"response_url": gov}) == gov
+    for elsewhere in (
+        "https://evil.example/commands/x",
+        "http://hooks.slack.com/x",
+        "https://hooks.slack.com.evil.example/x",
+        "",
+    ):
         assert adapter._response_url({"response_url": elsewhere}) == ""
 
 
