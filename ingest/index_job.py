@@ -77,10 +77,12 @@ def run_index_job(
         write_summary(settings, result)
         return 1, result
     except IndexStoreError as exc:
-        # the live version named by `current` is missing or unreadable: nothing to build on
-        # until an operator rolls back (--rollback) or repairs it; one line, not a traceback
+        # the index store refused: most often the live version named by `current` is missing
+        # or unreadable, with nothing to build on until an operator rolls back (--rollback)
+        # or repairs it; one line, not a traceback, that claims no more than it knows
         return 2, {
-            "error": f"{exc}; the live index could not be read (see `docbot index --rollback`)"
+            "error": f"index store: {exc} (if the live index is damaged, "
+            "`docbot index --rollback` returns to the version before it)"
         }
     result = {
         "source": source,

@@ -46,6 +46,22 @@ def test_an_unreadable_current_snapshot_is_a_clear_error_not_a_traceback(
     assert json.loads(out.out.strip().splitlines()[-1])["error"]
 
 
+def test_a_live_version_gone_missing_is_named_with_the_way_back(tmp_path: Path) -> None:
+    from rag.index_store import IndexStore
+
+    settings = _settings(tmp_path)
+    write_snapshot(tmp_path, "20261207T000000Z-abcdef", [], {"source": "test"})
+    publish(tmp_path, "20261207T000000Z-abcdef")
+    store = IndexStore(settings)
+    store.pointer.parent.mkdir(parents=True, exist_ok=True)
+    store.pointer.write_text("v-gone")  # its version folder deleted by hand
+
+    code, result = index_job.run_index_job(settings)
+    assert code == 2
+    assert result["error"].startswith("index store: index version v-gone is missing")
+    assert "docbot index --rollback" in result["error"]
+
+
 def test_a_rollback_with_no_earlier_version_says_so(tmp_path: Path) -> None:
     code, result = index_job.run_index_job(_settings(tmp_path), rollback=True)
     assert code == 2 and result == {"error": "no earlier index version to roll back to"}
