@@ -21,6 +21,12 @@ _TOKEN_SHAPES = re.compile(
 REDACTED = "[redacted]"
 
 
+def redact_token_shapes(text: str) -> str:
+    """`text` without anything shaped like a token (Slack, AWS, bearer, JWT, Slack hook
+    URLs), for text kept where no configured secret list is at hand."""
+    return _TOKEN_SHAPES.sub(REDACTED, text)
+
+
 class RedactingFilter(logging.Filter):
     def __init__(self, secrets: list[str]) -> None:
         super().__init__()
@@ -29,7 +35,7 @@ class RedactingFilter(logging.Filter):
     def redact(self, text: str) -> str:
         for secret in self.secrets:
             text = text.replace(secret, REDACTED)
-        return _TOKEN_SHAPES.sub(REDACTED, text)
+        return redact_token_shapes(text)
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()

@@ -27,6 +27,7 @@ from adapters.teams import cards, parse
 from adapters.teams.retry import RetryPolicy, with_retry
 from bot import messages
 from bot.history import asks_nothing
+from bot.logs import redact_token_shapes
 from bot.types import IncomingMessage, Reply, Turn
 
 log = logging.getLogger(__name__)
@@ -179,7 +180,11 @@ class DocbotTeamsHandler(ActivityHandler):
             return []
 
     async def _save_turns(self, thread: str, turns: list[Turn]) -> None:
-        value = json.dumps([{"role": t.role, "text": t.text} for t in turns], ensure_ascii=False)
+        # kept a week in the shared store: a pasted token is kept redacted, as in the logs
+        value = json.dumps(
+            [{"role": t.role, "text": redact_token_shapes(t.text)} for t in turns],
+            ensure_ascii=False,
+        )
         try:
             await asyncio.to_thread(
                 self._bot.store.put, f"teams:thread:{thread}", value, HISTORY_TTL_S

@@ -328,6 +328,41 @@ async def test_a_thread_keeps_its_question_through_thanks_and_bare_mentions(
     assert seen[-1][0][1] == "what is the parental leave policy for contractors?"
 
 
+async def test_a_token_pasted_into_a_thread_is_not_kept_in_its_history(
+    docbot: Bot, channel_mention: Activity
+) -> None:
+    """A channel thread's turns are kept in the shared store for a week: a token pasted into
+    a question is kept there redacted, as the logs and the answer log keep it."""
+    seen: list[list[str]] = []
+
+    class RecordingBot:
+        store = docbot.store
+
+        async def handle(self, msg, on_delta=None):
+            seen.append([turn.text for turn in msg.history])
+            reply = await docbot.handle(msg, on_delta)
+            reply.declined = False  # as if the docs had answered (the test index is empty)
+            return reply
+
+        async def record_feedback(self, *args):  # pragma: no cover - not used here
+            return ""
+
+    token = "xoxb-1234567890-0987654321-AbCdEfGhIjKlMnOpQrStUvWx"
+    adapter = adapter_for(DocbotTeamsHandler(RecordingBot()), channel_mention)
+    await adapter.receive_activity(
+        activity_from(
+            "teams_channel_mention.json",
+            id="q1",
+            text=f"<at>HelpDesk Bot</at> why does {token} get invalid_auth?",
+        )
+    )
+    await adapter.receive_activity(
+        activity_from("teams_channel_mention.json", id="q2", text="<at>HelpDesk Bot</at> and now?")
+    )
+    assert seen[-1] and "invalid_auth" in seen[-1][0]
+    assert token not in seen[-1][0] and "[redacted]" in seen[-1][0]
+
+
 async def test_personal_chats_have_no_thread_history(docbot: Bot, personal: Activity) -> None:
     seen: list[int] = []
 
