@@ -16,7 +16,7 @@ from dataclasses import asdict
 from bot import metrics
 from bot.commands import ADMIN_COMMANDS, Command, CommandError, parse_command
 from bot.config import Settings
-from bot.history import question_history
+from bot.history import is_acknowledgement, question_history
 from bot.limits import RateLimiter
 from bot.logs import RedactingFilter
 from bot.messages import t
@@ -191,6 +191,8 @@ class Bot:
             return await self._command(msg, parsed, conv, lang)
         if not text:
             return Reply(text=t("empty_question", lang), ephemeral=True, language=lang)
+        if is_acknowledgement(text):  # "thanks!" in a thread: nothing to search, nothing to log
+            return Reply(text=t("acknowledged", lang), ephemeral=True, language=lang)
         if len(text) > self.settings.max_question_chars:
             return Reply(
                 text=t("too_long", lang, length=len(text), limit=self.settings.max_question_chars),

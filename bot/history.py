@@ -27,6 +27,8 @@ ACKNOWLEDGEMENTS = frozenset(
         *("네 감사합니다", "확인했습니다"),
     }
 )
+# Their words: a message made of nothing else ("ok thx", "great, thanks a lot") thanks too.
+ACKNOWLEDGEMENT_WORDS = frozenset(word for phrase in ACKNOWLEDGEMENTS for word in phrase.split())
 # What carries no words: a mention of someone (`@alice`, `@U0ALICE`) or an emoji code.
 _NOT_WORDS = re.compile(r"(?<!\S)@\S+|:[\w+'-]+:")
 _WORD = re.compile(r"\w+")
@@ -37,8 +39,14 @@ def asks_nothing(text: str) -> bool:
     a thank-you or an okay, or no words at all (emoji, mentions, punctuation)."""
     if parse_command(text.strip()) is not None:
         return True
+    return is_acknowledgement(text)
+
+
+def is_acknowledgement(text: str) -> bool:
+    """A thank-you, an okay, or no words at all (emoji, mentions, punctuation): nothing
+    to search the docs for."""
     words = _WORD.findall(_NOT_WORDS.sub(" ", text).lower())
-    return not words or " ".join(words) in ACKNOWLEDGEMENTS
+    return not words or set(words) <= ACKNOWLEDGEMENT_WORDS
 
 
 def clip(text: str, max_chars: int) -> str:
@@ -74,4 +82,4 @@ def question_history(history: Sequence[Turn], *, max_chars: int | None = None) -
     return kept
 
 
-__all__ = ["ACKNOWLEDGEMENTS", "asks_nothing", "clip", "question_history"]
+__all__ = ["ACKNOWLEDGEMENTS", "asks_nothing", "clip", "is_acknowledgement", "question_history"]

@@ -40,6 +40,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Ask me a question about the docs, or type `/docbot help`.",
         "ko": "문서에 대해 질문해 주세요. 사용법은 `/docbot help`로 볼 수 있습니다.",
     },
+    "acknowledged": {
+        "en": "You're welcome! Ask me anything else about the docs.",
+        "ko": "천만에요! 문서에 대해 더 궁금한 점이 있으면 물어보세요.",
+    },
     "too_long": {
         "en": "That question is {length} characters long; the limit is {limit}. Please shorten it.",
         "ko": "질문이 {length}자입니다. 최대 {limit}자까지 받을 수 있으니 줄여 주세요.",

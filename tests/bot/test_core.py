@@ -125,6 +125,16 @@ async def test_a_question_without_an_index_is_logged_as_not_searched(
     assert reply.answer_id == logged["id"]  # its feedback buttons still work
 
 
+@pytest.mark.parametrize("text", ["thanks!", "ok thx", "👍", ":pray:", "감사합니다"])
+async def test_a_thank_you_gets_a_short_reply_not_a_search(bot: Bot, text: str) -> None:
+    # in a thread the bot takes part in, "thanks!" was searched for (a model call with a
+    # language model) and answered with a decline, and logged as a doc gap
+    reply = await ask(bot, text)
+    assert reply.ephemeral and not reply.declined and not reply.citations
+    assert reply.text == t("acknowledged", reply.language)
+    assert bot.store.answers() == []
+
+
 async def test_rag_off_then_a_question_explains_the_offline_answerer_cannot(bot: Bot) -> None:
     assert (await ask(bot, "docbot rag off")).text == t("set_rag_off", "en")
     reply = await ask(bot, "How do I install widgetron?")
