@@ -238,6 +238,12 @@ MESSAGES: dict[str, dict[str, str]] = {
     "docs_used": {"en": "from the docs", "ko": "문서 기반"},
     "docs_not_used": {"en": "docs not used", "ko": "문서 미사용"},
     "updated": {"en": "updated {date}", "ko": "{date} 수정"},
+    # the Slack footer: `Model: x · :books: answered from the docs · 1.2 s`
+    "footer_model": {"en": "Model: {model}", "ko": "모델: {model}"},
+    "footer_docs_used": {"en": ":books: answered from the docs", "ko": ":books: 문서 기반 답변"},
+    "footer_docs_not_used": {"en": "no docs used", "ko": "문서 미사용"},
+    "footer_declined": {"en": "no answer from the docs", "ko": "문서에서 답을 찾지 못함"},
+    "footer_seconds": {"en": "{seconds:.1f} s", "ko": "{seconds:.1f}초"},
 }
 
 

@@ -20,7 +20,7 @@ def section_label(title: str, section: str) -> str:
     `section` is the heading path as chunks store it, which usually starts with the
     page title already; every adapter and the prompt name a source this way."""
     path = [part for part in section.split(SECTION_SEP) if part] if section else []
-    if path and title and path[0] == title:
+    while path and title and path[0] == title:  # an H2 may repeat the page's title
         path = path[1:]
     return SECTION_SEP.join([title, *path] if title else path)
 

@@ -337,8 +337,49 @@ def select_sentences(
     return [(n, p.sentence) for n, p in picked]
 
 
+# Markdown a docs site left unrendered, shown as it reads: "[compiled][compile]" is a
+# reference-style link, "--- ##### " a rule and heading marks glued before a sentence.
+# Never after a name or inside inline code: `m[0][1]` indexes, it links nothing.
+_REFERENCE_LINK = re.compile(r"(?<![\w\]\[])\[([^\[\]\n]*)\]\[[\w-]+\]")
+_LEADING_RULE = re.compile(r"^\s*-{3,}\s*(#{1,6}\s+)?")
+
+
+def _readable(sentence: str) -> str:
+    """A quoted sentence without raw Markdown syntax; only what is shown, not what is scored."""
+
+    def label(m: re.Match[str]) -> str:
+        in_code = sentence.count("`", 0, m.start()) % 2 == 1
+        return m.group(0) if in_code else m.group(1)
+
+    return _LEADING_RULE.sub("", _REFERENCE_LINK.sub(label, sentence))
+
+
+# Code the page cleaner flattened onto its fence lines: "```shell epoch 1: loss=0.3" opens
+# a block with code on the fence line, "epoch 2: loss=0.1 ```" closes it after code.
+_FENCE_WITH_CODE = re.compile(r"^([ \t]*)(```+|~~~+)([\w+#.-]*)[ \t]+(\S.*)$")
+_CLOSED_AFTER_CODE = re.compile(r"^(.*\S)[ \t]*(?:```+|~~~+)[ \t]*$")
+
+
+def _code_detail(detail: str) -> str:
+    """A code detail whose first line holds code as a block with the code inside it, cut at
+    the fence that closes it on a code line (what follows it there is no code). Shown, not
+    scored: Markdown reads text on an opening fence line as its info string and hides it."""
+    lines = detail.split("\n")
+    opened = _FENCE_WITH_CODE.match(lines[0])
+    if opened is None or len(lines) < 2 or not FENCE.match(lines[-1]):
+        return detail
+    indent, fence, lang, code = opened.groups()
+    body = [code, *lines[1:-1]]
+    for i, line in enumerate(body):
+        closed = _CLOSED_AFTER_CODE.match(line)
+        if closed:
+            body = [*body[:i], closed.group(1)]
+            break
+    return "\n".join([f"{indent}{fence}{lang}", *body, lines[-1]])
+
+
 def _cited(sentence: str, n: int, introduces: bool = False) -> str:
-    sentence = sentence.rstrip()
+    sentence = _readable(sentence).rstrip()
     if introduces:
         return f"{sentence.rstrip(':').rstrip()} [{n}]:"
     if sentence.endswith(("!", "?", "…", "。", "！", "？")):
@@ -355,7 +396,7 @@ def compose(picked: list[tuple[int, str]] | list[tuple[int, Passage]]) -> str:
         passage = item if isinstance(item, Passage) else Passage(item)
         line.append(_cited(passage.sentence, n, bool(passage.detail)))
         if passage.detail:
-            paragraphs.append(" ".join(line) + "\n" + passage.detail)
+            paragraphs.append(" ".join(line) + "\n" + _code_detail(passage.detail))
             line = []
     if line:
         paragraphs.append(" ".join(line))

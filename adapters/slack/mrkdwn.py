@@ -24,10 +24,19 @@ _INLINE_CODE = re.compile(r"`[^`\n]+`")
 _MD_LINK = re.compile(r"\[([^\[\]\n]+)\]\((https?://[^\s()]+(?:\([^\s()]*\))?[^\s()]*)\)")
 _AUTOLINK = re.compile(r"<(https?://[^\s<>]+)>")
 _HEADING = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+(.+?)[ \t]*#*[ \t]*$", re.M)
+# A Markdown table: header row, `|---|:---:|` rule, rows. Slack has no tables.
+_TABLE = re.compile(
+    r"^[ \t]*[^\n]*\|[^\n]*\n"
+    r"[ \t]*\|?(?:[ \t]*:?-{3,}:?[ \t]*\|)+(?:[ \t]*:?-{3,}:?[ \t]*)?\n?"
+    r"(?:[ \t]*[^\n]*\|[^\n]*(?:\n|$))*",
+    re.M,
+)
+_TABLE_RULE = re.compile(r"^[ \t|:-]+$")
 # `***x***` first: the bold rule alone would leave `*_x*_`, which Slack cannot nest.
 _BOLD_ITALIC = re.compile(r"(\*\*\*|___)(?=\S)(.+?)(?<=\S)\1")
 _BOLD = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
-_ITALIC_STAR = re.compile(r"(?<![*\w])\*(?=[^\s*])([^*\n]+?)(?<=[^\s*])\*(?![*\w])")
+# Emphasis never starts with ";:,.!?": "v2.0.*; KFP SDK: v1.8.*" holds version wildcards.
+_ITALIC_STAR = re.compile(r"(?<![*\w])\*(?=[^\s*;:,.!?])([^*\n]+?)(?<=[^\s*])\*(?![*\w])")
 _STRIKE = re.compile(r"~~(?=\S)(.+?)(?<=\S)~~")
 _BULLET = re.compile(r"^([ \t]*)[-*+][ \t]+", re.M)
 _CITATION = re.compile(r"\[(\d{1,3})\]")
@@ -85,6 +94,7 @@ def to_mrkdwn(markdown: str, cite_urls: Mapping[int, str] | None = None) -> str:
 
     text = markdown.replace("\r\n", "\n").replace("\x00", "")
     text = _CODE_FENCE.sub(lambda m: keep(_fence(m.group(0))), text)
+    text = _TABLE.sub(lambda m: keep(_table(m.group(0))), text)
     text = _INLINE_CODE.sub(lambda m: keep(escape(m.group(0))), text)
     text = _BROADCAST.sub(lambda m: keep(escape(_broadcast_label(m))), text)
     text = _SLACK_TOKEN.sub(lambda m: keep(m.group(0)), text)
@@ -120,6 +130,24 @@ def _fence(block: str) -> str:
     if sep and re.fullmatch(r"[\w+#.-]*", first.strip()):
         body = rest
     return "```\n" + escape(body.strip("\n")) + "\n```"
+
+
+def _table(block: str) -> str:
+    """A Markdown table as a monospace block with aligned columns; Markdown dropped from cells."""
+    rows = []
+    for line in block.strip("\n").split("\n"):
+        if _TABLE_RULE.match(line):
+            continue
+        line = line.strip()
+        line = line[1:] if line.startswith("|") else line
+        line = line[:-1] if line.endswith("|") and not line.endswith("\\|") else line
+        cells = [c.replace("\x00", "|") for c in line.replace("\\|", "\x00").split("|")]
+        rows.append([_strip_md(_MD_LINK.sub(r"\1", c)) for c in cells])
+    if not rows:
+        return block
+    widths = [max(len(r[i]) for r in rows if i < len(r)) for i in range(max(map(len, rows)))]
+    lines = [" | ".join(c.ljust(widths[i]) for i, c in enumerate(r)).rstrip() for r in rows]
+    return "```\n" + escape("\n".join(lines)) + "\n```" + ("\n" if block.endswith("\n") else "")
 
 
 def _strip_md(text: str) -> str:
@@ -175,7 +203,9 @@ def split(text: str, limit: int = SECTION_LIMIT) -> list[str]:
     pieces: list[str] = []
     while len(text) > limit:
         cut = _cut_point(text, limit)
-        head, text = text[:cut].rstrip(), text[cut:].lstrip("\n ")
+        rest = text[cut:]
+        # after a line break keep the next line's indent (code, nested bullets)
+        head, text = text[:cut].rstrip(), rest.lstrip("\n") if rest[:1] == "\n" else rest.lstrip()
         if head.count("```") % 2 == 1:
             head, text = head + "```", "```" + text
         if head.strip("`").strip():

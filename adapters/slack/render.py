@@ -95,7 +95,7 @@ def sources_block(citations: list[Citation], block_id: str = "", language: str =
             where = f" (`{mrkdwn.escape(c.url)}`)" if c.url else ""
             items.append(f"*[{c.n}]* {mrkdwn.escape(label)}{where}{updated}")
     if items:
-        items[0] = f"*Sources:* {items[0]}"
+        items[0] = f"*{t('sources', language)}:* {items[0]}"
     if len(items) > MAX_CONTEXT_ELEMENTS:
         # Context blocks take at most 10 elements: the tail shares the last one.
         items = items[: MAX_CONTEXT_ELEMENTS - 1] + ["  ".join(items[MAX_CONTEXT_ELEMENTS - 1 :])]
@@ -103,17 +103,19 @@ def sources_block(citations: list[Citation], block_id: str = "", language: str =
 
 
 def footer_text(reply: Reply, elapsed_s: float | None = None) -> str:
-    """`model · docs used or not · seconds`."""
-    parts = [f"Model: {mrkdwn.escape(reply.model or 'unknown')}"]
+    """`model · docs used or not · seconds`, in the reply's language; no model part
+    when none answered (a decline before any model ran)."""
+    lang = reply.language
+    parts = [t("footer_model", lang, model=mrkdwn.escape(reply.model))] if reply.model else []
     if reply.declined:
-        parts.append("no answer from the docs")
+        parts.append(t("footer_declined", lang))
     else:
-        parts.append(":books: answered from the docs" if reply.used_docs else "no docs used")
+        parts.append(t("footer_docs_used" if reply.used_docs else "footer_docs_not_used", lang))
     seconds = elapsed_s
     if seconds is None and reply.timings_ms:
         seconds = reply.timings_ms.get("total", max(reply.timings_ms.values())) / 1000.0
     if seconds is not None:
-        parts.append(f"{seconds:.1f} s")
+        parts.append(t("footer_seconds", lang, seconds=seconds))
     return " · ".join(parts)
 
 

@@ -42,7 +42,8 @@ FEEDBACK_LOOP_CHANNEL_DATA = {"feedbackLoop": {"type": "default"}, "feedbackLoop
 
 _FENCE = re.compile(r"^\s*(```|~~~)")
 # Slack-style `*bold*` (single asterisks) in the core's texts; Teams Markdown reads it as italics.
-_SLACK_BOLD = re.compile(r"(?<![*\w])\*(?=[^\s*])([^*\n]*?[^\s*])\*(?![*\w])")
+# never starting with ";:,.!?": "v2.0.*; KFP SDK: v1.8.*" holds version wildcards, not bold
+_SLACK_BOLD = re.compile(r"(?<![*\w])\*(?=[^\s*;:,.!?])([^*\n]*?[^\s*])\*(?![*\w])")
 _HEADING = re.compile(r"^#{1,6}[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
 _CODE = re.compile(r"(```.*?```|`[^`\n]*`)", re.DOTALL)
 _MARKER = re.compile(r"\[(\d{1,2})\]")
@@ -330,7 +331,8 @@ def _text_activity(chunk: str, reply: Reply, *, feedback_loop: bool, limit: int)
     cited = {int(n) for n in _MARKER.findall(chunk)}
     used = [c for c in reply.citations if c.n in cited]
     if used:
-        ai = bool(reply.model) and reply.model != "extractive"
+        # the offline model quotes the docs; the core names it "extractive (offline, no LLM)"
+        ai = bool(reply.model) and reply.model.split(" ", 1)[0] != "extractive"
         activity.entities = [citations_entity(used, ai_generated=ai)]
         if activity_size(activity) > limit:
             activity.entities = [citations_entity(used, ai_generated=ai, abstracts=False)]

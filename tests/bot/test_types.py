@@ -11,6 +11,13 @@ def test_a_heading_path_that_starts_with_the_title_names_it_once() -> None:
     )
 
 
+def test_a_page_whose_first_heading_repeats_its_title_names_it_once() -> None:
+    # the page's H1 and an H2 with the same words (Kubeflow's "Katib Experiment Lifecycle")
+    section = "Katib Experiment Lifecycle › Katib Experiment Lifecycle"
+    assert section_label("Katib Experiment Lifecycle", section) == "Katib Experiment Lifecycle"
+    assert section_label("Build", "Build › Build › Select an image") == "Build › Select an image"
+
+
 def test_a_heading_path_without_the_title_gets_it_in_front() -> None:
     assert section_label("Katib", "Installation › On GKE") == "Katib › Installation › On GKE"
 

@@ -103,6 +103,40 @@ def test_compose_cites_every_sentence() -> None:
     assert compose([(1, "Do this."), (2, "Then that?")]) == "Do this [1]. Then that? [2]"
 
 
+def test_compose_shows_raw_markdown_reference_links_and_rules_as_text() -> None:
+    # a docs page whose Markdown the site left unrendered (the KFP migration guide)
+    raw = (
+        "--- ##### **output_component_file parameter** In KFP SDK v2, components can be "
+        "[compiled][compile] to and [loaded][load] from [IR YAML][ir-yaml] like pipelines."
+    )
+    assert compose([(3, raw)]) == (
+        "**output_component_file parameter** In KFP SDK v2, components can be "
+        "compiled to and loaded from IR YAML like pipelines [3]."
+    )
+    # indexing is no link, in code or out of it
+    indexed = "Read m[0][1] or `m[0][1]` and [`@dsl.component`][dsl-component] here."
+    assert compose([(1, indexed)]) == ("Read m[0][1] or `m[0][1]` and `@dsl.component` here [1].")
+
+
+def test_compose_puts_code_the_page_cleaner_left_on_its_fence_lines_inside_the_block() -> None:
+    # flattened by the page cleaner: code on the opening fence line, a closing fence at the
+    # end of a code line; Markdown would hide "epoch 1" as the fence's info string, and the
+    # answer's next sentence would run into the code block the stray closer reopens
+    lead = Passage(
+        "Your training code should print the following output:",
+        "```shell epoch 1: loss=0.3\n\nepoch 2: loss=0.1 ```\n\n5. Then restart:\n```",
+    )
+    assert compose([(1, lead), (2, Passage("It takes a minute."))]) == (
+        "Your training code should print the following output [1]:\n"
+        "```shell\nepoch 1: loss=0.3\n\nepoch 2: loss=0.1\n```\n\n"
+        "It takes a minute [2]."
+    )
+    code = Passage("Import the SDK:", "``` import kubeflow.katib as katib\n```")
+    assert compose([(1, code)]) == "Import the SDK [1]:\n```\nimport kubeflow.katib as katib\n```"
+    fine = Passage("Run:", "```bash\nkubectl get pods\n```")
+    assert compose([(1, fine)]) == "Run [1]:\n```bash\nkubectl get pods\n```"
+
+
 def test_split_blocks_tells_prose_lists_code_and_table_rows_apart() -> None:
     text = (
         "Set these variables:\n\n"

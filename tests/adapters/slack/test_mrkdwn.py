@@ -89,6 +89,15 @@ def test_split_closes_and_reopens_code_blocks() -> None:
     assert all(p.count("```") == 2 and len(p) <= 3000 for p in pieces)
 
 
+def test_split_keeps_the_indentation_of_code_it_reopens() -> None:
+    # YAML cut across sections: the first line of the reopened block keeps its indent
+    lines = [f"  key_{i}: value" for i in range(300)]
+    pieces = mrkdwn.split("```\n" + "\n".join(lines) + "\n```", 3000)
+    assert len(pieces) > 1
+    body = [ln.strip("`") for p in pieces for ln in p.splitlines() if ln.strip("`")]
+    assert body == lines
+
+
 def test_truncate_adds_an_ellipsis_within_the_limit() -> None:
     assert mrkdwn.truncate("short", 10) == "short"
     cut = mrkdwn.truncate("x" * 50 + " <https://a.io|link>", 60)
@@ -116,6 +125,28 @@ def test_citation_markers_link_to_their_sources() -> None:
     urls = {1: "https://kf.io/a#x", 2: "docs/local.md"}
     assert mrkdwn.to_mrkdwn("Yes [1][2], see `[1]` and [3].", urls) == (
         "Yes <https://kf.io/a#x|[1]>[2], see `[1]` and [3]."
+    )
+
+
+def test_version_wildcards_are_not_taken_for_italics() -> None:
+    # a flattened table row from the docs: "v2.0.*" is a version pattern, not emphasis
+    row = "KFP Runtime: v2.0.*; KFP SDK: v1.8.*; Notes: Maintenance mode [1]."
+    assert mrkdwn.to_mrkdwn(row) == row
+    assert mrkdwn.to_mrkdwn("KFP Runtime: v1.7.*; KFP SDK: *; Notes: old") == (
+        "KFP Runtime: v1.7.*; KFP SDK: *; Notes: old"
+    )
+    assert mrkdwn.to_mrkdwn("an *important* note") == "an _important_ note"
+
+
+def test_markdown_tables_become_aligned_monospace() -> None:
+    # Slack has no tables: raw pipes and a |---| rule are unreadable in a channel
+    text = (
+        "Versions [1]:\n\n| Component | Version |\n|---|:---:|\n"
+        "| **Istio** | `1.22` |\n| Knative & co | 1.12 |\n\nDone."
+    )
+    assert mrkdwn.to_mrkdwn(text) == (
+        "Versions [1]:\n\n```\nComponent    | Version\nIstio        | 1.22\n"
+        "Knative &amp; co | 1.12\n```\n\nDone."
     )
 
 

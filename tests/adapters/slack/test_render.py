@@ -57,6 +57,8 @@ def test_each_source_shows_its_pages_last_updated_date_when_known() -> None:
     assert sources[1] == "*[2]* <https://kf.io/k/|Katib>"
     [korean] = render.render_reply(reply(citations=cites[:1], language="ko"))
     assert korean.blocks[1]["elements"][0]["text"].endswith("· 2026-11-20 수정")
+    # the heading in the reply's language too, not "Sources" next to Korean dates
+    assert korean.blocks[1]["elements"][0]["text"].startswith("*출처:* *[1]* ")
 
 
 def test_footer_without_docs_and_timing_from_the_core() -> None:
@@ -69,6 +71,27 @@ def test_declined_answer_shows_no_sources() -> None:
     [message] = render.render_reply(reply("I couldn't find this in the docs.", declined=True))
     assert not any("Sources" in str(b) for b in message.blocks)
     assert "no answer from the docs" in str(message.blocks)
+
+
+def test_declined_without_a_model_names_no_unknown_model() -> None:
+    # a decline before any model ran has no model: the footer does not say "unknown"
+    r = reply("I couldn't find this in the docs.", declined=True, model="", citations=[])
+    [message] = render.render_reply(r, elapsed_s=0.2)
+    footer = next(b for b in message.blocks if b["block_id"] == "footer:ans-1")
+    assert footer["elements"][0]["text"] == "no answer from the docs · 0.2 s"
+
+
+def test_footer_is_in_the_replys_language() -> None:
+    r = reply("문서에 따르면 [1].", language="ko", timings_ms={"total": 1500.0})
+    [message] = render.render_reply(r)
+    footer = next(b for b in message.blocks if b["block_id"] == "footer:ans-1")
+    assert (
+        footer["elements"][0]["text"] == "모델: Bedrock (mistral) · :books: 문서 기반 답변 · 1.5초"
+    )
+    declined = reply("찾지 못했습니다.", language="ko", declined=True, model="")
+    [message] = render.render_reply(declined, elapsed_s=0.2)
+    footer = next(b for b in message.blocks if b["block_id"] == "footer:ans-1")
+    assert footer["elements"][0]["text"] == "문서에서 답을 찾지 못함 · 0.2초"
 
 
 def test_notices_are_shown() -> None:

@@ -92,9 +92,21 @@ def test_answer_text_enables_builtin_feedback_and_citations() -> None:
     assert entity["additionalType"] == []  # extractive answers are quotes, not AI-generated
 
 
+def test_offline_extractive_answers_under_their_real_label_are_not_ai_generated() -> None:
+    # the core names the offline model by its label, not its short name
+    text = cards.render_reply(_answer(model="extractive (offline, no LLM)"))[0].serialize()
+    assert text["entities"][0]["additionalType"] == []
+
+
 def test_llm_answers_are_labelled_ai_generated() -> None:
     text = cards.render_reply(_answer(model="bedrock:claude"))[0].serialize()
     assert text["entities"][0]["additionalType"] == ["AIGeneratedContent"]
+
+
+def test_version_wildcards_are_not_taken_for_slack_bold() -> None:
+    row = "KFP Runtime: v2.0.*; KFP SDK: v1.8.*; Notes: Maintenance mode [1]."
+    assert cards.to_teams_markdown(row) == row
+    assert cards.to_teams_markdown("Set *model* first.") == "Set **model** first."
 
 
 def test_command_replies_are_plain_text_with_notices() -> None:
