@@ -234,6 +234,24 @@ def test_ask_jsonl_with_a_decline(
     assert second["declined"] is True and second["citations"] == []
 
 
+def test_ask_jsonl_answers_a_batch_without_the_chat_rate_limit(
+    shared_env: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the per-user limit protects a chat from one user's flood; an operator's local batch
+    # got "you're asking too fast" after 20 questions, with exit status 0
+    monkeypatch.setenv("DOCBOT_RATE_LIMIT_PER_MINUTE", "2")
+    code, out, _ = run(
+        capsys,
+        "ask",
+        "--jsonl",
+        stdin="How do I install widgetron?\n" * 4,
+        monkeypatch=monkeypatch,
+    )
+    assert code == 0
+    answers = json_lines(out)
+    assert len(answers) == 4 and not any(a["declined"] for a in answers)
+
+
 def test_ask_no_rag(shared_env: Settings, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "ask", "--no-rag", "--json", "How do I install widgetron?")
     assert code == 0
