@@ -283,7 +283,10 @@ def detect_language(text: str) -> str:
     if hangul:
         words = text.split()
         korean_words = sum(any(map(_is_hangul, word)) for word in words)
-        if hangul * 3 >= latin or korean_words * 2 >= len(words):
+        # a Korean sentence ends in Korean (its predicate or head noun: "… 설정 방법",
+        # "… YAML 예제?"); a lone syllable at the end ("… arguments 예") is not enough
+        ends_korean = bool(words) and sum(map(_is_hangul, words[-1])) >= 2
+        if hangul * 3 >= latin or korean_words * 2 >= len(words) or ends_korean:
             return "ko"
     if kana and (kana + han) * 3 >= latin:
         return "ja"

@@ -55,6 +55,10 @@ def test_messages_without_placeholders_keep_their_braces_untouched() -> None:
         ("Kubeflow pipeline에서 Katib experiment 만드는 법", "ko"),
         ("Kubeflow 설치", "ko"),
         ("What does 설치 mean in the Kubeflow docs?", "en"),  # an English question
+        # Korean ends a Korean sentence (its predicate or head noun comes last), however
+        # many English terms come before it
+        ("Katib early stopping 설정 방법", "ko"),
+        ("KServe InferenceService YAML 예제?", "ko"),
     ],
 )
 def test_detect_language(text: str, lang: str) -> None:
