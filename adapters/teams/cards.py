@@ -197,11 +197,12 @@ def footer_text(reply: Reply) -> str:
     parts: list[str] = []
     if reply.model:
         parts.append(reply.model)
-    if not reply.declined:
-        if reply.used_docs:
-            parts.append(_t("docs_used", lang, "from the docs"))
-        else:
-            parts.append(_t("docs_not_used", lang, "docs not used"))
+    if reply.declined:  # as Slack's footer says it; a bare "0.0s" said nothing
+        parts.append(_t("footer_declined", lang, "no answer from the docs"))
+    elif reply.used_docs:
+        parts.append(_t("docs_used", lang, "from the docs"))
+    else:
+        parts.append(_t("docs_not_used", lang, "docs not used"))
     total = reply.timings_ms.get("total")
     if total is not None:
         parts.append(f"{total / 1000:.1f}s")

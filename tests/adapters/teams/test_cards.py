@@ -127,7 +127,20 @@ def test_declined_answer_still_offers_feedback_but_no_sources() -> None:
     card = _card(card_activity)
     assert all(block["text"] != "Sources" for block in card["body"])
     assert card["actions"][0]["data"]["answer_id"] == "ans-7"
-    assert card["body"][-1]["text"] == "extractive"  # no "from the docs" on a decline
+    # said as a decline, as Slack says it; never "from the docs"
+    assert card["body"][-1]["text"] == "extractive · no answer from the docs"
+
+
+def test_a_decline_before_any_model_ran_says_so_not_just_its_seconds() -> None:
+    reply = Reply(
+        text="아직 색인된 문서가 없습니다.",
+        declined=True,
+        answer_id="ans-8",
+        language="ko",
+        timings_ms={"total": 12.0},
+    )
+    card = _card(cards.render_reply(reply)[-1])
+    assert card["body"][-1]["text"] == "문서에서 답을 찾지 못함 · 0.0s"
 
 
 def test_notices_show_on_the_card() -> None:
