@@ -258,27 +258,31 @@ async def test_typing_is_renewed_while_a_slow_answer_is_worked_on(
     assert kinds[-2:] == ["message", "message"]
 
 
+class HistoryRecordingBot:
+    """The real core, as if the docs had answered (the test index is empty); records the
+    thread history each question arrives with, as (role, text) pairs."""
+
+    def __init__(self, docbot: Bot) -> None:
+        self.docbot = docbot
+        self.store = docbot.store
+        self.seen: list[list[tuple[str, str]]] = []
+
+    async def handle(self, msg, on_delta=None):  # noqa: ANN001, ANN201
+        self.seen.append([(turn.role, turn.text) for turn in msg.history])
+        reply = await self.docbot.handle(msg, on_delta)
+        reply.declined = False
+        return reply
+
+    async def record_feedback(self, *args):  # noqa: ANN002, ANN201  # pragma: no cover
+        return ""
+
+
 async def test_follow_ups_in_a_channel_thread_carry_the_earlier_turns(
     docbot: Bot, channel_mention: Activity
 ) -> None:
-    seen: list[list[tuple[str, str]]] = []
-
-    class RecordingBot:
-        """The real core; records the history each question arrives with."""
-
-        store = docbot.store
-
-        async def handle(self, msg, on_delta=None):
-            seen.append([(turn.role, turn.text) for turn in msg.history])
-            reply = await docbot.handle(msg, on_delta)
-            reply.declined = False  # as if the docs had answered (the test index is empty)
-            return reply
-
-        async def record_feedback(self, *args):  # pragma: no cover - not used here
-            return ""
-
-    handler = DocbotTeamsHandler(RecordingBot())
-    adapter = adapter_for(handler, channel_mention)
+    recording = HistoryRecordingBot(docbot)
+    seen = recording.seen
+    adapter = adapter_for(DocbotTeamsHandler(recording), channel_mention)
     await adapter.receive_activity(activity_from("teams_channel_mention.json", id="q1"))
     await adapter.receive_activity(
         activity_from(
@@ -296,23 +300,9 @@ async def test_a_thread_keeps_its_question_through_thanks_and_bare_mentions(
 ) -> None:
     """Only the last few turns of a thread are kept: messages that ask nothing (a bare
     mention, a thank-you, an emoji) must not push its question out (`bot.history`)."""
-    seen: list[list[tuple[str, str]]] = []
-
-    class RecordingBot:
-        """The real core; records the history each question arrives with."""
-
-        store = docbot.store
-
-        async def handle(self, msg, on_delta=None):
-            seen.append([(turn.role, turn.text) for turn in msg.history])
-            reply = await docbot.handle(msg, on_delta)
-            reply.declined = False  # as if the docs had answered (the test index is empty)
-            return reply
-
-        async def record_feedback(self, *args):  # pragma: no cover - not used here
-            return ""
-
-    adapter = adapter_for(DocbotTeamsHandler(RecordingBot()), channel_mention)
+    recording = HistoryRecordingBot(docbot)
+    seen = recording.seen
+    adapter = adapter_for(DocbotTeamsHandler(recording), channel_mention)
     await adapter.receive_activity(activity_from("teams_channel_mention.json", id="q1"))
     for n, said in enumerate(("", "thanks!", "👍", "docbot status")):
         text = f"<at>HelpDesk Bot</at> {said}"
@@ -333,22 +323,9 @@ async def test_a_token_pasted_into_a_thread_is_not_kept_in_its_history(
 ) -> None:
     """A channel thread's turns are kept in the shared store for a week: a token pasted into
     a question is kept there redacted, as the logs and the answer log keep it."""
-    seen: list[list[str]] = []
-
-    class RecordingBot:
-        store = docbot.store
-
-        async def handle(self, msg, on_delta=None):
-            seen.append([turn.text for turn in msg.history])
-            reply = await docbot.handle(msg, on_delta)
-            reply.declined = False  # as if the docs had answered (the test index is empty)
-            return reply
-
-        async def record_feedback(self, *args):  # pragma: no cover - not used here
-            return ""
-
+    recording = HistoryRecordingBot(docbot)
     token = "xoxb-1234567890-0987654321-AbCdEfGhIjKlMnOpQrStUvWx"
-    adapter = adapter_for(DocbotTeamsHandler(RecordingBot()), channel_mention)
+    adapter = adapter_for(DocbotTeamsHandler(recording), channel_mention)
     await adapter.receive_activity(
         activity_from(
             "teams_channel_mention.json",
@@ -359,8 +336,8 @@ async def test_a_token_pasted_into_a_thread_is_not_kept_in_its_history(
     await adapter.receive_activity(
         activity_from("teams_channel_mention.json", id="q2", text="<at>HelpDesk Bot</at> and now?")
     )
-    assert seen[-1] and "invalid_auth" in seen[-1][0]
-    assert token not in seen[-1][0] and "[redacted]" in seen[-1][0]
+    [(_, asked), _] = recording.seen[-1]
+    assert "invalid_auth" in asked and token not in asked and "[redacted]" in asked
 
 
 async def test_personal_chats_have_no_thread_history(docbot: Bot, personal: Activity) -> None:
