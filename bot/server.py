@@ -214,7 +214,24 @@ async def serve(
     stop: asyncio.Event | None = None,
 ) -> int:
     bot = Bot.from_settings(settings)
-    await asyncio.to_thread(bot.answerer.warm_up)
+    try:
+        await asyncio.to_thread(bot.answerer.warm_up)
+    except Exception as exc:  # a broken index must not keep /healthz from saying so
+        log.error(
+            "the live index could not be loaded (%s: %s); serving degraded until "
+            "`docbot ingest` publishes a good version",
+            type(exc).__name__,
+            exc,
+        )
+    else:
+        from rag.index_store import IndexStore
+
+        if IndexStore(settings).current_id() is None:
+            log.warning(
+                "no index yet in %s: questions cannot be searched until `docbot ingest` "
+                "(--path, --sitemap, --links or --url) publishes one",
+                settings.data_dir,
+            )
     objects, routes, loopback_only = make_adapters(bot, settings, slack=slack, teams=teams)
     if not objects:
         log.warning(
@@ -231,7 +248,15 @@ async def serve(
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, host, settings.port)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as exc:  # port in use, or an address this machine does not have
+        await runner.cleanup()
+        await bot.answerer.router.aclose()
+        raise ConfigError(
+            f"cannot listen on {host} port {settings.port} ({exc.strerror or exc}); "
+            "stop what uses it or set DOCBOT_PORT (or DOCBOT_HOST) to a free one"
+        ) from None
     log.info(
         "docbot serving on http://%s:%d (adapters: %s)",
         host,

@@ -68,6 +68,25 @@ NOT_OUR_THREAD_TTL_S = 600.0
 THREAD_CACHE_SIZE = 10_000
 
 
+SOCKET_CONNECT_TIMEOUT_S = 30.0
+
+
+class _NoTraceback(logging.Filter):
+    """The Socket Mode client logs each failed (re)connect with a full traceback, every
+    10 seconds while Slack is unreachable: keep the one line that says why, as a warning."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info:
+            record.exc_info, record.exc_text = None, None
+            if record.levelno > logging.WARNING:
+                record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+_socket_log = logging.getLogger("slack_bolt.docbot.socket")
+_socket_log.addFilter(_NoTraceback())
+
+
 class SlackAdapter:
     """Slack transport for docbot. Mount `routes()` for HTTP mode; `start()` for Socket Mode."""
 
@@ -79,9 +98,17 @@ class SlackAdapter:
         event_lease_s: float = 90.0,
         update_interval_s: float = 1.0,
         command_ack_s: float = 2.0,
+        socket_connect_timeout_s: float = SOCKET_CONNECT_TIMEOUT_S,
     ) -> None:
         if not settings.slack_bot_token:
             raise ConfigError("SLACK_BOT_TOKEN is required for Slack (xoxb-...)")
+        # A token of the wrong kind (an app token pasted as the bot token) would only fail
+        # at Slack, or be retried forever while Slack is unreachable: say so at start.
+        if not settings.slack_bot_token.reveal().startswith(("xoxb-", "xoxe.xoxb-")):
+            raise ConfigError(
+                "SLACK_BOT_TOKEN must be the Bot User OAuth Token (xoxb-...), from "
+                "OAuth & Permissions; the xapp- app-level token goes in SLACK_APP_TOKEN"
+            )
         if settings.slack_mode == "http" and not settings.slack_signing_secret:
             raise ConfigError("SLACK_SIGNING_SECRET is required when DOCBOT_SLACK_MODE=http")
         if settings.slack_mode == "socket" and not settings.slack_app_token:
@@ -89,11 +116,19 @@ class SlackAdapter:
                 "SLACK_APP_TOKEN (xapp-..., scope connections:write) is required when "
                 "DOCBOT_SLACK_MODE=socket"
             )
+        if settings.slack_mode == "socket" and not settings.slack_app_token.reveal().startswith(
+            "xapp-"
+        ):
+            raise ConfigError(
+                "SLACK_APP_TOKEN must be an app-level token (xapp-..., scope "
+                "connections:write), from Basic Information -> App-Level Tokens"
+            )
         self.bot = bot
         self.settings = settings
         self.event_lease_s = event_lease_s
         self.update_interval_s = update_interval_s
         self.command_ack_s = command_ack_s
+        self.socket_connect_timeout_s = socket_connect_timeout_s
         api_url = settings.slack_api_url or DEFAULT_API_URL
         self.client = AsyncWebClient(
             token=settings.slack_bot_token.reveal(),
@@ -170,9 +205,21 @@ class SlackAdapter:
             opened = await self.client.apps_connections_open(app_token=app_token)
         except SlackApiError as exc:
             raise _token_error("SLACK_APP_TOKEN", exc) from None
-        self._socket = AsyncSocketModeHandler(self.app, app_token=app_token, web_client=self.client)
+        self._socket = AsyncSocketModeHandler(
+            self.app, app_token=app_token, web_client=self.client, logger=_socket_log
+        )
         self._socket.client.wss_uri = opened["url"]
-        await self._socket.connect_async()
+        try:
+            # The SDK retries a failed connect to the same URL forever; bound it, so the
+            # supervisor backs off and the next start asks Slack for a fresh URL.
+            await asyncio.wait_for(self._socket.connect_async(), self.socket_connect_timeout_s)
+        except asyncio.TimeoutError:
+            socket, self._socket = self._socket, None
+            await socket.close_async()
+            raise ConnectionError(
+                "Slack Socket Mode WebSocket did not connect within "
+                f"{self.socket_connect_timeout_s:g}s (is outbound wss:// to Slack allowed?)"
+            ) from None
         log.info("slack: socket mode connected")
 
     async def close(self) -> None:

@@ -247,3 +247,81 @@ def test_the_cml_application_script_serves_healthz_on_cdsw_app_port(
         if proc.stderr is not None:
             proc.stderr.close()
     assert proc.returncode == 0  # SIGTERM: answers in flight finished, clean exit
+
+
+async def test_serve_starts_degraded_when_the_live_index_cannot_be_loaded(
+    built_settings: Settings, tmp_path: Path
+) -> None:
+    """A pointer to a lost version must not keep the server from starting: /healthz
+    answers "degraded" with index_error, so the operator sees why and can re-ingest."""
+    data = tmp_path / "data"
+    (data / "index").mkdir(parents=True)
+    (data / "index" / "current").write_text("v-gone", encoding="utf-8")
+    port = free_port()
+    settings = dataclasses.replace(
+        built_settings, data_dir=data, state_url=str(tmp_path / "s.sqlite3"), port=port
+    )
+    ready, stop = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(serve(settings, slack=False, teams=False, ready=ready, stop=stop))
+    await asyncio.wait_for(
+        asyncio.wait(
+            [task, asyncio.ensure_future(ready.wait())], return_when=asyncio.FIRST_COMPLETED
+        ),
+        60,
+    )
+    assert not task.done(), task.exception()
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"http://127.0.0.1:{port}/healthz") as resp:
+            report = await resp.json()
+    assert report["status"] == "degraded" and "v-gone" in report["index_error"]
+    stop.set()
+    assert await asyncio.wait_for(task, 60) == 0
+
+
+def test_serve_on_a_port_in_use_names_docbot_port_and_exits_2(
+    built_settings: Settings, tmp_path: Path
+) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        env = {
+            **os.environ,
+            "DOCBOT_DATA_DIR": str(built_settings.data_dir),
+            "DOCBOT_STATE_URL": str(tmp_path / "s.sqlite3"),
+            "DOCBOT_PORT": str(port),
+            "SLACK_BOT_TOKEN": "",
+            "MicrosoftAppId": "",
+        }
+        proc = subprocess.run(
+            [sys.executable, "-m", "bot.cli", "serve"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert proc.returncode == 2, proc.stderr
+    assert f"port {port}" in proc.stderr and "DOCBOT_PORT" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+async def test_serve_without_an_index_says_how_to_build_one(
+    built_settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    port = free_port()
+    settings = dataclasses.replace(
+        built_settings,
+        data_dir=tmp_path / "empty",
+        state_url=str(tmp_path / "s.sqlite3"),
+        port=port,
+    )
+    ready, stop = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(serve(settings, slack=False, teams=False, ready=ready, stop=stop))
+    await asyncio.wait_for(ready.wait(), 60)
+    stop.set()
+    assert await asyncio.wait_for(task, 60) == 0
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("no index" in m and "docbot ingest" in m for m in warnings), warnings

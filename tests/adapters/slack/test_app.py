@@ -589,6 +589,29 @@ async def test_admin_user_group_is_read_from_slack(
 # ---- socket mode -------------------------------------------------------------------------
 
 
+async def test_an_unreachable_socket_mode_websocket_fails_start_for_the_supervisor(
+    tmp_path: Path, stand_in: SlackStandIn, bot: ScriptedBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Slack hands out a WebSocket URL that cannot be reached (a proxy, a firewall): start()
+    gives up after its timeout so the supervisor backs off and asks for a fresh URL, rather
+    than the SDK retrying the same URL forever with a traceback every 10 seconds."""
+    from tests.local_net import free_port
+
+    closed = f"ws://127.0.0.1:{free_port()}/socket"
+    stand_in._m_apps_connections_open = lambda args: {"ok": True, "url": closed}  # type: ignore[method-assign]
+    settings = make_settings(tmp_path, stand_in, DOCBOT_SLACK_MODE="socket")
+    adapter = SlackAdapter(bot, settings, socket_connect_timeout_s=1.0)
+    started = time.monotonic()
+    with pytest.raises(ConnectionError, match="Socket Mode"):
+        await adapter.start()
+    assert time.monotonic() - started < 10
+    assert not any(r.exc_info for r in caplog.records), "no traceback per reconnect attempt"
+    with pytest.raises(ConnectionError):
+        await adapter.start()  # a restart asks Slack for a new URL
+    assert len(stand_in.calls_to("apps.connections.open")) == 2
+    await adapter.close()
+
+
 async def test_socket_mode_envelopes_are_acked_and_answered(
     tmp_path: Path, stand_in: SlackStandIn, core: Bot
 ) -> None:
@@ -673,6 +696,50 @@ async def test_a_real_answer_with_citations_end_to_end(
         assert "answered from the docs" in footer["elements"][0]["text"]
     finally:
         await server.close()
+
+
+@pytest.mark.parametrize(
+    ("env", "variable", "expected"),
+    [
+        (
+            {"SLACK_BOT_TOKEN": "xapp-1-A111-swapped", "SLACK_APP_TOKEN": "xapp-1-A2"},
+            "SLACK_BOT_TOKEN",
+            "xoxb-",
+        ),
+        (
+            {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xoxb-2-swapped"},
+            "SLACK_APP_TOKEN",
+            "xapp-",
+        ),
+        (
+            {
+                "SLACK_BOT_TOKEN": "xoxp-1-user-token",
+                "SLACK_SIGNING_SECRET": "s",
+                "DOCBOT_SLACK_MODE": "http",
+            },
+            "SLACK_BOT_TOKEN",
+            "xoxb-",
+        ),
+    ],
+)
+def test_a_token_of_the_wrong_kind_fails_at_start_naming_the_variable(
+    bot: ScriptedBot, env: dict[str, str], variable: str, expected: str
+) -> None:
+    """An app token pasted as the bot token (or the other way round) is caught before any
+    call to Slack, naming the variable and the prefix it needs, never echoing the value."""
+    from bot.config import Settings
+
+    with pytest.raises(ConfigError, match=variable) as info:
+        SlackAdapter(bot, Settings.from_env(env, env_file=None))
+    assert expected in str(info.value) and "swapped" not in str(info.value)
+    assert "user-token" not in str(info.value)
+
+
+def test_rotated_bot_tokens_are_accepted(bot: ScriptedBot) -> None:
+    from bot.config import Settings
+
+    env = {"SLACK_BOT_TOKEN": "xoxe.xoxb-1-rotated", "SLACK_APP_TOKEN": "xapp-1"}
+    SlackAdapter(bot, Settings.from_env(env, env_file=None))
 
 
 @pytest.mark.parametrize(
