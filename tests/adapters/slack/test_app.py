@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import copy
 import json
+import logging
 import time
 import urllib.parse
 from collections.abc import AsyncIterator
@@ -740,6 +741,21 @@ def test_rotated_bot_tokens_are_accepted(bot: ScriptedBot) -> None:
 
     env = {"SLACK_BOT_TOKEN": "xoxe.xoxb-1-rotated", "SLACK_APP_TOKEN": "xapp-1"}
     SlackAdapter(bot, Settings.from_env(env, env_file=None))
+
+
+def test_start_up_logs_no_warning_about_an_unused_token(
+    bot: ScriptedBot, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Bolt reads SLACK_BOT_TOKEN from the environment itself and then warns that the
+    # client it was given wins: true, harmless, and misleading in an operator's log
+    from bot.config import Settings
+
+    env = {"SLACK_BOT_TOKEN": "xoxb-1-env", "SLACK_APP_TOKEN": "xapp-1"}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with caplog.at_level(logging.WARNING):
+        SlackAdapter(bot, Settings.from_env(env, env_file=None))
+    assert "will be unused" not in caplog.text
 
 
 @pytest.mark.parametrize(
