@@ -8,16 +8,25 @@ untouched until the new version has passed its checks.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from bot.config import Settings
+from ingest import snapshot as snap
 from ingest.model import Page
 from ingest.sources import SourceSpec
-from rag.index_build import IndexSummary, build_index, ingest_lock, write_summary
+from rag.index_build import (
+    IndexSummary,
+    PublishRefusedError,
+    build_index,
+    ingest_lock,
+    write_summary,
+)
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +41,20 @@ class IngestRequest:
 
 async def _noop(_: str) -> None:
     return None
+
+
+def _publish_snapshot(settings: Settings, snapshot_id: str) -> bool:
+    """Make the run's snapshot current (and prune old ones); False if a scrape runs."""
+    try:
+        with snap.scrape_lock(settings.data_dir):
+            snap.publish(settings.data_dir, snapshot_id)
+            pruned = snap.prune(settings.data_dir, keep=settings.keep_versions)
+    except snap.SnapshotError as exc:
+        log.warning("docs snapshot %s not made current: %s", snapshot_id, exc)
+        return False
+    if pruned:
+        log.info("pruned old snapshots: %s", ", ".join(pruned))
+    return True
 
 
 def pages_from_snapshot(settings: Settings) -> tuple[list[Page], dict[str, Any]]:
@@ -61,19 +84,40 @@ async def run_ingest(
 
         folder = spec.kind == "path"
         await on_progress(f"Reading {spec.value}…" if folder else f"Fetching {spec.describe()}…")
-        summary = await scrape(spec, settings, progress=progress)
+        # the snapshot becomes current only once the index step is over: after an
+        # interrupted or failed index the next run still counts against the live pages
+        summary = await scrape(spec, settings, progress=progress, publish=False)
         result["scrape"] = summary.to_dict()
         await on_progress(f"{'Read' if folder else 'Fetched'}: {summary.format()}")
-        pages, _ = await asyncio.to_thread(pages_from_snapshot, settings)
-        await on_progress(f"Indexing {len(pages)} pages…")
-        index: IndexSummary = await asyncio.to_thread(
-            build_index,
-            pages,
-            settings,
-            force=request.force,
-            progress=progress,
-            source=result["source"],
+        pages, _ = await asyncio.to_thread(
+            snap.load_snapshot, settings.data_dir, summary.snapshot_id
         )
+        await on_progress(f"Indexing {len(pages)} pages…")
+        stop = threading.Event()
+        building = asyncio.ensure_future(
+            asyncio.to_thread(
+                build_index,
+                pages,
+                settings,
+                force=request.force,
+                progress=progress,
+                source=result["source"],
+                cancelled=stop,
+            )
+        )
+        try:
+            index: IndexSummary = await asyncio.shield(building)
+        except asyncio.CancelledError:
+            # interrupted (Ctrl-C): the build thread cannot be killed, so tell it not to
+            # publish and wait for it while still holding the lock
+            stop.set()
+            with contextlib.suppress(Exception):
+                await building
+            raise
+        except PublishRefusedError:
+            _publish_snapshot(settings, summary.snapshot_id)  # for `docbot index --force`
+            raise
+        result["scrape"]["published"] = _publish_snapshot(settings, summary.snapshot_id)
     result["index"] = index.to_dict()
     result["seconds"] = round(time.perf_counter() - started, 2)
     write_summary(settings, result)

@@ -11,6 +11,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -29,6 +30,10 @@ log = logging.getLogger(__name__)
 
 class IngestBusyError(RuntimeError):
     """Another ingest holds the lock."""
+
+
+class IngestCancelledError(RuntimeError):
+    """The ingest was interrupted (Ctrl-C) while building: nothing was published."""
 
 
 class PublishRefusedError(IndexStoreError):
@@ -109,8 +114,13 @@ def build_index(
     force: bool = False,
     progress: bool = False,
     source: str = "",
+    cancelled: threading.Event | None = None,
 ) -> IndexSummary:
-    """Build, check and publish a version from `pages`. Raises PublishRefusedError on a failed check."""
+    """Build, check and publish a version from `pages`. Raises PublishRefusedError on a failed check.
+
+    `cancelled`, set from another thread (an interrupted `docbot ingest` runs this in a worker
+    thread that cannot be killed), stops the build before it publishes: IngestCancelledError.
+    """
     embedder = embedder or get_embedder(
         settings.embedding_model, settings.embedding_device, settings.embedding_batch_size
     )
@@ -204,6 +214,9 @@ def build_index(
         store.drop(version.id)
         summary.refused = problem
         raise PublishRefusedError(problem)
+    if cancelled is not None and cancelled.is_set():
+        store.drop(version.id)
+        raise IngestCancelledError("ingest interrupted: nothing was published")
     store.publish(version)
     summary.published = True
     return summary

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -9,9 +11,15 @@ import pytest
 from bot.config import Settings
 from ingest.pipeline import IngestRequest, format_summary, pages_from_snapshot, run_ingest
 from ingest.sources import SourceError, SourceSpec
-from rag.index_build import IngestBusyError, PublishRefusedError, ingest_lock
+from rag.index_build import (
+    IngestBusyError,
+    PublishRefusedError,
+    ingest_lock,
+    is_ingest_running,
+)
 from rag.index_store import IndexStore
 from rag.retrieve import Retriever
+from tests.ingest.sites import needs_site
 
 BASE = "https://docs.example.com/"
 
@@ -136,6 +144,80 @@ async def test_force_passes_the_page_loss_guard(corpus_dir: Path, settings: Sett
         await run_ingest(request, settings)
     result = await run_ingest(IngestRequest(request.source, force=True), settings)
     assert result["index"]["pages"] == 3
+
+
+@needs_site
+async def test_an_ingest_interrupted_while_indexing_leaves_the_live_index_alone(
+    small_site: Path,
+    serve: Callable[..., str],
+    tmp_path: Path,
+    make_settings: Callable[..., Settings],
+    embedder: object,
+) -> None:
+    """Ctrl-C in `docbot ingest` cancels run_ingest while build_index runs in its thread:
+    the thread must not go on to publish a new version after the lock was released."""
+    settings = make_settings(tmp_path / "data", DOCBOT_INGEST_ALLOW_PRIVATE="true")
+    request = IngestRequest(SourceSpec("sitemap", serve(small_site) + "/sitemap.xml"))
+    await run_ingest(request, settings)
+    live = IndexStore(settings).current_id()
+    page = small_site / "docs" / "about" / "events" / "index.html"
+    html = page.read_text(encoding="utf-8")
+    page.write_text(html.replace("</h1>", "</h1><p>Quokka meetups are on Tuesdays.</p>", 1))
+
+    running: asyncio.Task[dict] | None = None
+
+    async def interrupt_when_indexing(text: str) -> None:
+        if text.startswith("Indexing") and running is not None:
+            running.cancel()  # what asyncio.run does on SIGINT
+
+    running = asyncio.ensure_future(
+        run_ingest(request, settings, on_progress=interrupt_when_indexing)
+    )
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    await asyncio.get_running_loop().shutdown_default_executor()  # the build thread is done
+    store = IndexStore(settings)
+    assert store.current_id() == live
+    assert [v.id for v in store.list_versions()] == [live]
+    assert not is_ingest_running(settings)
+
+
+@needs_site
+async def test_the_run_after_an_interrupted_ingest_counts_against_the_live_index(
+    small_site: Path,
+    serve: Callable[..., str],
+    tmp_path: Path,
+    make_settings: Callable[..., Settings],
+    embedder: object,
+) -> None:
+    """The interrupted run fetched the changed page but published nothing: the next run
+    must still report it as changed (not "0 changed" while it publishes the change)."""
+    settings = make_settings(tmp_path / "data", DOCBOT_INGEST_ALLOW_PRIVATE="true")
+    request = IngestRequest(SourceSpec("links", serve(small_site) + "/links.txt"))
+    await run_ingest(request, settings)
+    page = small_site / "docs" / "about" / "events" / "index.html"
+    html = page.read_text(encoding="utf-8")
+    page.write_text(html.replace("</h1>", "</h1><p>Quokka meetups are on Tuesdays.</p>", 1))
+
+    running: asyncio.Task[dict] | None = None
+
+    async def interrupt_when_indexing(text: str) -> None:
+        if text.startswith("Indexing") and running is not None:
+            running.cancel()
+
+    running = asyncio.ensure_future(
+        run_ingest(request, settings, on_progress=interrupt_when_indexing)
+    )
+    with pytest.raises(asyncio.CancelledError):
+        await running
+
+    result = await run_ingest(request, settings)
+    scrape = result["scrape"]
+    assert (scrape["pages"], scrape["changed"], scrape["unchanged"]) == (8, 1, 7)
+    assert scrape["published"] is True and result["index"]["published"] is True
+    assert "Quokka meetups" in Retriever(settings).search("when are quokka meetups")[0].text
+    again = await run_ingest(request, settings)
+    assert (again["scrape"]["changed"], again["index"]["unchanged"]) == (0, True)
 
 
 def test_no_snapshot_yet_is_a_clear_error(settings: Settings) -> None:
