@@ -68,7 +68,7 @@ def _questions(args: argparse.Namespace) -> list[str]:
 # commands ------------------------------------------------------------------------
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from ingest.cli import settings_for_args, source_from_args
-    from ingest.pipeline import IngestRequest, format_summary, run_ingest
+    from ingest.pipeline import SUMMARY_PREFIX, IngestRequest, format_summary, run_ingest
 
     settings = settings_for_args(args, settings)
     if (
@@ -82,7 +82,8 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     request = IngestRequest(spec, force=args.force)
 
     async def say(text: str) -> None:
-        if not args.json:
+        # the closing summary is the result, printed on stdout below: not twice on a terminal
+        if not args.json and not text.startswith(SUMMARY_PREFIX):
             print(text, file=sys.stderr)
 
     result = asyncio.run(

@@ -329,12 +329,12 @@ class Bot:
         if summary_path.is_file():
             import json
 
-            from ingest.pipeline import format_summary
+            from ingest.pipeline import SUMMARY_PREFIX, format_summary
 
             try:
                 ingest = format_summary(
                     json.loads(summary_path.read_text(encoding="utf-8"))
-                ).removeprefix("Ingest finished: ")
+                ).removeprefix(SUMMARY_PREFIX)
             except (OSError, ValueError):
                 ingest = "unreadable"
         if self.reingest_running:

@@ -29,6 +29,7 @@ from rag.index_build import (
 )
 
 log = logging.getLogger(__name__)
+SUMMARY_PREFIX = "Ingest finished: "  # the closing progress line, which is the result
 
 Progress = Callable[[str], Awaitable[None]]
 
@@ -145,4 +146,4 @@ def format_summary(result: dict[str, Any]) -> str:
         parts.append(f"index version {index['version']}")
     if "seconds" in result:
         parts.append(f"{result['seconds']:.1f}s")
-    return "Ingest finished: " + "; ".join(parts)
+    return SUMMARY_PREFIX + "; ".join(parts)

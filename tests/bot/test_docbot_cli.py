@@ -76,8 +76,9 @@ def test_ingest_path_json_summary(
         ).current_id()
     )
     # the text form of a second run: everything reused
-    code, out, _ = run(capsys, "ingest", "--path", str(corpus_dir), "--base-url", BASE)
+    code, out, err = run(capsys, "ingest", "--path", str(corpus_dir), "--base-url", BASE)
     assert code == 0 and " 0 embedded" in out
+    assert (out + err).count("Ingest finished") == 1  # the result on stdout, said once
     assert out.startswith("Ingest finished: pages 5: 0 new, 0 changed, 5 unchanged, 0 removed")
 
 
