@@ -31,6 +31,19 @@ BOT_KEY: web.AppKey[Bot] = web.AppKey("bot", Bot)
 ADAPTERS_KEY: web.AppKey[dict[str, Any]] = web.AppKey("adapters", dict)
 
 
+def _adapter_status(state: dict[str, Any]) -> str:
+    """The supervisor's word, or, once running, the adapter's own probe (a Socket Mode
+    connection can drop and be retried by the SDK without the supervisor knowing)."""
+    status = str(state.get("status", "unknown"))
+    probe = state.get("probe")
+    if status == "running" and probe is not None:
+        try:
+            return probe() or status
+        except Exception:  # a probe must never fail the health report
+            return status
+    return status
+
+
 def health(bot: Bot, adapters: dict[str, Any]) -> dict[str, Any]:
     """What /healthz reports: index version and counts, last ingest, model health, adapters."""
     from rag.index_store import IndexStore, IndexStoreError
@@ -59,7 +72,7 @@ def health(bot: Bot, adapters: dict[str, Any]) -> dict[str, Any]:
         last_ingest = json.loads(summary_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         last_ingest = None
-    adapter_state = {name: state.get("status", "unknown") for name, state in adapters.items()}
+    adapter_state = {name: _adapter_status(state) for name, state in adapters.items()}
     ok = index is not None and all(s in ("running", "mounted") for s in adapter_state.values())
     return {
         "status": "ok" if ok else "degraded",
@@ -238,6 +251,9 @@ async def serve(
             "no chat adapter configured (set SLACK_BOT_TOKEN or MicrosoftAppId); serving health and metrics only"
         )
     states: dict[str, dict[str, Any]] = {name: {"status": "mounted"} for name in objects}
+    for name, adapter in objects.items():
+        if callable(probe := getattr(adapter, "connection_status", None)):
+            states[name]["probe"] = probe
     app = build_app(bot, {name: st for name, st in states.items()})
     app.router.add_routes(routes)
     host = "127.0.0.1" if loopback_only else settings.host

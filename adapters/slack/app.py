@@ -234,6 +234,18 @@ class SlackAdapter:
             ) from None
         log.info("slack: socket mode connected")
 
+    def connection_status(self) -> str | None:
+        """Socket Mode: "running" while the WebSocket is open, "reconnecting" while the SDK
+        retries a dropped one on its own (the supervisor never hears of that). None in
+        HTTP mode or before start. Plain attribute reads: safe from /healthz's thread."""
+        socket = self._socket
+        if socket is None:
+            return None
+        client = socket.client
+        session = getattr(client, "current_session", None)
+        up = not client.closed and session is not None and not session.closed
+        return "running" if up else "reconnecting"
+
     async def close(self) -> None:
         """Disconnect and stop answers in flight (their leases expire, so retries answer them)."""
         if self._socket is not None:

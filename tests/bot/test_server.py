@@ -47,6 +47,24 @@ async def test_healthz_reports_index_models_and_adapters(client: TestClient) -> 
     assert report["decline"]["model"] is None and report["decline"]["min_relevance"] > 0
 
 
+async def test_healthz_asks_a_running_adapter_whether_it_is_still_connected(
+    built_settings: Settings, tmp_path: Path
+) -> None:
+    """A Socket Mode connection that drops after it was up is reconnected by the SDK on its
+    own, so the supervisor never hears of it: the adapter's probe says how it is now."""
+    bot = Bot.from_settings(
+        dataclasses.replace(built_settings, state_url=str(tmp_path / "state.sqlite3"))
+    )
+    connected = True
+    probe = {"status": "running", "probe": lambda: "running" if connected else "reconnecting"}
+    app = build_app(bot, {"slack": probe})
+    async with TestClient(TestServer(app)) as c:
+        assert (await (await c.get("/healthz")).json())["status"] == "ok"
+        connected = False
+        report = await (await c.get("/healthz")).json()
+    assert report["status"] == "degraded" and report["adapters"] == {"slack": "reconnecting"}
+
+
 async def test_healthz_and_the_status_page_show_the_decline_model_serving(
     client: TestClient,
 ) -> None:

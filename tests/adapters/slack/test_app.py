@@ -613,6 +613,25 @@ async def test_an_unreachable_socket_mode_websocket_fails_start_for_the_supervis
     await adapter.close()
 
 
+async def test_the_socket_mode_connection_status_follows_the_websocket(
+    tmp_path: Path, stand_in: SlackStandIn, bot: ScriptedBot
+) -> None:
+    settings = make_settings(tmp_path, stand_in, DOCBOT_SLACK_MODE="socket")
+    adapter = SlackAdapter(bot, settings)
+    assert adapter.connection_status() is None  # not started: the supervisor's word stands
+    await adapter.start()
+    try:
+        assert adapter.connection_status() == "running"
+        await stand_in.close()  # Slack gone: the SDK retries on its own, unseen
+        for _ in range(50):
+            if adapter.connection_status() == "reconnecting":
+                break
+            await asyncio.sleep(0.1)
+        assert adapter.connection_status() == "reconnecting"
+    finally:
+        await adapter.close()
+
+
 async def test_socket_mode_envelopes_are_acked_and_answered(
     tmp_path: Path, stand_in: SlackStandIn, core: Bot
 ) -> None:
