@@ -46,15 +46,14 @@ async def _noop(_: str) -> None:
 
 def _publish_snapshot(settings: Settings, snapshot_id: str) -> bool:
     """Make the run's snapshot current (and prune old ones); False if a scrape runs."""
+    from ingest.scrape import make_current
+
     try:
         with snap.scrape_lock(settings.data_dir):
-            snap.publish(settings.data_dir, snapshot_id)
-            pruned = snap.prune(settings.data_dir, keep=settings.keep_versions)
+            make_current(settings, snapshot_id)
     except snap.SnapshotError as exc:
         log.warning("docs snapshot %s not made current: %s", snapshot_id, exc)
         return False
-    if pruned:
-        log.info("pruned old snapshots: %s", ", ".join(pruned))
     return True
 
 

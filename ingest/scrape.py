@@ -75,6 +75,15 @@ class ScrapeSummary:
         return line
 
 
+def make_current(settings: Settings, snapshot_id: str) -> None:
+    """Make a written snapshot the current one and prune the oldest beyond
+    DOCBOT_KEEP_VERSIONS. The caller holds the scrape lock (`snapshot.scrape_lock`)."""
+    snap.publish(settings.data_dir, snapshot_id)
+    pruned = snap.prune(settings.data_dir, keep=settings.keep_versions)
+    if pruned:
+        log.info("pruned old snapshots: %s", ", ".join(pruned))
+
+
 async def scrape(
     source: SourceSpec,
     settings: Settings,
@@ -150,11 +159,8 @@ async def scrape(
         }
         await asyncio.to_thread(snap.write_snapshot, data_dir, snapshot_id, pages, manifest)
         if publish:
-            snap.publish(data_dir, snapshot_id)
+            make_current(settings, snapshot_id)
             summary.published = True
-            pruned = snap.prune(data_dir, keep=settings.keep_versions)
-            if pruned:
-                log.info("pruned old snapshots: %s", ", ".join(pruned))
     log.info("scrape done: %s", summary.format())
     for failure in summary.failures[:10]:
         log.warning("failed: %s: %s", failure["url"], failure["error"])
