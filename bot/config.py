@@ -420,9 +420,7 @@ class Settings:
             v.reveal() for f in fields(self) if isinstance(v := getattr(self, f.name), Secret) and v
         ]
         for url in (self.state_url, self.cml_model_url, self.caii_url, self.ingest_source):
-            found = url_credentials(url)
-            password = _password(url)
-            values.extend(v for v in found if v == password or len(v) >= MIN_QUERY_SECRET)
+            values.extend(url_credentials(url, min_query_chars=MIN_QUERY_SECRET))
         return values
 
 
@@ -447,16 +445,10 @@ def is_secret_param(name: str) -> bool:
     return any(word.lower() in SECRET_WORDS for word in _NAME_WORDS.findall(name))
 
 
-def _password(url: str) -> str | None:
-    try:
-        return urlsplit(url).password if "://" in url else None
-    except ValueError:
-        return None
-
-
-def url_credentials(url: str) -> list[str]:
-    """The credentials written into a URL: its password and secret-looking query values,
-    each as written in the URL and as decoded (`ab%2Bc` and `ab+c`)."""
+def url_credentials(url: str, *, min_query_chars: int = 1) -> list[str]:
+    """The credentials written into a URL: its password and secret-looking query values
+    of at least `min_query_chars`, each as written in the URL and as decoded (`ab%2Bc`
+    and `ab+c`)."""
     if "://" not in url:
         return []  # a path, or empty
     try:
@@ -467,5 +459,6 @@ def url_credentials(url: str) -> list[str]:
     for pair in parts.query.split("&"):
         name, _, raw = pair.partition("=")
         if raw and is_secret_param(unquote_plus(name)):
-            found += [raw] if raw == unquote_plus(raw) else [raw, unquote_plus(raw)]
+            forms = dict.fromkeys((raw, unquote_plus(raw)))
+            found += [form for form in forms if len(form) >= min_query_chars]
     return found
