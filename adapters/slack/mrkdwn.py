@@ -12,6 +12,8 @@ import re
 from collections.abc import Mapping
 
 SECTION_LIMIT = 3000  # characters of text in one section block
+# A message's notification text, as render writes it and a thread's history reads it back.
+FALLBACK_CHARS = 3_900
 
 # Slack's own link/mention syntax that is already correct mrkdwn and must survive escaping.
 _SLACK_TOKEN = re.compile(r"<(?:https?://|mailto:|tel:|@[UW]|#C|!)[^<>\n]*>")

@@ -280,9 +280,6 @@ def thread_history(
     return question_history(turns)[-max_turns:]
 
 
-# How much of one of the bot's messages a thread's history reads: as much as its
-# notification text holds (`render.FALLBACK_CHARS`); the prompt fits the rest by tokens.
-ANSWER_CHARS = 3_900
 # A citation marker the renderer made a link to its source (`mrkdwn.to_mrkdwn`).
 _CITATION_LINK = re.compile(r"<[^<>|\n]+\|(\[\d{1,3}\])>")
 
@@ -304,7 +301,8 @@ def _answer_text(message: Mapping[str, Any], bot_user_id: str) -> str:
         raw = "\n\n".join(sections)
     else:
         raw = str(message.get("text") or "")
-    raw = mrkdwn.truncate(_CITATION_LINK.sub(r"\1", raw), ANSWER_CHARS)
+    # as much as its notification text holds; the prompt fits the rest by tokens
+    raw = mrkdwn.truncate(_CITATION_LINK.sub(r"\1", raw), mrkdwn.FALLBACK_CHARS)
     return mrkdwn.to_plain(raw, bot_user_id)
 
 

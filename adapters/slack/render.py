@@ -20,7 +20,7 @@ from bot.types import Citation, Reply, section_label
 MAX_BLOCKS = 50
 MAX_MESSAGE_CHARS = 11_000  # below the unpublished ~12k cumulative block-text limit
 MAX_CONTEXT_ELEMENTS = 10
-FALLBACK_CHARS = 3_900  # notification text; also what thread history reads back
+FALLBACK_CHARS = mrkdwn.FALLBACK_CHARS  # notification text; also what thread history reads back
 ACTION_UP = "feedback_up"
 ACTION_DOWN = "feedback_down"
 ERROR_TEXT = (
