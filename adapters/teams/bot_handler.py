@@ -26,7 +26,6 @@ from adapters.core_api import BotLike
 from adapters.teams import cards, parse
 from adapters.teams.retry import RetryPolicy, with_retry
 from bot import messages
-from bot.history import asks_nothing
 from bot.logs import redact_token_shapes
 from bot.types import IncomingMessage, Reply, Turn
 
@@ -163,10 +162,11 @@ class DocbotTeamsHandler(ActivityHandler):
             reference = uuid.uuid4().hex[:8]
             log.exception("teams: answering failed (reference %s)", reference)
             return Reply(text=cards.error_text(reference), is_command=True)
-        # Only a question and its answer: a thread keeps few turns, and a "thanks!" or a
-        # bare mention (its hint is ephemeral) would push the thread's question out.
+        # Only a question and its answer: a thread keeps few turns, and a command, a
+        # "thanks!" or a bare mention (the core's replies to those are commands or
+        # ephemeral) would push the thread's question out.
         asked = not (reply.is_command or reply.ephemeral or reply.declined)
-        if thread and asked and not asks_nothing(msg.text):
+        if thread and asked:
             turns = [*msg.history, Turn("user", msg.text), Turn("assistant", reply.text)]
             await self._save_turns(thread, turns[-HISTORY_TURNS:])
         return reply
